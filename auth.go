@@ -107,3 +107,32 @@ func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
+
+// Authenticator turns the value of a request's Authorization header into a
+// Principal. Every failure (malformed, unknown, expired, revoked, bad
+// signature) returns one CodeUnauthenticated error with the same message, so
+// a caller cannot tell the cases apart.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (*Principal, error)
+}
+
+// NewKey asks for a new API key.
+type NewKey struct {
+	Tenant    string    `json:"tenant,omitempty"`
+	Role      Role      `json:"role"`
+	PII       bool      `json:"pii,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// KeyManager issues and revokes API keys. The full token ("tm_<id>_<secret>")
+// is returned once, by IssueKey and RotateKey, and never stored.
+type KeyManager interface {
+	IssueKey(ctx context.Context, req NewKey) (APIKey, Secret, error)
+	// RotateKey issues a key like id's and schedules id's revocation after
+	// overlap (zero = immediately).
+	RotateKey(ctx context.Context, id string, overlap time.Duration) (APIKey, Secret, error)
+	RevokeKey(ctx context.Context, id string) (APIKey, error)
+	GetKey(ctx context.Context, id string) (APIKey, error)
+	ListKeys(ctx context.Context, tenant string) ([]APIKey, error)
+}
