@@ -71,7 +71,11 @@ type KeyStore interface {
 	GetKey(ctx context.Context, id string) (APIKey, error)
 	// ListKeys returns the keys of tenant ("" = system keys), by ID.
 	ListKeys(ctx context.Context, tenant string) ([]APIKey, error)
-	// RevokeKey sets RevokedAt (if not yet set); CodeNotFound if missing.
+	// RevokeKey sets RevokedAt to at unless it is already set to an
+	// earlier time, and returns the key; CodeNotFound if missing. at may lie
+	// in the future: a rotation schedules the old key's revocation after an
+	// overlap, and a later explicit revocation moves it earlier. A key is
+	// revoked once the clock reaches RevokedAt.
 	RevokeKey(ctx context.Context, id string, at time.Time) (APIKey, error)
 	// TouchKey records a use at at; implementations may coarsen it.
 	TouchKey(ctx context.Context, id string, at time.Time) error
