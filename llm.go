@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -256,8 +257,39 @@ func (g endpointGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, fmt.Errorf("refused url %s://%s: %w", r.URL.Scheme, r.URL.Host, err)
 	}
-	return g.rt.RoundTrip(r)
+	resp, err := g.rt.RoundTrip(r)
+	if err == nil {
+		resp.Body = &limitedBody{rc: resp.Body, left: MaxLLMResponseBytes}
+	}
+	return resp, err
 }
+
+// MaxLLMResponseBytes bounds a provider's answer body; a longer one fails
+// to read, so an oversized answer is refused before it is parsed.
+const MaxLLMResponseBytes = 8 << 20
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, err := b.rc.Read(one[:]); n == 0 && err != nil {
+			return 0, err
+		}
+		return 0, errors.New("llm response larger than limit")
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
 
 // LLMRetry is a bounded retry policy for provider calls.
 type LLMRetry struct {
