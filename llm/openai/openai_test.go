@@ -144,7 +144,11 @@ func TestJSONObjectMode(t *testing.T) {
 	f := &fake{script: []http.HandlerFunc{completion(`{}`, "stop", "")}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := newConn(t, srv.URL, func(c *openai.Config) { c.Name = "ollama"; c.Mode = openai.ModeJSONObject; c.APIKey = telamentis.Secret{} })
+	c := newConn(t, srv.URL, func(c *openai.Config) {
+		c.Name = "ollama"
+		c.Mode = openai.ModeJSONObject
+		c.APIKey = telamentis.Secret{}
+	})
 	resp, err := c.Complete(t.Context(), req)
 	if err != nil || resp.Provider != "ollama" {
 		t.Fatal(err, resp.Provider)
