@@ -1,0 +1,464 @@
+// Package httpapi is TelaMentis's REST API: the HTTP transport of the
+// domain services, with an OpenAPI 3.1 description generated from the Go
+// types (huma), strict input decoding, RFC 9457 problem responses,
+// authentication from the Authorization header, role and tenant checks, and
+// the request pipeline around every operation.
+//
+// It takes the domain interfaces (telamentis.Store, Authenticator,
+// KeyManager, AuditLog) and a pipeline Runner in a plain Config; cmd wires
+// the concrete adapters. See docs/api.md for the routes and
+// docs/security/authorization.md for who may call which.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/telamentis/telamentis"
+)
+
+// Runner runs an operation through the request pipeline; *pipeline.Chain
+// is one.
+type Runner interface {
+	Run(ctx context.Context, op *telamentis.Operation, h telamentis.Handler) error
+}
+
+// Config configures a Server. Store, Auth and Keys are required.
+type Config struct {
+	Store telamentis.Store
+	Auth  telamentis.Authenticator
+	Keys  telamentis.KeyManager
+	// Pipeline runs every operation (tenant guard, rate limits, audit, …).
+	// Nil runs operations directly; the transport's own role and tenant
+	// checks apply either way.
+	Pipeline Runner
+	// Audit, if set, receives authentication events and serves GET
+	// /v1/audit.
+	Audit telamentis.AuditLog
+	// AuditAuthSuccess also records every successful authentication (one
+	// durable audit write per request). Failures are always recorded.
+	AuditAuthSuccess bool
+	// PIIKey keys the pseudonyms of PII properties (tenant policy mode
+	// "pseudonymise"). Required; at least 32 bytes.
+	PIIKey []byte
+	// Logger receives the access log and errors. Nil discards.
+	Logger *slog.Logger
+	// Version is shown in the OpenAPI document.
+	Version string
+}
+
+// Server is the HTTP API. It is an http.Handler and safe for concurrent
+// use.
+type Server struct {
+	store    telamentis.Store
+	auth     telamentis.Authenticator
+	keys     telamentis.KeyManager
+	pipeline Runner
+	audit    telamentis.AuditLog
+	auditOK  bool
+	piiKey   []byte
+	logger   *slog.Logger
+
+	api     huma.API
+	handler http.Handler
+	spec    []byte
+}
+
+var installHumaError sync.Once
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("httpapi: new: store required")
+	case cfg.Auth == nil:
+		return nil, errors.New("httpapi: new: authenticator required")
+	case cfg.Keys == nil:
+		return nil, errors.New("httpapi: new: key manager required")
+	case len(cfg.PIIKey) < 32:
+		return nil, errors.New("httpapi: new: PII key of at least 32 bytes required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	installHumaError.Do(func() { huma.NewErrorWithContext = humaError })
+
+	s := &Server{
+		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
+		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
+		piiKey: append([]byte(nil), cfg.PIIKey...),
+	}
+
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("TelaMentis API", cfg.Version)
+	hc.OpenAPIPath = ""
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.CreateHooks = nil // no $schema links in bodies
+	hc.Formats = map[string]huma.Format{
+		"application/json": huma.DefaultJSONFormat,
+		"json":             huma.DefaultJSONFormat,
+	}
+	hc.RejectUnknownQueryParameters = true
+	hc.Info.Description = "Multi-tenant bitemporal knowledge-graph memory. Authenticate with " +
+		"`Authorization: Bearer <api key or OIDC token>`. Errors are RFC 9457 problem details."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "API key (tm_…) or OIDC JWT"},
+	}
+	hc.Security = []map[string][]string{{"bearer": {}}}
+	s.api = humago.New(mux, hc)
+	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
+		if info := infoFrom(ctx.Context()); info != nil {
+			op := ctx.Operation()
+			info.route = op.Method + " " + op.Path
+			info.op = op.OperationID
+		}
+		next(ctx)
+	})
+	s.registerRoutes()
+
+	spec, err := s.api.OpenAPI().MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: new: openapi: %w", err)
+	}
+	s.spec = spec
+
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /openapi.json", s.openapi)
+	mux.HandleFunc("GET /docs", s.docs)
+	mux.HandleFunc("GET /docs/{file}", s.docsAsset)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(http.StatusNotFound, telamentis.RequestIDFromContext(r.Context()), "no such route", nil))
+	})
+
+	s.handler = s.outer(s.authenticate(s.strictBody(mux)))
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// OpenAPI returns the OpenAPI 3.1 document as JSON.
+func (s *Server) OpenAPI() []byte { return s.spec }
+
+// reqInfo collects what the access log reports about a request.
+type reqInfo struct {
+	route, op, tenant, keyID, clientIP string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	i, _ := ctx.Value(infoKey{}).(*reqInfo)
+	return i
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestID returns the client's X-Request-ID if it is short and safe
+// (1–64 of [A-Za-z0-9._-]), else a new random id.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && safeID(id) {
+		return id
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func safeID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// outer assigns the request id, sets the common headers, recovers panics
+// and writes the access log line.
+func (s *Server) outer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := requestID(r)
+		info := &reqInfo{clientIP: clientIP(r)}
+		ctx := telamentis.NewContextWithRequestID(r.Context(), id)
+		ctx = context.WithValue(ctx, infoKey{}, info)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-ID", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.Error("panic in handler", slog.String("request_id", id),
+					slog.Any("err", v), slog.String("stack", string(debug.Stack())))
+				if sw.status == 0 {
+					writeProblem(sw, newProblem(http.StatusInternalServerError, id, "internal error", nil))
+				}
+			}
+			route := info.route
+			if route == "" {
+				route = r.Method + " (unmatched)"
+			}
+			s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", id),
+				slog.String("route", route),
+				slog.String("op", info.op),
+				slog.String("tenant", info.tenant),
+				slog.String("key_id", info.keyID),
+				slog.Int("status", sw.status),
+				slog.Int64("bytes", sw.bytes),
+				slog.Duration("duration", time.Since(start)))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// credentialParams are query parameter names that look like credentials.
+var credentialParams = []string{"api_key", "apikey", "key", "token", "access_token",
+	"id_token", "auth", "authorization", "bearer", "jwt", "secret", "password"}
+
+// credentialInQuery reports whether the query string carries something
+// that looks like a credential. Such requests are refused even when the
+// Authorization header is valid: a credential in a URL ends up in logs and
+// browser histories and must be rotated.
+func credentialInQuery(r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return false
+	}
+	for k, vs := range r.URL.Query() {
+		lk := strings.ToLower(k)
+		for _, c := range credentialParams {
+			if lk == c {
+				return true
+			}
+		}
+		for _, v := range vs {
+			if strings.HasPrefix(v, "tm_") || strings.HasPrefix(strings.ToLower(v), "bearer ") ||
+				strings.HasPrefix(v, "eyJ") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const unauthenticatedDetail = "missing or invalid credentials"
+
+// authenticate resolves the principal of every /v1/ request from the
+// Authorization header. Every failure answers the same 401.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx := r.Context()
+		id := telamentis.RequestIDFromContext(ctx)
+		fail := func(detail string, cause error) {
+			s.auditAuth(ctx, r, nil, telamentis.AuditAuthFailure, telamentis.OutcomeDenied)
+			if cause != nil {
+				s.logger.Info("authentication failed", slog.String("request_id", id), slog.String("err", cause.Error()))
+			}
+			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
+		}
+		if credentialInQuery(r) {
+			fail("credentials are accepted only in the Authorization header", nil)
+			return
+		}
+		hv := r.Header.Values("Authorization")
+		if len(hv) != 1 || hv[0] == "" || len(hv[0]) > 8192 {
+			fail(unauthenticatedDetail, nil)
+			return
+		}
+		p, err := s.auth.Authenticate(ctx, hv[0])
+		if err != nil || p == nil || !p.Role.Valid() {
+			if code := telamentis.ErrorCode(err); code != "" && code != telamentis.CodeUnauthenticated {
+				// The authenticator could not decide (store down): not the
+				// caller's fault, and not an authentication failure.
+				logError(s.logger, id, err)
+				writeProblem(w, problemFor(err, id))
+				return
+			}
+			fail(unauthenticatedDetail, err)
+			return
+		}
+		if info := infoFrom(ctx); info != nil {
+			info.tenant, info.keyID = p.Tenant, p.KeyID
+		}
+		if s.auditOK {
+			s.auditAuth(ctx, r, p, telamentis.AuditAuthSuccess, telamentis.OutcomeSuccess)
+		}
+		next.ServeHTTP(w, r.WithContext(telamentis.NewContextWithPrincipal(ctx, p)))
+	})
+}
+
+func (s *Server) auditAuth(ctx context.Context, r *http.Request, p *telamentis.Principal, action, outcome string) {
+	if s.audit == nil {
+		return
+	}
+	rec := telamentis.AuditRecord{
+		RequestID: telamentis.RequestIDFromContext(ctx),
+		Action:    action,
+		Outcome:   outcome,
+		ClientIP:  clientIP(r),
+		Target:    r.Method + " " + r.URL.Path,
+	}
+	if p != nil {
+		rec.Actor, rec.Tenant = p.Actor(), p.Tenant
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.audit.Append(actx, rec); err != nil {
+		s.logger.Error("audit append failed", slog.String("request_id", rec.RequestID),
+			slog.String("op", action), slog.String("err", err.Error()))
+	}
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// strictBody reads and checks the body of every JSON request before huma
+// sees it: size (1 MiB, 16 MiB for batches), content type, and CheckJSON
+// (UTF-8, NUL, duplicate keys, depth). The ingest stream is checked line by
+// line by its handler.
+func (s *Server) strictBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead ||
+			strings.HasSuffix(r.URL.Path, "/ingest") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := telamentis.RequestIDFromContext(r.Context())
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+				writeProblem(w, newProblem(http.StatusUnsupportedMediaType, id, "request bodies are application/json", nil))
+				return
+			}
+		}
+		limit := int64(MaxBodyBytes)
+		if strings.HasSuffix(r.URL.Path, "/batch") {
+			limit = MaxBatchBodyBytes
+		}
+		if r.ContentLength > limit {
+			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil {
+			writeProblem(w, newProblem(http.StatusBadRequest, id, "cannot read request body", nil))
+			return
+		}
+		if int64(len(body)) > limit {
+			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
+			return
+		}
+		if len(body) > 0 {
+			if err := CheckJSON(body, MaxJSONDepth); err != nil {
+				writeProblem(w, problemFor(err, id))
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Type", "application/json")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ok"}`+"\n")
+}
+
+// Pinger is an optional Store ability used by /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var err error
+	if p, ok := s.store.(Pinger); ok {
+		err = p.Ping(ctx)
+	} else {
+		_, err = s.store.GetTenant(ctx, "readyz-probe")
+		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
+			err = nil
+		}
+	}
+	if err != nil {
+		id := telamentis.RequestIDFromContext(r.Context())
+		logError(s.logger, id, fmt.Errorf("httpapi: readyz: %w", err))
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, id, "not ready", nil))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"status":"ready"}`+"\n")
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(s.spec)
+}

@@ -1,0 +1,412 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/telamentis/telamentis"
+)
+
+// ExportLine is one line of an export stream: one stored version of a node
+// or an edge, with its transaction times, in the order of their TxStart.
+type ExportLine struct {
+	Node *telamentis.Node `json:"node,omitempty"`
+	Edge *telamentis.Edge `json:"edge,omitempty"`
+}
+
+// IngestError names one rejected ingest line.
+type IngestError struct {
+	Line    int    `json:"line" doc:"1-based line number in the request body."`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// IngestSummary is the answer to an ingest stream.
+type IngestSummary struct {
+	Lines     int `json:"lines" doc:"Lines read, blank lines included."`
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Rejected  int `json:"rejected"`
+	Batches   int `json:"batches" doc:"Batches committed."`
+	// Errors lists rejected lines, at most MaxIngestErrors of them.
+	Errors          []IngestError `json:"errors,omitempty"`
+	ErrorsTruncated bool          `json:"errors_truncated,omitempty"`
+	// Aborted is set when the stream stopped early (quota, store failure);
+	// lines after the last committed batch were not applied.
+	Aborted string `json:"aborted,omitempty"`
+}
+
+// Ingest limits.
+const (
+	DefaultIngestBatch = 1000
+	MaxIngestBatch     = 10_000
+	MaxIngestErrors    = 1000
+)
+
+func (s *Server) registerStreamRoutes() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "graph.export", Method: http.MethodGet, Path: "/v1/graph/{tenant}/export",
+		Summary:     "Stream every stored version of every node and edge as JSON lines",
+		Description: "Content type application/x-ndjson; one ExportLine per line, ordered by tx_start. A failure after the first line ends the stream with a line {\"error\": problem}.",
+		Tags:        []string{"graph"},
+		Responses: map[string]*huma.Response{"200": {Description: "JSON lines of ExportLine",
+			Content: map[string]*huma.MediaType{"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[ExportLine](), true, "ExportLine")}}}},
+	}, func(ctx context.Context, in *tenantPath) (*huma.StreamResponse, error) {
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			_, w := humago.Unwrap(hctx)
+			s.export(ctx, w, in.Tenant)
+		}}, nil
+	})
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "graph.ingest", Method: http.MethodPost, Path: "/v1/graph/{tenant}/ingest",
+		Summary: "Ingest a stream of nodes and edges (NDJSON), committed in batches",
+		Description: "The body is application/x-ndjson: one IngestLine per line, `{\"node\": NodeInput}` or `{\"edge\": EdgeInput}`; " +
+			"edges name their endpoints by alias and may refer to nodes earlier in the stream. Each line is checked like a request body " +
+			"(at most 1 MiB). Valid lines are committed in atomic batches of batch_size; a rejected line is reported with its line number " +
+			"and does not stop the stream.",
+		Tags: []string{"graph"},
+		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestLine](), true, "IngestLine")}}},
+		Responses: map[string]*huma.Response{"200": {Description: "Summary",
+			Content: map[string]*huma.MediaType{"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestSummary](), true, "IngestSummary")}}}},
+	}, func(ctx context.Context, in *struct {
+		tenantPath
+		BatchSize int `query:"batch_size" minimum:"0" maximum:"10000" doc:"Lines per committed batch (default 1000)."`
+	}) (*huma.StreamResponse, error) {
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			r, w := humago.Unwrap(hctx)
+			s.ingest(ctx, w, r.Body, in.Tenant, in.BatchSize)
+		}}, nil
+	})
+}
+
+func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant string) {
+	wrote := false
+	err := s.do(ctx, specExport, tenant, "", func(ctx context.Context, c *call) error {
+		m := s.maskerFor(c)
+		q := telamentis.Query{Kind: telamentis.QueryChanges, Limit: telamentis.MaxLimit}
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		for {
+			p, err := s.store.Query(ctx, tenant, q)
+			if err != nil {
+				return fmt.Errorf("httpapi: export: %w", err)
+			}
+			if !wrote {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.WriteHeader(http.StatusOK)
+				wrote = true
+			}
+			for _, ch := range p.Changes {
+				if ch.Op != telamentis.ChangeWrite {
+					continue
+				}
+				var line ExportLine
+				if ch.Node != nil {
+					m.node(ch.Node)
+					line.Node = ch.Node
+				} else if ch.Edge != nil {
+					m.edge(ch.Edge)
+					line.Edge = ch.Edge
+				}
+				if err := enc.Encode(line); err != nil {
+					return fmt.Errorf("httpapi: export: write: %w", err)
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("httpapi: export: write: %w", err)
+			}
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			if p.NextCursor == "" {
+				return nil
+			}
+			q.Cursor = p.NextCursor
+		}
+	})
+	if err == nil {
+		return
+	}
+	var p *Problem
+	if !errors.As(err, &p) {
+		p = problemFor(err, telamentis.RequestIDFromContext(ctx))
+	}
+	if !wrote {
+		writeProblem(w, p)
+		return
+	}
+	b, _ := json.Marshal(struct {
+		Error *Problem `json:"error"`
+	}{p})
+	w.Write(append(b, '\n'))
+}
+
+// pendingItem is a valid ingest line waiting for its batch.
+type pendingItem struct {
+	line int
+	node *telamentis.NodeInput
+	edge *telamentis.EdgeInput
+}
+
+type ingester struct {
+	s       *Server
+	tenant  string
+	size    int
+	pending []pendingItem
+	sum     IngestSummary
+}
+
+func (g *ingester) reject(line int, err error) {
+	g.sum.Rejected++
+	if len(g.sum.Errors) >= MaxIngestErrors {
+		g.sum.ErrorsTruncated = true
+		return
+	}
+	fields := telamentis.ErrorFields(err)
+	if len(fields) == 0 {
+		g.sum.Errors = append(g.sum.Errors, IngestError{Line: line, Message: telamentis.ErrorMessage(err)})
+		return
+	}
+	for _, f := range fields {
+		g.sum.Errors = append(g.sum.Errors, IngestError{Line: line, Field: f.Field, Message: f.Message})
+	}
+}
+
+func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Reader, tenant string, size int) {
+	if size <= 0 {
+		size = DefaultIngestBatch
+	}
+	g := &ingester{s: s, tenant: tenant, size: size}
+	err := s.do(ctx, specIngest, tenant, "", func(ctx context.Context, c *call) error {
+		br := bufio.NewReaderSize(body, 64<<10)
+		for {
+			line, tooLong, rerr := readLine(br, MaxIngestLine)
+			if rerr != nil && rerr != io.EOF {
+				return telamentis.Errorf(telamentis.CodeInvalid, "cannot read line %d of the body", g.sum.Lines+1)
+			}
+			if len(line) > 0 || tooLong || rerr == nil {
+				g.sum.Lines++
+			}
+			switch {
+			case tooLong:
+				g.reject(g.sum.Lines, telamentis.Invalid("line", "longer than %d bytes", MaxIngestLine))
+			case len(bytes.TrimSpace(line)) > 0:
+				item, err := ParseIngestLine(line)
+				if err != nil {
+					g.reject(g.sum.Lines, err)
+					break
+				}
+				g.pending = append(g.pending, pendingItem{line: g.sum.Lines, node: item.Node, edge: item.Edge})
+				if len(g.pending) >= g.size {
+					if err := g.commit(ctx); err != nil {
+						return err
+					}
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+		}
+		return g.commit(ctx)
+	})
+	if err != nil && g.sum.Batches == 0 && g.sum.Created+g.sum.Updated+g.sum.Unchanged == 0 {
+		var p *Problem
+		if !errors.As(err, &p) {
+			p = problemFor(err, telamentis.RequestIDFromContext(ctx))
+		}
+		writeProblem(w, p)
+		return
+	}
+	if err != nil {
+		g.sum.Aborted = telamentis.ErrorMessage(err)
+		var p *Problem
+		if errors.As(err, &p) {
+			g.sum.Aborted = p.Detail
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	json.NewEncoder(w).Encode(g.sum)
+}
+
+// readLine reads one line (without its newline). A line longer than max is
+// consumed and reported as tooLong.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > max+1 { // +1: the newline
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		switch err {
+		case bufio.ErrBufferFull:
+			continue
+		case nil:
+			return bytes.TrimSuffix(buf, []byte("\n")), tooLong, nil
+		default:
+			return buf, tooLong, err
+		}
+	}
+}
+
+// commit applies the pending items as one batch. Items the store rejects
+// (by position in its field errors) are reported and the rest retried; if
+// the store cannot say which item failed, items are applied one by one.
+func (g *ingester) commit(ctx context.Context) error {
+	items := g.pending
+	g.pending = g.pending[:0:0]
+	for attempt := 0; len(items) > 0; attempt++ {
+		b, nodeAt, edgeAt := batchOf(items)
+		res, err := g.s.store.ApplyBatch(ctx, g.tenant, b)
+		if err == nil {
+			g.tally(res)
+			return nil
+		}
+		if !itemError(err) {
+			return fmt.Errorf("httpapi: ingest: %w", err)
+		}
+		bad := badPositions(err, nodeAt, edgeAt)
+		if len(bad) == 0 || attempt >= 2 {
+			return g.oneByOne(ctx, items)
+		}
+		keep := items[:0:0]
+		for i, it := range items {
+			if e, ok := bad[i]; ok {
+				g.reject(it.line, e)
+				continue
+			}
+			keep = append(keep, it)
+		}
+		items = keep
+	}
+	return nil
+}
+
+func (g *ingester) oneByOne(ctx context.Context, items []pendingItem) error {
+	for _, it := range items {
+		b, _, _ := batchOf([]pendingItem{it})
+		res, err := g.s.store.ApplyBatch(ctx, g.tenant, b)
+		if err != nil {
+			if !itemError(err) {
+				return fmt.Errorf("httpapi: ingest: %w", err)
+			}
+			g.reject(it.line, stripPosition(err))
+			continue
+		}
+		g.tally(res)
+	}
+	return nil
+}
+
+// itemError reports whether err is about the items of a batch (rather than
+// the store or the tenant's quota).
+func itemError(err error) bool {
+	switch telamentis.ErrorCode(err) {
+	case telamentis.CodeInvalid, telamentis.CodeNotFound, telamentis.CodeConflict:
+		return true
+	}
+	return false
+}
+
+func (g *ingester) tally(res telamentis.BatchResult) {
+	g.sum.Batches++
+	for _, n := range res.Nodes {
+		g.count(n.Created, n.Changed)
+	}
+	for _, e := range res.Edges {
+		g.count(e.Created, e.Changed)
+	}
+}
+
+func (g *ingester) count(created, changed bool) {
+	switch {
+	case created:
+		g.sum.Created++
+	case changed:
+		g.sum.Updated++
+	default:
+		g.sum.Unchanged++
+	}
+}
+
+// batchOf builds a batch of items; nodeAt[i] and edgeAt[i] are the item
+// indexes of the batch's i-th node and edge.
+func batchOf(items []pendingItem) (b telamentis.Batch, nodeAt, edgeAt []int) {
+	for i, it := range items {
+		if it.node != nil {
+			b.Nodes = append(b.Nodes, *it.node)
+			nodeAt = append(nodeAt, i)
+		} else {
+			b.Edges = append(b.Edges, *it.edge)
+			edgeAt = append(edgeAt, i)
+		}
+	}
+	return b, nodeAt, edgeAt
+}
+
+// badPositions maps the field errors of a failed batch ("nodes[3].label")
+// to item indexes, with each item's error re-rooted at "node"/"edge".
+func badPositions(err error, nodeAt, edgeAt []int) map[int]error {
+	bad := map[int]error{}
+	for _, f := range telamentis.ErrorFields(err) {
+		var at []int
+		var rest, root string
+		switch {
+		case strings.HasPrefix(f.Field, "nodes["):
+			at, rest, root = nodeAt, f.Field[len("nodes["):], "node"
+		case strings.HasPrefix(f.Field, "edges["):
+			at, rest, root = edgeAt, f.Field[len("edges["):], "edge"
+		default:
+			continue
+		}
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			continue
+		}
+		i, perr := strconv.Atoi(rest[:end])
+		if perr != nil || i < 0 || i >= len(at) {
+			continue
+		}
+		field := root + rest[end+1:]
+		bad[at[i]] = &telamentis.Error{Code: telamentis.ErrorCode(err), Message: "invalid " + field,
+			Fields: []telamentis.FieldError{{Field: field, Message: f.Message}}}
+	}
+	return bad
+}
+
+// stripPosition re-roots the field errors of a one-item batch.
+func stripPosition(err error) error {
+	fields := telamentis.ErrorFields(err)
+	if len(fields) == 0 {
+		return err
+	}
+	out := make([]telamentis.FieldError, len(fields))
+	for i, f := range fields {
+		name := f.Field
+		for _, p := range [][2]string{{"nodes[0]", "node"}, {"edges[0]", "edge"}} {
+			if rest, ok := strings.CutPrefix(name, p[0]); ok {
+				name = p[1] + rest
+			}
+		}
+		out[i] = telamentis.FieldError{Field: name, Message: f.Message}
+	}
+	return &telamentis.Error{Code: telamentis.ErrorCode(err), Message: telamentis.ErrorMessage(err), Fields: out}
+}

@@ -1,0 +1,386 @@
+package httpapi
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/telamentis/telamentis"
+)
+
+// Body limits.
+const (
+	MaxBodyBytes      = 1 << 20  // a request body
+	MaxBatchBodyBytes = 16 << 20 // a batch request body
+	MaxIngestLine     = 1 << 20  // one line of an ingest stream
+	MaxJSONDepth      = 32       // nesting of objects and arrays
+)
+
+// CheckJSON reports whether data is one strict JSON document: valid UTF-8,
+// well-formed JSON with nothing after the value, no duplicate object keys
+// (compared after unescaping), no NUL character and no lone surrogate in any
+// string, and nesting of objects and arrays at most maxDepth deep. Go's
+// encoding/json accepts each of these; the API rejects them before any
+// decoder sees the body. The error is CodeInvalid and names the JSON path of
+// the problem.
+//
+// Case-variant keys ("TENANT_ID" for "tenant_id") are well-formed JSON; they
+// are caught by the schema check that follows, which matches keys exactly.
+func CheckJSON(data []byte, maxDepth int) error {
+	return checkJSONKeys(data, maxDepth, nil)
+}
+
+// checkJSONKeys is CheckJSON that also approves every object key with keyFn
+// (nil approves all), for decoders that need exact key matching.
+func checkJSONKeys(data []byte, maxDepth int, keyFn func([]string, string) bool) error {
+	if !utf8.Valid(data) {
+		return telamentis.Invalid("body", "not valid UTF-8")
+	}
+	s := scanner{data: data, maxDepth: maxDepth, keyFn: keyFn}
+	s.skipSpace()
+	if err := s.value(0); err != nil {
+		return err
+	}
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return s.fail("trailing data after the JSON value")
+	}
+	return nil
+}
+
+type scanner struct {
+	data     []byte
+	pos      int
+	maxDepth int
+	path     []string // path segments of the current position, for errors
+	// keyFn, if set, approves each object key given the path of its object.
+	keyFn func(path []string, key string) bool
+}
+
+func (s *scanner) fail(msg string) error {
+	field := "body"
+	if len(s.path) > 0 {
+		var b strings.Builder
+		for i, p := range s.path {
+			if i > 0 && !strings.HasPrefix(p, "[") {
+				b.WriteByte('.')
+			}
+			b.WriteString(p)
+		}
+		field = b.String()
+	}
+	return &telamentis.Error{Code: telamentis.CodeInvalid, Message: "invalid " + field,
+		Fields: []telamentis.FieldError{{Field: field, Message: msg + " (offset " + strconv.Itoa(s.pos) + ")"}}}
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) value(depth int) error {
+	if s.pos >= len(s.data) {
+		return s.fail("unexpected end of JSON")
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		return s.object(depth + 1)
+	case c == '[':
+		return s.array(depth + 1)
+	case c == '"':
+		_, err := s.str(false)
+		return err
+	case c == '-' || ('0' <= c && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return s.fail("malformed JSON")
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		return s.fail("malformed JSON")
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+func (s *scanner) object(depth int) error {
+	if depth > s.maxDepth {
+		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
+	}
+	s.pos++ // {
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return nil
+	}
+	var keys []string
+	var set map[string]struct{}
+	for {
+		s.skipSpace()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.fail("expected an object key")
+		}
+		k, err := s.str(true)
+		if err != nil {
+			return err
+		}
+		dup := false
+		if set != nil {
+			_, dup = set[k]
+			set[k] = struct{}{}
+		} else {
+			for _, o := range keys {
+				if o == k {
+					dup = true
+					break
+				}
+			}
+			keys = append(keys, k)
+			if len(keys) > 16 {
+				set = make(map[string]struct{}, 32)
+				for _, o := range keys {
+					set[o] = struct{}{}
+				}
+			}
+		}
+		if s.keyFn != nil && !s.keyFn(s.path, k) {
+			s.path = append(s.path, k)
+			return s.fail("unknown field")
+		}
+		s.path = append(s.path, k)
+		if dup {
+			return s.fail("duplicate key")
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.fail("expected ':' after an object key")
+		}
+		s.pos++
+		s.skipSpace()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.path = s.path[:len(s.path)-1]
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return s.fail("unexpected end of JSON")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.fail("expected ',' or '}'")
+		}
+	}
+}
+
+func (s *scanner) array(depth int) error {
+	if depth > s.maxDepth {
+		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
+	}
+	s.pos++ // [
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for i := 0; ; i++ {
+		s.path = append(s.path, "["+strconv.Itoa(i)+"]")
+		s.skipSpace()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.path = s.path[:len(s.path)-1]
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return s.fail("unexpected end of JSON")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// str scans a string starting at the opening quote. With decode it returns
+// the unescaped value (for keys); otherwise it only validates.
+func (s *scanner) str(decode bool) (string, error) {
+	s.pos++ // "
+	start := s.pos
+	var b []byte
+	plain := true
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			var out string
+			if decode {
+				if plain {
+					out = string(s.data[start:s.pos])
+				} else {
+					out = string(b)
+				}
+			}
+			s.pos++
+			return out, nil
+		case c < 0x20:
+			return "", s.fail("control character in string")
+		case c == '\\':
+			if decode && plain {
+				b = append(b, s.data[start:s.pos]...)
+				plain = false
+			}
+			s.pos++
+			if s.pos >= len(s.data) {
+				return "", s.fail("unexpected end of JSON")
+			}
+			e := s.data[s.pos]
+			switch e {
+			case '"', '\\', '/':
+				b = s.put(decode, b, e)
+				s.pos++
+			case 'b':
+				b = s.put(decode, b, '\b')
+				s.pos++
+			case 'f':
+				b = s.put(decode, b, '\f')
+				s.pos++
+			case 'n':
+				b = s.put(decode, b, '\n')
+				s.pos++
+			case 'r':
+				b = s.put(decode, b, '\r')
+				s.pos++
+			case 't':
+				b = s.put(decode, b, '\t')
+				s.pos++
+			case 'u':
+				r, ok := s.hex4(s.pos + 1)
+				if !ok {
+					return "", s.fail("malformed \\u escape")
+				}
+				s.pos += 5
+				if r == 0 {
+					return "", s.fail("NUL character in string")
+				}
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
+						r2, ok = s.hex4(s.pos + 2)
+						if !ok {
+							return "", s.fail("malformed \\u escape")
+						}
+					}
+					dec := utf16.DecodeRune(r, r2)
+					if dec == utf8.RuneError {
+						return "", s.fail("lone surrogate in string")
+					}
+					s.pos += 6
+					r = dec
+				}
+				if decode {
+					b = utf8.AppendRune(b, r)
+				}
+			default:
+				return "", s.fail("malformed escape")
+			}
+		default:
+			if decode && !plain {
+				b = append(b, c)
+			}
+			s.pos++
+		}
+	}
+	return "", s.fail("unterminated string")
+}
+
+func (s *scanner) hex4(at int) (rune, bool) {
+	if at+4 > len(s.data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.data[at : at+4] {
+		r <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			r |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+func (s *scanner) number() error {
+	d := s.data
+	i := s.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && '1' <= d[i] && d[i] <= '9':
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	default:
+		return s.fail("malformed number")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			return s.fail("malformed number")
+		}
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+			return s.fail("malformed number")
+		}
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	}
+	s.pos = i
+	return nil
+}
+
+func (s *scanner) put(decode bool, b []byte, c byte) []byte {
+	if decode {
+		return append(b, c)
+	}
+	return b
+}
