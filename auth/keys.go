@@ -1,0 +1,311 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/telamentis/telamentis"
+)
+
+// KeysConfig configures Keys.
+type KeysConfig struct {
+	// CacheTTL is how long a key record read from the store is trusted
+	// without reading it again (default 5 s, at most 1 min). Revocations
+	// made through this process take effect on the next request; those made
+	// by another replica take effect here within CacheTTL.
+	CacheTTL time.Duration
+	// TouchInterval coarsens last-used times: a key's use is recorded at
+	// most once per interval per process (default 1 min).
+	TouchInterval time.Duration
+	// MaxCached bounds the cache (default 100 000 keys).
+	MaxCached int
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+}
+
+// Keys issues, rotates, revokes and verifies API keys over a KeyStore. It
+// implements telamentis.KeyManager and telamentis.Authenticator.
+//
+// A token is "tm_<id>_<secret>" with a 256-bit secret from crypto/rand. The
+// store holds only SHA-256 of the whole token. A fast unsalted hash is
+// enough here, and a slow password hash would only cost latency: the secret
+// is 256 random bits, so neither brute force nor precomputed tables can
+// invert the digest, and hashing the whole token binds the secret to its
+// id. Digests are compared with crypto/subtle in constant time.
+type Keys struct {
+	store  telamentis.KeyStore
+	cfg    KeysConfig
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	cache map[string]*cachedKey
+	gen   atomic.Uint64 // bumped by every invalidation
+
+	touches sync.WaitGroup // running TouchKey calls
+}
+
+// cachedKey is an immutable snapshot of a stored key plus its last touch.
+type cachedKey struct {
+	key     telamentis.APIKey
+	digest  [sha256.Size]byte
+	fetched time.Time
+	touched atomic.Int64 // UnixNano of the last TouchKey sent
+}
+
+var (
+	_ telamentis.KeyManager    = (*Keys)(nil)
+	_ telamentis.Authenticator = (*Keys)(nil)
+)
+
+// NewKeys returns Keys over store.
+func NewKeys(store telamentis.KeyStore, cfg KeysConfig, logger *slog.Logger) *Keys {
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 5 * time.Second
+	}
+	cfg.CacheTTL = min(cfg.CacheTTL, time.Minute)
+	if cfg.TouchInterval <= 0 {
+		cfg.TouchInterval = time.Minute
+	}
+	if cfg.MaxCached <= 0 {
+		cfg.MaxCached = 100_000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Keys{store: store, cfg: cfg, logger: logger, cache: map[string]*cachedKey{}}
+}
+
+// digest returns SHA-256 of the token without allocating.
+func digest(token string) [sha256.Size]byte {
+	var buf [tokenLen]byte
+	n := copy(buf[:], token)
+	return sha256.Sum256(buf[:n])
+}
+
+// Authenticate implements telamentis.Authenticator for "Bearer tm_…" and
+// "ApiKey tm_…" headers.
+func (k *Keys) Authenticate(ctx context.Context, authorization string) (*telamentis.Principal, error) {
+	_, cred, ok := ParseAuthorization(authorization)
+	if !ok {
+		return nil, ErrUnauthenticated()
+	}
+	return k.AuthenticateToken(ctx, cred)
+}
+
+// AuthenticateToken verifies a bare API key token.
+func (k *Keys) AuthenticateToken(ctx context.Context, token string) (*telamentis.Principal, error) {
+	id, ok := parseKeyToken(token)
+	if !ok {
+		return nil, ErrUnauthenticated()
+	}
+	now := k.cfg.Now()
+	ck, err := k.lookup(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	d := digest(token)
+	if subtle.ConstantTimeCompare(d[:], ck.digest[:]) != 1 {
+		return nil, ErrUnauthenticated()
+	}
+	key := &ck.key
+	if !key.ExpiresAt.IsZero() && !now.Before(key.ExpiresAt) {
+		return nil, ErrUnauthenticated()
+	}
+	if !key.RevokedAt.IsZero() && !now.Before(key.RevokedAt) {
+		return nil, ErrUnauthenticated()
+	}
+	if !key.Role.Valid() || (key.Role == telamentis.RoleAdmin) != (key.Tenant == "") {
+		k.logger.Error("stored key has an invalid role or tenant", "key_id", key.ID)
+		return nil, ErrUnauthenticated()
+	}
+	k.touch(ck, now)
+	return &telamentis.Principal{Tenant: key.Tenant, Role: key.Role, KeyID: key.ID, PII: key.PII}, nil
+}
+
+// lookup returns the cached key record for id, reading the store when it
+// is missing or older than CacheTTL.
+func (k *Keys) lookup(ctx context.Context, id string, now time.Time) (*cachedKey, error) {
+	k.mu.RLock()
+	ck := k.cache[id]
+	k.mu.RUnlock()
+	if ck != nil && now.Sub(ck.fetched) < k.cfg.CacheTTL && !now.Before(ck.fetched) {
+		return ck, nil
+	}
+	gen := k.gen.Load()
+	key, err := k.store.GetKey(ctx, id)
+	if err != nil {
+		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
+			return nil, ErrUnauthenticated()
+		}
+		k.logger.Error("key lookup", "key_id", id, "err", err)
+		return nil, &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "authentication unavailable", Err: fmt.Errorf("auth: get key: %w", err)}
+	}
+	if len(key.Hash) != sha256.Size || key.ID != id {
+		return nil, ErrUnauthenticated()
+	}
+	n := &cachedKey{key: key, fetched: now}
+	copy(n.digest[:], key.Hash)
+	n.key.Hash = nil
+	if ck != nil {
+		n.touched.Store(ck.touched.Load())
+	}
+	k.mu.Lock()
+	// A fetch that raced with an invalidation may hold the old record:
+	// use it for this request only, do not cache it.
+	if k.gen.Load() == gen {
+		if len(k.cache) >= k.cfg.MaxCached {
+			for victim := range k.cache {
+				delete(k.cache, victim)
+				break
+			}
+		}
+		k.cache[id] = n
+	}
+	k.mu.Unlock()
+	return n, nil
+}
+
+// touch records a use of the key at most once per TouchInterval, off the
+// request path.
+func (k *Keys) touch(ck *cachedKey, now time.Time) {
+	last := ck.touched.Load()
+	nn := now.UnixNano()
+	if nn-last < int64(k.cfg.TouchInterval) || !ck.touched.CompareAndSwap(last, nn) {
+		return
+	}
+	id := ck.key.ID
+	k.touches.Add(1)
+	go func() {
+		defer k.touches.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := k.store.TouchKey(ctx, id, now); err != nil {
+			k.logger.Warn("key touch", "key_id", id, "err", err)
+		}
+	}()
+}
+
+// invalidate drops id from the cache so the next request reads the store.
+func (k *Keys) invalidate(id string) {
+	k.mu.Lock()
+	k.gen.Add(1)
+	delete(k.cache, id)
+	k.mu.Unlock()
+}
+
+// IssueKey implements telamentis.KeyManager. An admin key has no tenant;
+// every other role needs a valid tenant ID. The token is returned once.
+func (k *Keys) IssueKey(ctx context.Context, req telamentis.NewKey) (telamentis.APIKey, telamentis.Secret, error) {
+	if !req.Role.Valid() {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("role", "must be admin, tenant_admin, writer or reader")
+	}
+	if req.Role == telamentis.RoleAdmin && req.Tenant != "" {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("tenant", "an admin key has no tenant")
+	}
+	if req.Role != telamentis.RoleAdmin && !telamentis.ValidTenantID(req.Tenant) {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("tenant", "a valid tenant ID is required")
+	}
+	if len(req.Name) > 128 {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("name", "at most 128 bytes")
+	}
+	now := k.cfg.Now().UTC()
+	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("expires_at", "must be in the future")
+	}
+	for attempt := 0; ; attempt++ {
+		id, token := newKeyToken()
+		d := digest(token)
+		key := telamentis.APIKey{
+			ID: id, Tenant: req.Tenant, Role: req.Role, PII: req.PII, Name: req.Name,
+			Hash: d[:], CreatedAt: now, ExpiresAt: req.ExpiresAt.UTC(),
+		}
+		if req.ExpiresAt.IsZero() {
+			key.ExpiresAt = time.Time{}
+		}
+		err := k.store.CreateKey(ctx, key)
+		if telamentis.ErrorCode(err) == telamentis.CodeConflict && attempt < 3 {
+			continue // an 80-bit ID collided: draw again
+		}
+		if err != nil {
+			return telamentis.APIKey{}, telamentis.Secret{}, fmt.Errorf("auth: issue key: %w", err)
+		}
+		key.Hash = nil
+		return key, telamentis.NewSecret(token), nil
+	}
+}
+
+// RotateKey implements telamentis.KeyManager: it issues a key with the old
+// key's tenant, role, PII permission, name and lifetime, and schedules the
+// old key's revocation after overlap. A revoked or expired key cannot be
+// rotated (CodeConflict).
+func (k *Keys) RotateKey(ctx context.Context, id string, overlap time.Duration) (telamentis.APIKey, telamentis.Secret, error) {
+	if overlap < 0 {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("overlap", "must not be negative")
+	}
+	old, err := k.store.GetKey(ctx, id)
+	if err != nil {
+		return telamentis.APIKey{}, telamentis.Secret{}, fmt.Errorf("auth: rotate key: %w", err)
+	}
+	now := k.cfg.Now().UTC()
+	if (!old.RevokedAt.IsZero() && !now.Before(old.RevokedAt)) || (!old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt)) {
+		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Errorf(telamentis.CodeConflict, "key is revoked or expired")
+	}
+	req := telamentis.NewKey{Tenant: old.Tenant, Role: old.Role, PII: old.PII, Name: old.Name}
+	if !old.ExpiresAt.IsZero() {
+		req.ExpiresAt = now.Add(old.ExpiresAt.Sub(old.CreatedAt))
+	}
+	nk, secret, err := k.IssueKey(ctx, req)
+	if err != nil {
+		return telamentis.APIKey{}, telamentis.Secret{}, err
+	}
+	if _, err := k.store.RevokeKey(ctx, id, now.Add(overlap)); err != nil {
+		// The new key exists; the old one stays valid. Report it so the
+		// caller retries the revocation.
+		return telamentis.APIKey{}, telamentis.Secret{}, fmt.Errorf("auth: rotate key: revoke old: %w", err)
+	}
+	k.invalidate(id)
+	return nk, secret, nil
+}
+
+// RevokeKey implements telamentis.KeyManager. The revocation takes effect
+// on this process's next request.
+func (k *Keys) RevokeKey(ctx context.Context, id string) (telamentis.APIKey, error) {
+	key, err := k.store.RevokeKey(ctx, id, k.cfg.Now().UTC())
+	k.invalidate(id)
+	if err != nil {
+		return telamentis.APIKey{}, fmt.Errorf("auth: revoke key: %w", err)
+	}
+	key.Hash = nil
+	return key, nil
+}
+
+// GetKey implements telamentis.KeyManager; the digest is not returned.
+func (k *Keys) GetKey(ctx context.Context, id string) (telamentis.APIKey, error) {
+	key, err := k.store.GetKey(ctx, id)
+	if err != nil {
+		return telamentis.APIKey{}, fmt.Errorf("auth: get key: %w", err)
+	}
+	key.Hash = nil
+	return key, nil
+}
+
+// ListKeys implements telamentis.KeyManager; digests are not returned.
+func (k *Keys) ListKeys(ctx context.Context, tenant string) ([]telamentis.APIKey, error) {
+	keys, err := k.store.ListKeys(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("auth: list keys: %w", err)
+	}
+	for i := range keys {
+		keys[i].Hash = nil
+	}
+	return keys, nil
+}

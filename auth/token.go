@@ -1,0 +1,208 @@
+// Package auth turns credentials into a telamentis.Principal: API keys
+// ("tm_<id>_<secret>", Keys) and OIDC/JWT bearer tokens (JWT), with Chain
+// choosing between them by the token's shape.
+//
+// Every credential failure (malformed, unknown, wrong secret, expired,
+// revoked, bad signature, wrong issuer…) returns the same CodeUnauthenticated
+// error, ErrUnauthenticated's message, so a caller learns nothing from it.
+// Credentials are read only from the Authorization header; QueryHasCredential
+// lets the transport refuse requests that put one in the URL.
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"net/url"
+	"strings"
+
+	"github.com/telamentis/telamentis"
+)
+
+// Token shape: "tm_" + 16 base32 characters of id (10 random bytes) + "_" +
+// 52 base32 characters of secret (32 random bytes, 256 bits).
+const (
+	tokenPrefix = "tm_"
+	idBytes     = 10
+	secretBytes = 32
+	idLen       = 16 // base32 of 10 bytes, no padding
+	secretLen   = 52 // base32 of 32 bytes, no padding
+	tokenLen    = len(tokenPrefix) + idLen + 1 + secretLen
+)
+
+var b32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// unauthMessage is the one message of every credential failure.
+const unauthMessage = "missing or invalid credentials"
+
+// ErrUnauthenticated returns the error of every credential failure: always
+// the same code and message. Each call returns a fresh value.
+func ErrUnauthenticated() error {
+	return telamentis.Errorf(telamentis.CodeUnauthenticated, unauthMessage)
+}
+
+// ParseAuthorization splits an Authorization header value into its scheme
+// ("Bearer" or "ApiKey", matched case-insensitively and returned in that
+// canonical spelling) and credential. It refuses other schemes, empty or
+// over-long credentials and credentials holding spaces or control
+// characters.
+func ParseAuthorization(h string) (scheme, credential string, ok bool) {
+	sp := strings.IndexByte(h, ' ')
+	if sp <= 0 {
+		return "", "", false
+	}
+	switch s := h[:sp]; {
+	case strings.EqualFold(s, "Bearer"):
+		scheme = "Bearer"
+	case strings.EqualFold(s, "ApiKey"):
+		scheme = "ApiKey"
+	default:
+		return "", "", false
+	}
+	credential = strings.TrimLeft(h[sp+1:], " ")
+	if credential == "" || len(credential) > 8192 {
+		return "", "", false
+	}
+	for i := 0; i < len(credential); i++ {
+		if c := credential[i]; c <= ' ' || c >= 0x7f {
+			return "", "", false
+		}
+	}
+	return scheme, credential, true
+}
+
+// IsAPIKey reports whether s has the shape of an API key token (it may
+// still be unknown or wrong).
+func IsAPIKey(s string) bool {
+	_, ok := parseKeyToken(s)
+	return ok
+}
+
+// IsJWT reports whether s has the shape of a compact JWS: three non-empty
+// base64url segments.
+func IsJWT(s string) bool {
+	if strings.Count(s, ".") != 2 {
+		return false
+	}
+	for _, seg := range strings.Split(s, ".") {
+		if seg == "" || !isB64URL(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+func isB64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseKeyToken returns the key ID of a well-formed API key token. It does
+// not allocate.
+func parseKeyToken(s string) (id string, ok bool) {
+	if len(s) != tokenLen || !strings.HasPrefix(s, tokenPrefix) || s[len(tokenPrefix)+idLen] != '_' {
+		return "", false
+	}
+	id = s[len(tokenPrefix) : len(tokenPrefix)+idLen]
+	if !isB32(id) || !isB32(s[len(tokenPrefix)+idLen+1:]) {
+		return "", false
+	}
+	return id, true
+}
+
+func isB32(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// newKeyToken returns a fresh key ID and the full token.
+func newKeyToken() (id, token string) {
+	var idb [idBytes]byte
+	var sec [secretBytes]byte
+	rand.Read(idb[:]) // crypto/rand.Read never fails (Go 1.24+)
+	rand.Read(sec[:])
+	id = b32.EncodeToString(idb[:])
+	return id, tokenPrefix + id + "_" + b32.EncodeToString(sec[:])
+}
+
+// credentialParams are query parameter names that carry credentials.
+var credentialParams = []string{
+	"access_token", "id_token", "token", "api_key", "apikey", "api-key",
+	"key", "authorization", "auth", "bearer", "jwt", "secret", "password",
+}
+
+// QueryHasCredential reports whether a URL's raw query seems to carry a
+// credential: a parameter named like one (access_token, api_key, token…)
+// or any name or value holding something shaped like an API key or a JWT.
+// The transport refuses such requests (credentials in URLs end up in logs
+// and proxies) without trying the credential.
+func QueryHasCredential(rawQuery string) bool {
+	if rawQuery == "" {
+		return false
+	}
+	if containsCredential(rawQuery) {
+		return true
+	}
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return false // the raw text was checked above
+	}
+	for name, vs := range vals {
+		for _, p := range credentialParams {
+			if strings.EqualFold(name, p) {
+				return true
+			}
+		}
+		if containsCredential(name) {
+			return true
+		}
+		for _, v := range vs {
+			if containsCredential(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// containsCredential reports whether s holds an API key token or a JWT
+// (three base64url segments starting with a JSON header, "eyJ").
+func containsCredential(s string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], tokenPrefix)
+		if j < 0 {
+			break
+		}
+		i += j
+		if len(s)-i >= tokenLen {
+			if _, ok := parseKeyToken(s[i : i+tokenLen]); ok {
+				return true
+			}
+		}
+		i += len(tokenPrefix)
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], "eyJ")
+		if j < 0 {
+			return false
+		}
+		i += j
+		end := i
+		for end < len(s) && (isB64URL(s[end:end+1]) || s[end] == '.') {
+			end++
+		}
+		if IsJWT(s[i:end]) {
+			return true
+		}
+		i += 3
+	}
+}
