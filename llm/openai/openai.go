@@ -254,3 +254,6 @@ func (c *Connector) classify(ctx context.Context, err error) (string, error) {
 	// Anything else is a body the SDK could not decode.
 	return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "", err)
 }
+
+// Price returns the configured price, for budget estimates.
+func (c *Connector) Price() telamentis.LLMPrice { return c.cfg.Price }
