@@ -1,0 +1,7 @@
+package postgres
+
+import "github.com/jackc/pgx/v5/pgxpool"
+
+// PoolForTest exposes the service pool to the external tests, which check
+// that no tenant setting survives on a pooled connection.
+func (s *Store) PoolForTest() *pgxpool.Pool { return s.pool }

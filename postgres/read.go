@@ -1,0 +1,720 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/telamentis/telamentis"
+)
+
+// args collects positional SQL arguments.
+type args []any
+
+// add appends v and returns its placeholder.
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
+}
+
+// visible returns the transaction-time predicate of alias p: the current
+// version (tx_end open) when cur, else the version visible at t.
+func visible(p string, cur bool, t int64, a *args) string {
+	if cur {
+		return p + "tx_end = " + openSQL
+	}
+	ph := a.add(t)
+	return p + "tx_start <= " + ph + " AND " + p + "tx_end > " + ph
+}
+
+// GetNode returns the version of a node visible at asAt (zero = now).
+func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, asAt time.Time) (telamentis.Node, error) {
+	if err := ref.Validate("ref"); err != nil {
+		return telamentis.Node{}, err
+	}
+	asAt = telamentis.NormalizeTime(asAt)
+	var n telamentis.Node
+	found, err := s.get(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		where := refWhere(ref, &a)
+		return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND `+where+` AND `+
+			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
+	}, func(r pgx.Row) (err error) { n, err = scanNode(r); return err })
+	if err != nil {
+		return n, fmt.Errorf("postgres: get node: %w", err)
+	}
+	if !found {
+		return n, telamentis.NotFound("node")
+	}
+	return n, nil
+}
+
+// GetEdge returns the version of an edge visible at asAt (zero = now).
+func (s *Store) GetEdge(ctx context.Context, tenant string, ref telamentis.Ref, asAt time.Time) (telamentis.Edge, error) {
+	if err := ref.Validate("ref"); err != nil {
+		return telamentis.Edge{}, err
+	}
+	asAt = telamentis.NormalizeTime(asAt)
+	var e telamentis.Edge
+	found, err := s.get(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		where := refWhere(ref, &a)
+		return q(schema, `SELECT `+edgeCols+` FROM {s}.edges WHERE tenant_id = $1 AND `+where+` AND `+
+			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
+	}, func(r pgx.Row) (err error) { e, err = scanEdge(r); return err })
+	if err != nil {
+		return e, fmt.Errorf("postgres: get edge: %w", err)
+	}
+	if !found {
+		return e, telamentis.NotFound("edge")
+	}
+	return e, nil
+}
+
+func refWhere(ref telamentis.Ref, a *args) string {
+	if ref.ID != "" {
+		return "id = " + a.add(ref.ID)
+	}
+	return "alias = " + a.add(ref.Alias)
+}
+
+// get runs one single-row query of tenant in one round trip: set_config and
+// the query in the implicit transaction of a pipelined batch, so the tenant
+// setting ends with it.
+func (s *Store) get(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(pgx.Row) error) (bool, error) {
+	schema, err := s.schemaOf(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	sql, a := build(schema)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
+	b.Queue(sql, a...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return false, mapErr(err)
+	}
+	err = scan(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return true, nil
+}
+
+// read runs a query of tenant in one round trip, in a read-only
+// repeatable-read transaction scoped to tenant: it resolves "now" (the
+// later of the wall clock and the tenant's last transaction time, read in
+// the same snapshot as the query, so that "tx_end open" and "visible at
+// now" select the same versions) and runs the query. It returns the
+// resolved now, or CodeNotFound if the tenant does not exist.
+func (s *Store) read(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(pgx.Rows) error) (int64, error) {
+	schema, err := s.schemaOf(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	for attempt := 0; ; attempt++ {
+		now, found, err := s.readIn(ctx, schema, tenant, build, scan)
+		if err != nil || found {
+			return now, err
+		}
+		if attempt == 1 {
+			return 0, telamentis.NotFound("tenant")
+		}
+		if schema, err = s.refreshSchema(ctx, tenant); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (s *Store) readIn(ctx context.Context, schema, tenant string, build func(string) (string, args), scan func(pgx.Rows) error) (now int64, found bool, err error) {
+	sql, a := build(schema)
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
+	b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
+	b.Queue(q(schema, `SELECT greatest($2::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1`), tenant, s.now().UnixMicro())
+	b.Queue(sql, a...)
+	b.Queue(`COMMIT`)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return 0, false, mapErr(err)
+		}
+	}
+	if err := br.QueryRow().Scan(&now); errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, mapErr(err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return 0, false, mapErr(err)
+	}
+	err = scan(rows)
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, false, mapErr(err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return 0, false, mapErr(err)
+	}
+	return now, true, nil
+}
+
+// pos is a page position, sealed into cursors by the CursorCodec.
+type pos struct {
+	T     int64  `json:"t"`           // resolved "now" (as_at or until)
+	ID    string `json:"i,omitempty"` // last id
+	Depth int    `json:"d,omitempty"` // paths: last depth
+	TS    int64  `json:"s,omitempty"` // history, changes: last time
+	Type  int    `json:"k,omitempty"` // changes: 0 node, 1 edge
+	Op    int    `json:"o,omitempty"` // changes: 0 close, 1 write
+}
+
+// Query runs a query and returns one page; see telamentis.QueryKind.
+func (s *Store) Query(ctx context.Context, tenant string, qq telamentis.Query) (telamentis.Page, error) {
+	qn, err := qq.Normalize()
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if _, err := s.schemaOf(ctx, tenant); err != nil {
+		return telamentis.Page{}, err
+	}
+	var p *pos
+	if qn.Cursor != "" {
+		raw, err := s.codec.Open(tenant, qn, qn.Cursor)
+		if err != nil {
+			return telamentis.Page{}, err
+		}
+		p = new(pos)
+		if err := json.Unmarshal(raw, p); err != nil {
+			return telamentis.Page{}, telamentis.Invalid("cursor", "malformed, expired or issued for another query")
+		}
+	}
+	var page telamentis.Page
+	switch qn.Kind {
+	case telamentis.QueryNodes:
+		page, err = s.queryNodes(ctx, tenant, qn, p)
+	case telamentis.QueryEdges:
+		page, err = s.queryEdges(ctx, tenant, qn, p)
+	case telamentis.QueryPaths:
+		page, err = s.queryPaths(ctx, tenant, qn, p)
+	case telamentis.QueryHistory:
+		page, err = s.queryHistory(ctx, tenant, qn, p)
+	case telamentis.QueryChanges:
+		page, err = s.queryChanges(ctx, tenant, qn, p)
+	}
+	if err != nil {
+		return telamentis.Page{}, fmt.Errorf("postgres: query %s: %w", qn.Kind, err)
+	}
+	return page, nil
+}
+
+// asAt returns the transaction-time coordinate of a query page: the
+// cursor's, the query's as_at, or "now" (cur = true) on a first page.
+func asAt(qn telamentis.Query, p *pos) (t int64, cur bool) {
+	switch {
+	case p != nil:
+		return p.T, false
+	case !qn.AsAt.IsZero():
+		return telamentis.Micros(qn.AsAt), false
+	}
+	return 0, true
+}
+
+func (s *Store) seal(tenant string, qn telamentis.Query, p pos) string {
+	b, _ := json.Marshal(p)
+	return s.codec.Seal(tenant, qn, b)
+}
+
+// validSQL returns the valid-time filter of the query on alias e, or "".
+func validSQL(e string, qn telamentis.Query, a *args) string {
+	vf, vt := e+"valid_from", e+"valid_to"
+	switch {
+	case !qn.ValidAt.IsZero():
+		t := a.add(telamentis.Micros(qn.ValidAt))
+		return " AND " + vf + " <= " + t + " AND " + vt + " > " + t
+	case qn.ValidBetween != nil:
+		w := telamentis.SpanOf(*qn.ValidBetween)
+		return " AND " + vf + " < " + a.add(w.End) + " AND " + vt + " > " + a.add(w.Start)
+	case qn.Allen != nil:
+		w := telamentis.SpanOf(qn.Allen.Interval)
+		bs, be := a.add(w.Start), a.add(w.End)
+		ov := " AND " + vt + " > " + bs + " AND " + be + " > " + vf
+		var c string
+		switch qn.Allen.Relation {
+		case telamentis.Before:
+			return " AND " + vt + " < " + bs
+		case telamentis.Meets:
+			return " AND " + vt + " = " + bs
+		case telamentis.After:
+			return " AND " + be + " < " + vf
+		case telamentis.MetBy:
+			return " AND " + be + " = " + vf
+		case telamentis.Equals:
+			c = vf + " = " + bs + " AND " + vt + " = " + be
+		case telamentis.Starts:
+			c = vf + " = " + bs + " AND " + vt + " < " + be
+		case telamentis.StartedBy:
+			c = vf + " = " + bs + " AND " + vt + " > " + be
+		case telamentis.Finishes:
+			c = vt + " = " + be + " AND " + vf + " > " + bs
+		case telamentis.FinishedBy:
+			c = vt + " = " + be + " AND " + vf + " < " + bs
+		case telamentis.Overlaps:
+			c = vf + " < " + bs + " AND " + vt + " < " + be
+		case telamentis.Contains:
+			c = vf + " < " + bs + " AND " + vt + " > " + be
+		case telamentis.During:
+			c = vf + " > " + bs + " AND " + vt + " < " + be
+		case telamentis.OverlappedBy:
+			c = vf + " > " + bs + " AND " + vt + " > " + be
+		}
+		return ov + " AND " + c
+	}
+	return ""
+}
+
+// kindsSQL filters edge alias e by kinds.
+func kindsSQL(e string, kinds []string, a *args) string {
+	if len(kinds) == 0 {
+		return ""
+	}
+	if len(kinds) == 1 {
+		return " AND " + e + "kind = " + a.add(kinds[0])
+	}
+	return " AND " + e + "kind = ANY(" + a.add(kinds) + "::text[])"
+}
+
+// nodeRefSQL returns an SQL expression for the ID of the node ref names at
+// the query's transaction time.
+func nodeRefSQL(ref *telamentis.Ref, cur bool, t int64, a *args) string {
+	if ref.ID != "" {
+		return a.add(ref.ID) + "::uuid"
+	}
+	return "(SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = " + a.add(ref.Alias) + " AND " +
+		visible("", cur, t, a) + " LIMIT 1)"
+}
+
+func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	t, cur := asAt(qn, p)
+	limit := qn.Limit
+	var nodes []telamentis.Node
+	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		var b strings.Builder
+		b.WriteString(`SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + visible("", cur, t, &a))
+		switch len(qn.Labels) {
+		case 0:
+		case 1:
+			b.WriteString(" AND label = " + a.add(qn.Labels[0]))
+		default:
+			b.WriteString(" AND label = ANY(" + a.add(qn.Labels) + "::text[])")
+		}
+		if qn.Alias != "" {
+			b.WriteString(" AND alias = " + a.add(qn.Alias))
+		}
+		keys := make([]string, 0, len(qn.Props))
+		for k := range qn.Props {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			b.WriteString(" AND props -> " + a.add(k) + "::text = " + a.add(string(qn.Props[k])) + "::jsonb")
+		}
+		if p != nil {
+			b.WriteString(" AND id > " + a.add(p.ID) + "::uuid")
+		}
+		b.WriteString(" ORDER BY id LIMIT " + strconv.Itoa(limit+1))
+		return q(schema, b.String()), a
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			n, err := scanNode(rows)
+			if err != nil {
+				return err
+			}
+			nodes = append(nodes, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if cur {
+		t = now
+	}
+	page := telamentis.Page{Nodes: nodes}
+	if len(nodes) > limit {
+		page.Nodes = nodes[:limit]
+		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: nodes[limit-1].ID})
+	}
+	if page.Nodes == nil {
+		page.Nodes = []telamentis.Node{}
+	}
+	return page, nil
+}
+
+func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	t, cur := asAt(qn, p)
+	limit := qn.Limit
+	var edges []telamentis.Edge
+	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		var b strings.Builder
+		b.WriteString(`SELECT ` + edgeCols + ` FROM {s}.edges e WHERE tenant_id = $1 AND ` + visible("e.", cur, t, &a))
+		if qn.From != nil {
+			b.WriteString(" AND e.from_id = " + nodeRefSQL(qn.From, cur, t, &a))
+		}
+		if qn.To != nil {
+			b.WriteString(" AND e.to_id = " + nodeRefSQL(qn.To, cur, t, &a))
+		}
+		b.WriteString(kindsSQL("e.", qn.Kinds, &a))
+		b.WriteString(validSQL("e.", qn, &a))
+		if p != nil {
+			b.WriteString(" AND e.id > " + a.add(p.ID) + "::uuid")
+		}
+		b.WriteString(" ORDER BY e.id LIMIT " + strconv.Itoa(limit+1))
+		return q(schema, b.String()), a
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			e, err := scanEdge(rows)
+			if err != nil {
+				return err
+			}
+			edges = append(edges, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if cur {
+		t = now
+	}
+	page := telamentis.Page{Edges: edges}
+	if len(edges) > limit {
+		page.Edges = edges[:limit]
+		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: edges[limit-1].ID})
+	}
+	if page.Edges == nil {
+		page.Edges = []telamentis.Edge{}
+	}
+	return page, nil
+}
+
+// queryPaths walks from Start level by level with a recursive CTE: the
+// rows (node, depth) are distinct, so level k holds every node that a walk
+// of exactly k edges reaches. Each node is reported at its smallest depth in
+// [MinDepth, Depth], via the smallest-ID edge from the previous level.
+func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	t, cur := asAt(qn, p)
+	limit := qn.Limit
+	var out []telamentis.Neighbor
+	startFound := true
+	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		var st string
+		if qn.Start.ID != "" {
+			st = "id = " + a.add(qn.Start.ID) + "::uuid"
+		} else {
+			st = "alias = " + a.add(qn.Start.Alias)
+		}
+		st = "SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, &a) + " LIMIT 1"
+		// Edge filter on alias e (transaction time, valid time, kinds);
+		// the placeholders are shared by every use.
+		ef := visible("e.", cur, t, &a) + validSQL("e.", qn, &a) + kindsSQL("e.", qn.Kinds, &a)
+		depth := a.add(qn.Depth)
+		minDepth := a.add(qn.MinDepth)
+		var step, via string
+		switch qn.Direction {
+		case telamentis.DirOut:
+			step = `SELECT e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+			via = `e.from_id = w.node AND e.to_id = f.node`
+		case telamentis.DirIn:
+			step = `SELECT e.from_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+			via = `e.to_id = w.node AND e.from_id = f.node`
+		default:
+			step = `SELECT e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef +
+				` UNION ALL SELECT e.from_id FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+			via = `((e.from_id = w.node AND e.to_id = f.node) OR (e.to_id = w.node AND e.from_id = f.node))`
+		}
+		after := ""
+		if p != nil {
+			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
+		}
+		sql := `WITH RECURSIVE st AS (` + st + `),
+walk(node, depth) AS (
+	SELECT id, 0 FROM st
+	UNION
+	SELECT x.nxt, w.depth + 1 FROM walk w CROSS JOIN LATERAL (` + step + `) x WHERE w.depth < ` + depth + `::int
+),
+firsts AS (SELECT node, min(depth) AS depth FROM walk WHERE depth >= ` + minDepth + `::int GROUP BY node),
+via AS (
+	SELECT DISTINCT ON (f.node) f.node, f.depth, e.*
+	FROM firsts f JOIN walk w ON w.depth = f.depth - 1
+	JOIN {s}.edges e ON e.tenant_id = $1 AND ` + via + ` AND ` + ef + `
+	ORDER BY f.node, e.id
+)
+SELECT (SELECT count(*) FROM st), v.depth, n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
+	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end
+FROM (SELECT 1) one
+LEFT JOIN (via v JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, &a) + `) ON true` +
+			after + `
+ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
+		return q(schema, sql), a
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var nst int
+			var depth *int
+			var nb telamentis.Neighbor
+			var nprops, eprops string
+			var nts, nte, vf, vt, ets, ete *int64
+			var nid, nalias, nlabel, eid, ealias, from, to, kind *string
+			var np, ep *string = &nprops, &eprops
+			if err := rows.Scan(&nst, &depth, &nid, &nalias, &nlabel, &np, &nts, &nte,
+				&eid, &ealias, &from, &to, &kind, &ep, &vf, &vt, &ets, &ete); err != nil {
+				return err
+			}
+			if nst == 0 {
+				startFound = false
+			}
+			if depth == nil {
+				continue
+			}
+			nb.Depth = *depth
+			nb.Node = telamentis.Node{ID: *nid, Alias: *nalias, Label: *nlabel, Props: []byte(*np),
+				TxStart: telamentis.FromMicros(*nts), TxEnd: telamentis.FromMicros(*nte)}
+			nb.Via = telamentis.Edge{ID: *eid, Alias: *ealias, From: *from, To: *to, Kind: *kind, Props: []byte(*ep),
+				ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
+				TxStart: telamentis.FromMicros(*ets), TxEnd: telamentis.FromMicros(*ete)}
+			out = append(out, nb)
+		}
+		return nil
+	})
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if !startFound && p == nil {
+		return telamentis.Page{}, telamentis.NotFound("node")
+	}
+	if cur {
+		t = now
+	}
+	page := telamentis.Page{Neighbors: out}
+	if len(out) > limit {
+		page.Neighbors = out[:limit]
+		last := out[limit-1]
+		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.Node.ID, Depth: last.Depth})
+	}
+	if page.Neighbors == nil {
+		page.Neighbors = []telamentis.Neighbor{}
+	}
+	return page, nil
+}
+
+func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	limit := qn.Limit
+	table, ref, cols := "nodes", qn.Node, nodeCols
+	if qn.Edge != nil {
+		table, ref, cols = "edges", qn.Edge, edgeCols
+	}
+	var nodes []telamentis.Node
+	var edges []telamentis.Edge
+	_, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		var id string
+		if ref.ID != "" {
+			id = a.add(ref.ID) + "::uuid"
+		} else {
+			id = "(SELECT id FROM {s}." + table + " WHERE tenant_id = $1 AND alias = " + a.add(ref.Alias) +
+				" ORDER BY tx_end DESC, tx_start DESC LIMIT 1)"
+		}
+		sql := `SELECT ` + cols + ` FROM {s}.` + table + ` WHERE tenant_id = $1 AND id = ` + id
+		if p != nil {
+			sql += " AND tx_start > " + a.add(p.TS)
+		}
+		sql += " ORDER BY tx_start LIMIT " + strconv.Itoa(limit+1)
+		return q(schema, sql), a
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			if qn.Edge != nil {
+				e, err := scanEdge(rows)
+				if err != nil {
+					return err
+				}
+				edges = append(edges, e)
+				continue
+			}
+			n, err := scanNode(rows)
+			if err != nil {
+				return err
+			}
+			nodes = append(nodes, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	var page telamentis.Page
+	if qn.Edge != nil {
+		if len(edges) == 0 && p == nil {
+			return page, telamentis.NotFound("edge")
+		}
+		page.Edges = edges
+		if len(edges) > limit {
+			page.Edges = edges[:limit]
+			page.NextCursor = s.seal(tenant, qn, pos{TS: telamentis.Micros(edges[limit-1].TxStart)})
+		}
+		if page.Edges == nil {
+			page.Edges = []telamentis.Edge{}
+		}
+		return page, nil
+	}
+	if len(nodes) == 0 && p == nil {
+		return page, telamentis.NotFound("node")
+	}
+	page.Nodes = nodes
+	if len(nodes) > limit {
+		page.Nodes = nodes[:limit]
+		page.NextCursor = s.seal(tenant, qn, pos{TS: telamentis.Micros(nodes[limit-1].TxStart)})
+	}
+	if page.Nodes == nil {
+		page.Nodes = []telamentis.Node{}
+	}
+	return page, nil
+}
+
+// queryChanges lists versions written or closed in [Since, Until), ordered
+// by (time, node before edge, id, close before write).
+func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	limit := qn.Limit
+	since := int64(math.MinInt64)
+	if !qn.Since.IsZero() {
+		since = qn.Since.UnixMicro()
+	}
+	until, cur := int64(0), false
+	switch {
+	case p != nil:
+		until = p.T
+	case !qn.Until.IsZero():
+		until = qn.Until.UnixMicro()
+	default:
+		cur = true
+	}
+	var out []telamentis.Change
+	var last []pos
+	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		a := args{tenant}
+		sn := a.add(since)
+		var un string
+		if cur {
+			// "now": every version in the snapshot is before it.
+			un = openSQL
+		} else {
+			un = a.add(until)
+		}
+		nodeSel := `NULL::uuid AS from_id, NULL::uuid AS to_id, label AS kind, props_c, NULL::bigint AS valid_from, NULL::bigint AS valid_to, tx_start, tx_end`
+		edgeSel := `from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end`
+		sql := `SELECT * FROM (
+	SELECT tx_start AS t, 0 AS typ, id, 1 AS op, coalesce(alias, '') AS alias, ` + nodeSel + ` FROM {s}.nodes
+		WHERE tenant_id = $1 AND tx_start >= ` + sn + ` AND tx_start < ` + un + `
+	UNION ALL
+	SELECT tx_end, 0, id, 0, coalesce(alias, ''), ` + nodeSel + ` FROM {s}.nodes
+		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end <> ` + openSQL + `
+	UNION ALL
+	SELECT tx_start, 1, id, 1, coalesce(alias, ''), ` + edgeSel + ` FROM {s}.edges
+		WHERE tenant_id = $1 AND tx_start >= ` + sn + ` AND tx_start < ` + un + `
+	UNION ALL
+	SELECT tx_end, 1, id, 0, coalesce(alias, ''), ` + edgeSel + ` FROM {s}.edges
+		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end <> ` + openSQL + `
+) c`
+		if p != nil {
+			sql += ` WHERE (t, typ, id, op) > (` + a.add(p.TS) + `::bigint, ` + a.add(p.Type) + `::int, ` + a.add(p.ID) + `::uuid, ` + a.add(p.Op) + `::int)`
+		}
+		sql += ` ORDER BY t, typ, id, op LIMIT ` + strconv.Itoa(limit+1)
+		return q(schema, sql), a
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var t, ts, te int64
+			var typ, op int
+			var id, alias, kind, props string
+			var from, to *string
+			var vf, vt *int64
+			if err := rows.Scan(&t, &typ, &id, &op, &alias, &from, &to, &kind, &props, &vf, &vt, &ts, &te); err != nil {
+				return err
+			}
+			c := telamentis.Change{TxTime: telamentis.FromMicros(t), Op: telamentis.ChangeWrite}
+			if op == 0 {
+				c.Op = telamentis.ChangeClose
+			}
+			if typ == 0 {
+				c.Node = &telamentis.Node{ID: id, Alias: alias, Label: kind, Props: []byte(props),
+					TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)}
+			} else {
+				c.Edge = &telamentis.Edge{ID: id, Alias: alias, From: *from, To: *to, Kind: kind, Props: []byte(props),
+					ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
+					TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)}
+			}
+			out = append(out, c)
+			last = append(last, pos{TS: t, Type: typ, ID: id, Op: op})
+		}
+		return nil
+	})
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if cur {
+		until = now + 1 // the snapshot holds every version up to now, inclusive
+	}
+	page := telamentis.Page{Changes: out}
+	if len(out) > limit {
+		page.Changes = out[:limit]
+		lp := last[limit-1]
+		lp.T = until
+		page.NextCursor = s.seal(tenant, qn, lp)
+	}
+	if page.Changes == nil {
+		page.Changes = []telamentis.Change{}
+	}
+	return page, nil
+}
+
+// Stats counts a tenant's data.
+func (s *Store) Stats(ctx context.Context, tenant string) (telamentis.TenantStats, error) {
+	var st telamentis.TenantStats
+	_, err := s.read(ctx, tenant, func(schema string) (string, args) {
+		return q(schema, `SELECT st.nodes_live, st.edges_live,
+			(SELECT count(*) FROM {s}.nodes WHERE tenant_id = $1),
+			(SELECT count(*) FROM {s}.edges WHERE tenant_id = $1),
+			(SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM {s}.nodes n WHERE tenant_id = $1) +
+			(SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM {s}.edges e WHERE tenant_id = $1)
+			FROM {s}.tenant_state st WHERE st.tenant_id = $1`), args{tenant}
+	}, func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&st.Nodes, &st.Edges, &st.NodeVersions, &st.EdgeVersions, &st.Bytes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("postgres: stats: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,530 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telamentis/telamentis"
+)
+
+// Config configures Open.
+type Config struct {
+	// DSN connects as the service role: no superuser, no BYPASSRLS, owning
+	// no table. A URL or keyword/value string as libpq accepts, e.g.
+	// postgres://telamentis@db:5432/telamentis?sslmode=verify-full&sslrootcert=/etc/telamentis/pg-ca.pem
+	DSN telamentis.Secret
+	// OwnerDSN, if set, connects as the schema owner. The store uses it only
+	// for DDL: creating and dropping dedicated tenants' schemas, and
+	// Compact (VACUUM FULL). Without it, creating a dedicated tenant
+	// returns CodeUnavailable.
+	OwnerDSN telamentis.Secret
+	// Schema holds the system tables and the shared tenants' tables;
+	// default DefaultSchema.
+	Schema string
+	// MaxConns bounds the service pool; 0 keeps pgx's default.
+	MaxConns int32
+	// CursorKey seals page cursors: at least 32 random bytes, the same on
+	// every replica. If empty, a random key is generated and cursors do not
+	// survive a restart or cross replicas.
+	CursorKey telamentis.Secret
+	// AllowPrivilegedRole lets the service connect as a superuser or a
+	// BYPASSRLS role, for development only; row-level security then does
+	// not apply, and Open logs an error.
+	AllowPrivilegedRole bool
+	// Now reads the wall clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Store is the PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	owner  *pgxpool.Pool // nil without Config.OwnerDSN
+	schema string        // system and shared schema
+	role   string        // the service role's name
+	codec  *telamentis.CursorCodec
+	clock  *telamentis.TxClock
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu      sync.RWMutex
+	tenants map[string]string // tenant → schema, a cache of the tenants table
+}
+
+// Interface guards.
+var (
+	_ telamentis.Store     = (*Store)(nil)
+	_ telamentis.KeyStore  = (*Store)(nil)
+	_ telamentis.Importer  = (*Store)(nil)
+	_ telamentis.Compactor = (*Store)(nil)
+	_ telamentis.Checker   = (*Store)(nil)
+)
+
+// Open connects to PostgreSQL as the service role and checks that the
+// schema is migrated and that the role cannot bypass row-level security.
+// It logs a warning when the connection's server certificate is not
+// verified (anything but sslmode=verify-full). The DSN password is never
+// logged or returned in an error.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Schema == "" {
+		cfg.Schema = DefaultSchema
+	}
+	if !schemaRe.MatchString(cfg.Schema) {
+		return nil, fmt.Errorf("postgres: open: %w", telamentis.Invalid("schema", "must match %s", schemaRe))
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	key := []byte(cfg.CursorKey.Reveal())
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+		log.Warn("postgres: no cursor key configured; cursors will not survive a restart or cross replicas")
+	} else if len(key) < 32 {
+		return nil, fmt.Errorf("postgres: open: %w", telamentis.Invalid("cursor_key", "must be at least 32 bytes"))
+	}
+	pcfg, err := parseDSN(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	warnTLS(log, cfg.DSN, pcfg)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
+	}
+	s := &Store{pool: pool, schema: cfg.Schema, codec: telamentis.NewCursorCodec(key),
+		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string)}
+	var super, bypass bool
+	if err := pool.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
+		Scan(&s.role, &super, &bypass); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
+	}
+	if super || bypass {
+		if !cfg.AllowPrivilegedRole {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: open: role %q is a superuser or has BYPASSRLS; connect as the service role (see docs/deploy/postgres.md)", s.role)
+		}
+		log.Error("postgres: service role bypasses row-level security; development only", "role", s.role)
+	}
+	var migrated bool
+	err = pool.QueryRow(ctx, `SELECT count(*) = 2 FROM `+ident(s.schema)+`.schema_migrations WHERE schema_name = $1 AND name = ANY($2)`,
+		s.schema, strings.Split(latestMigration(), ",")).Scan(&migrated)
+	if err != nil || !migrated {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: schema %q is not migrated to this version; run telamentis migrate", s.schema)
+	}
+	if !cfg.OwnerDSN.IsZero() {
+		ocfg, err := parseDSN(cfg.OwnerDSN)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: open: owner: %w", err)
+		}
+		ocfg.MaxConns = 2
+		ocfg.MinConns = 0
+		warnTLS(log, cfg.OwnerDSN, ocfg)
+		if s.owner, err = pgxpool.NewWithConfig(ctx, ocfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: open: owner: %w", sanitize(err))
+		}
+	}
+	log.Info("postgres store open", "host", pcfg.ConnConfig.Host, "database", pcfg.ConnConfig.Database,
+		"user", pcfg.ConnConfig.User, "schema", s.schema)
+	return s, nil
+}
+
+// Close releases the pools. In-flight calls may fail with CodeUnavailable.
+func (s *Store) Close() error {
+	s.pool.Close()
+	if s.owner != nil {
+		s.owner.Close()
+	}
+	return nil
+}
+
+// parseDSN parses a DSN without ever putting it, or a fragment of it, in an
+// error: some parse errors quote the input, password included.
+func parseDSN(dsn telamentis.Secret) (*pgxpool.Config, error) {
+	if dsn.IsZero() {
+		return nil, telamentis.Invalid("dsn", "required")
+	}
+	cfg, err := pgxpool.ParseConfig(dsn.Reveal())
+	if err != nil {
+		return nil, telamentis.Invalid("dsn", "cannot be parsed (the value is not shown)")
+	}
+	return cfg, nil
+}
+
+var sslmodeRe = regexp.MustCompile(`(?:^|\s)sslmode\s*=\s*'?([a-z-]+)`)
+
+// sslMode returns the sslmode of a DSN (URL or keyword form) or "" if unset.
+func sslMode(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			return u.Query().Get("sslmode")
+		}
+		return ""
+	}
+	if m := sslmodeRe.FindStringSubmatch(dsn); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// warnTLS logs a warning unless the connection verifies the server's
+// certificate and host name (sslmode=verify-full).
+func warnTLS(log *slog.Logger, dsn telamentis.Secret, cfg *pgxpool.Config) {
+	mode := sslMode(dsn.Reveal())
+	if mode == "" {
+		mode = "prefer (default)"
+	}
+	if mode == "verify-full" && cfg.ConnConfig.TLSConfig != nil {
+		return
+	}
+	log.Warn("postgres: connection is not verified; use sslmode=verify-full with sslrootcert",
+		"sslmode", mode, "host", cfg.ConnConfig.Host)
+}
+
+// sanitize strips what a connection error may quote of the configuration.
+// pgconn errors name host and user, never the password, so they are kept.
+func sanitize(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return telamentis.Invalid("dsn", "cannot be parsed (the value is not shown)")
+	}
+	return err
+}
+
+// dedicatedSchema names the schema of a dedicated tenant: a hash of the ID,
+// so that any valid tenant ID yields a short, safe identifier.
+func (s *Store) dedicatedSchema(tenant string) string {
+	h := sha256.Sum256([]byte(tenant))
+	return s.schema + "_t_" + hex.EncodeToString(h[:10])
+}
+
+// q substitutes the quoted schema for {s} in an SQL template.
+func q(schema, sql string) string { return strings.ReplaceAll(sql, "{s}", ident(schema)) }
+
+// sysq substitutes the system schema.
+func (s *Store) sysq(sql string) string { return q(s.schema, sql) }
+
+// schemaOf returns the schema holding tenant's graph, or CodeNotFound.
+func (s *Store) schemaOf(ctx context.Context, tenant string) (string, error) {
+	if !telamentis.ValidTenantID(tenant) {
+		return "", telamentis.NotFound("tenant")
+	}
+	s.mu.RLock()
+	sc, ok := s.tenants[tenant]
+	s.mu.RUnlock()
+	if ok {
+		return sc, nil
+	}
+	return s.refreshSchema(ctx, tenant)
+}
+
+// refreshSchema reads tenant's schema from the tenants table.
+func (s *Store) refreshSchema(ctx context.Context, tenant string) (string, error) {
+	var sc string
+	err := s.pool.QueryRow(ctx, s.sysq(`SELECT schema_name FROM {s}.tenants WHERE id = $1`), tenant).Scan(&sc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.mu.Lock()
+		delete(s.tenants, tenant)
+		s.mu.Unlock()
+		return "", telamentis.NotFound("tenant")
+	}
+	if err != nil {
+		return "", mapErr(err)
+	}
+	s.mu.Lock()
+	s.tenants[tenant] = sc
+	s.mu.Unlock()
+	return sc, nil
+}
+
+// forget drops tenant from the schema cache.
+func (s *Store) forget(tenant string) {
+	s.mu.Lock()
+	delete(s.tenants, tenant)
+	s.mu.Unlock()
+}
+
+// mapErr turns driver errors into domain errors: unique violations are
+// conflicts, lost connections and cancellations are unavailable, the rest
+// internal. Domain errors pass through.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *telamentis.Error
+	if errors.As(err, &te) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return &telamentis.Error{Code: telamentis.CodeConflict, Message: "conflicts with an existing record", Err: err}
+		case pe.Code == "40001" || pe.Code == "40P01":
+			return &telamentis.Error{Code: telamentis.CodeConflict, Message: "concurrent update, retry", Err: err}
+		case strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57") || strings.HasPrefix(pe.Code, "53"):
+			return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "database unavailable", Err: err}
+		}
+		return &telamentis.Error{Code: telamentis.CodeInternal, Message: "internal error", Err: err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "request cancelled", Err: err}
+	}
+	if pgconn.SafeToRetry(err) || errors.Is(err, pgx.ErrTxClosed) || strings.Contains(err.Error(), "closed pool") {
+		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "database unavailable", Err: err}
+	}
+	var ne interface{ Timeout() bool }
+	if errors.As(err, &ne) {
+		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "database unavailable", Err: err}
+	}
+	return &telamentis.Error{Code: telamentis.CodeInternal, Message: "internal error", Err: err}
+}
+
+// tenantRow is the stored form of a tenant.
+func scanTenant(row pgx.Row) (telamentis.Tenant, error) {
+	var doc []byte
+	var t telamentis.Tenant
+	var created, updated time.Time
+	if err := row.Scan(&doc, &created, &updated); err != nil {
+		return t, err
+	}
+	if err := json.Unmarshal(doc, &t); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.UpdatedAt = created.UTC(), updated.UTC()
+	return t, nil
+}
+
+// CreateTenant creates a tenant and its state row; for a dedicated tenant,
+// its schema first (through the owner connection). CodeConflict if the ID is
+// taken.
+func (s *Store) CreateTenant(ctx context.Context, t telamentis.Tenant) (telamentis.Tenant, error) {
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	nowT := telamentis.NormalizeTime(s.now())
+	t.CreatedAt, t.UpdatedAt = nowT, nowT
+	schema := s.schema
+	if t.Isolation == telamentis.IsolationDedicated {
+		if s.owner == nil {
+			return t, telamentis.Errorf(telamentis.CodeUnavailable, "dedicated tenants need the owner connection (owner DSN)")
+		}
+		schema = s.dedicatedSchema(t.ID)
+		var exists bool
+		if err := s.pool.QueryRow(ctx, s.sysq(`SELECT EXISTS (SELECT 1 FROM {s}.tenants WHERE id = $1)`), t.ID).Scan(&exists); err != nil {
+			return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
+		}
+		if exists {
+			return t, telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", t.ID)
+		}
+		if err := s.createSchema(ctx, schema); err != nil {
+			return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
+		}
+	}
+	doc, _ := json.Marshal(t)
+	err := s.tenantTx(ctx, schema, t.ID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, s.sysq(`INSERT INTO {s}.tenants (id, isolation, schema_name, max_nodes, max_edges, doc, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING`),
+			t.ID, string(t.Isolation), schema, t.Quotas.MaxNodes, t.Quotas.MaxEdges, doc, t.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", t.ID)
+		}
+		_, err = tx.Exec(ctx, q(schema, `INSERT INTO {s}.tenant_state (tenant_id) VALUES ($1)`), t.ID)
+		return err
+	})
+	if err != nil {
+		return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
+	}
+	s.clock.Forget(t.ID)
+	s.mu.Lock()
+	s.tenants[t.ID] = schema
+	s.mu.Unlock()
+	return t, nil
+}
+
+// createSchema creates a dedicated tenant's schema with the graph tables
+// and policies, and grants the service role the data privileges.
+func (s *Store) createSchema(ctx context.Context, schema string) error {
+	return pgx.BeginFunc(ctx, s.owner, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(746561)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(schema)+` CASCADE`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.schema_migrations WHERE schema_name = $1`), schema); err != nil {
+			return err
+		}
+		if err := applyMigrations(ctx, tx, s.schema, schema, "tenant", s.log); err != nil {
+			return err
+		}
+		return grant(ctx, tx, schema, s.role)
+	})
+}
+
+// GetTenant returns a tenant or CodeNotFound.
+func (s *Store) GetTenant(ctx context.Context, id string) (telamentis.Tenant, error) {
+	if !telamentis.ValidTenantID(id) {
+		return telamentis.Tenant{}, telamentis.NotFound("tenant")
+	}
+	t, err := scanTenant(s.pool.QueryRow(ctx, s.sysq(`SELECT doc, created_at, updated_at FROM {s}.tenants WHERE id = $1`), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, telamentis.NotFound("tenant")
+	}
+	if err != nil {
+		return t, fmt.Errorf("postgres: get tenant: %w", mapErr(err))
+	}
+	return t, nil
+}
+
+// ListTenants returns every tenant ordered by ID.
+func (s *Store) ListTenants(ctx context.Context) ([]telamentis.Tenant, error) {
+	rows, err := s.pool.Query(ctx, s.sysq(`SELECT doc, created_at, updated_at FROM {s}.tenants ORDER BY id`))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list tenants: %w", mapErr(err))
+	}
+	defer rows.Close()
+	out := []telamentis.Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list tenants: %w", mapErr(err))
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list tenants: %w", mapErr(err))
+	}
+	return out, nil
+}
+
+// UpdateTenant replaces a tenant's mutable settings; isolation cannot
+// change (CodeInvalid).
+func (s *Store) UpdateTenant(ctx context.Context, t telamentis.Tenant) (telamentis.Tenant, error) {
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	cur, err := s.GetTenant(ctx, t.ID)
+	if err != nil {
+		return t, err
+	}
+	if t.Isolation != cur.Isolation {
+		return t, telamentis.Invalid("isolation", "cannot change")
+	}
+	t.CreatedAt = cur.CreatedAt
+	t.UpdatedAt = telamentis.NormalizeTime(s.now())
+	if !t.UpdatedAt.After(cur.UpdatedAt) {
+		t.UpdatedAt = cur.UpdatedAt.Add(time.Microsecond)
+	}
+	doc, _ := json.Marshal(t)
+	tag, err := s.pool.Exec(ctx, s.sysq(`UPDATE {s}.tenants SET max_nodes = $2, max_edges = $3, doc = $4, updated_at = $5 WHERE id = $1`),
+		t.ID, t.Quotas.MaxNodes, t.Quotas.MaxEdges, doc, t.UpdatedAt)
+	if err != nil {
+		return t, fmt.Errorf("postgres: update tenant: %w", mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return t, telamentis.NotFound("tenant")
+	}
+	return t, nil
+}
+
+// DropTenant physically removes a tenant and all its data: a shared
+// tenant's rows are deleted, a dedicated tenant's schema is dropped. The
+// deleted rows' bytes stay in the table files until VACUUM (Compact, or the
+// VACUUM step of docs/deploy/postgres.md) rewrites them.
+func (s *Store) DropTenant(ctx context.Context, id string) error {
+	schema, err := s.refreshSchema(ctx, id)
+	if err != nil {
+		return err
+	}
+	if schema != s.schema {
+		if s.owner == nil {
+			return telamentis.Errorf(telamentis.CodeUnavailable, "dedicated tenants need the owner connection (owner DSN)")
+		}
+		err = pgx.BeginFunc(ctx, s.owner, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(746561)`); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.tenants WHERE id = $1`), id); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.schema_migrations WHERE schema_name = $1`), schema); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(schema)+` CASCADE`)
+			return err
+		})
+	} else {
+		err = s.tenantTx(ctx, schema, id, func(tx pgx.Tx) error {
+			// Lock the state row first so that no writer of this tenant
+			// commits between the deletes.
+			if _, err := tx.Exec(ctx, q(schema, `SELECT 1 FROM {s}.tenant_state WHERE tenant_id = $1 FOR UPDATE`), id); err != nil {
+				return err
+			}
+			for _, sql := range []string{
+				`DELETE FROM {s}.edges WHERE tenant_id = $1`,
+				`DELETE FROM {s}.nodes WHERE tenant_id = $1`,
+				`DELETE FROM {s}.tenant_state WHERE tenant_id = $1`,
+			} {
+				if _, err := tx.Exec(ctx, q(schema, sql), id); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.tenants WHERE id = $1`), id)
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: drop tenant: %w", mapErr(err))
+	}
+	s.forget(id)
+	s.clock.Forget(id)
+	return nil
+}
+
+// tenantTx runs fn in a transaction scoped to tenant: the first statement
+// sets telamentis.tenant for this transaction only (set_config with
+// is_local), so the setting ends with the transaction and never leaks to
+// the next user of the pooled connection.
+func (s *Store) tenantTx(ctx context.Context, schema, tenant string, fn func(pgx.Tx) error) error {
+	_ = schema
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('telamentis.tenant', $1, true)`, tenant); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// Schema returns the schema of the system tables and shared tenants.
+func (s *Store) Schema() string { return s.schema }
