@@ -1,0 +1,206 @@
+package badger
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/google/uuid"
+)
+
+// id16 is a node or edge ID in binary form.
+type id16 [16]byte
+
+// less orders IDs bytewise, which for canonical UUIDs is the order of their
+// string forms.
+func (a id16) less(b id16) bool {
+	x0, y0 := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if x0 != y0 {
+		return x0 < y0
+	}
+	return binary.BigEndian.Uint64(a[8:]) < binary.BigEndian.Uint64(b[8:])
+}
+
+func (a id16) String() string { return uuid.UUID(a).String() }
+
+func cmpID(a, b id16) int {
+	switch {
+	case a == b:
+		return 0
+	case a.less(b):
+		return -1
+	}
+	return 1
+}
+
+var errBadID = errors.New("bad id")
+
+// parseID parses a canonical lowercase UUID (as checked by
+// telamentis.ValidID).
+func parseID(s string) (id16, error) {
+	var id id16
+	if len(s) != 36 {
+		return id, errBadID
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return id, errBadID
+			}
+			i++
+			continue
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return id, errBadID
+		}
+		id[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return id, nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func newID() (id16, error) {
+	u, err := uuid.NewV7()
+	return id16(u), err
+}
+
+// Keys. The graph keyspace of a tenant is "g" tenant 0x00, then 'n' or 'e',
+// the 16-byte ID and the version's tx_start (8 bytes, order-preserving).
+// The system keyspace is "s" 0x00 and a record type.
+const (
+	tagNode = 'n'
+	tagEdge = 'e'
+)
+
+var (
+	sysTenantPrefix = []byte("s\x00t")
+	sysWrapPrefix   = []byte("s\x00w")
+	sysKeyPrefix    = []byte("s\x00k")
+	sysMetaKey      = []byte("s\x00m")
+	graphPrefixAll  = []byte("g")
+)
+
+func tenantPrefix(tenant string) []byte {
+	b := make([]byte, 0, len(tenant)+2)
+	b = append(b, 'g')
+	b = append(b, tenant...)
+	return append(b, 0)
+}
+
+func tagPrefix(tenant string, tag byte) []byte {
+	return append(tenantPrefix(tenant), tag)
+}
+
+func versionKey(tenant string, tag byte, id id16, txStart int64) []byte {
+	b := make([]byte, 0, len(tenant)+3+16+8)
+	b = append(b, 'g')
+	b = append(b, tenant...)
+	b = append(b, 0, tag)
+	b = append(b, id[:]...)
+	return binary.BigEndian.AppendUint64(b, uint64(txStart)^(1<<63))
+}
+
+// splitVersionKey returns the ID and tx_start of a version key whose prefix
+// (of length plen) was already matched.
+func splitVersionKey(k []byte, plen int) (id16, int64, bool) {
+	var id id16
+	if len(k) != plen+16+8 {
+		return id, 0, false
+	}
+	copy(id[:], k[plen:plen+16])
+	return id, int64(binary.BigEndian.Uint64(k[plen+16:]) ^ (1 << 63)), true
+}
+
+// Node value: version byte, tx_end (8), label, alias (uvarint length +
+// bytes), props (rest).
+// Edge value: version byte, tx_end (8), from (16), to (16), valid_from (8),
+// valid_to (8), kind, alias (uvarint length + bytes), props (rest).
+const valueVersion = 1
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readStr(b []byte) (string, []byte, bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return "", nil, false
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], true
+}
+
+func encodeNode(v *nodeVer) []byte {
+	b := make([]byte, 0, 1+8+2+len(v.label)+len(v.alias)+len(v.props))
+	b = append(b, valueVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(v.txEnd))
+	b = appendStr(b, v.label)
+	b = appendStr(b, v.alias)
+	return append(b, v.props...)
+}
+
+var errCorrupt = errors.New("corrupt record")
+
+func decodeNode(b []byte, v *nodeVer) error {
+	if len(b) < 9 || b[0] != valueVersion {
+		return errCorrupt
+	}
+	v.txEnd = int64(binary.BigEndian.Uint64(b[1:9]))
+	var ok bool
+	rest := b[9:]
+	if v.label, rest, ok = readStr(rest); !ok {
+		return errCorrupt
+	}
+	if v.alias, rest, ok = readStr(rest); !ok {
+		return errCorrupt
+	}
+	v.props = string(rest)
+	return nil
+}
+
+func encodeEdge(from, to id16, v *edgeVer) []byte {
+	b := make([]byte, 0, 1+8+32+16+2+len(v.kind)+len(v.alias)+len(v.props))
+	b = append(b, valueVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(v.txEnd))
+	b = append(b, from[:]...)
+	b = append(b, to[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(v.vf))
+	b = binary.BigEndian.AppendUint64(b, uint64(v.vt))
+	b = appendStr(b, v.kind)
+	b = appendStr(b, v.alias)
+	return append(b, v.props...)
+}
+
+func decodeEdge(b []byte, from, to *id16, v *edgeVer) error {
+	if len(b) < 57 || b[0] != valueVersion {
+		return errCorrupt
+	}
+	v.txEnd = int64(binary.BigEndian.Uint64(b[1:9]))
+	copy(from[:], b[9:25])
+	copy(to[:], b[25:41])
+	v.vf = int64(binary.BigEndian.Uint64(b[41:49]))
+	v.vt = int64(binary.BigEndian.Uint64(b[49:57]))
+	var ok bool
+	rest := b[57:]
+	if v.kind, rest, ok = readStr(rest); !ok {
+		return errCorrupt
+	}
+	if v.alias, rest, ok = readStr(rest); !ok {
+		return errCorrupt
+	}
+	v.props = string(rest)
+	return nil
+}

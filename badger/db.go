@@ -1,0 +1,404 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	bdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/skl"
+	"github.com/dgraph-io/ristretto/v2/z"
+
+	"github.com/telamentis/telamentis"
+)
+
+// kv is one key to set (value non-nil) or delete (value nil).
+type kv struct {
+	key, value []byte
+}
+
+// commitReq is one writer's atomic change, queued for the committer.
+type commitReq struct {
+	kvs   []kv
+	size  int64
+	after func() // runs on success, before done is signalled
+	done  chan error
+}
+
+// dbHandle is one Badger database (the main one or a dedicated tenant's)
+// with its committer. The committer merges the changes of concurrent
+// writers into one Badger transaction, so they share one fsync (group
+// commit), while each writer's change stays atomic.
+type dbHandle struct {
+	dir    string // "" in memory
+	opts   bdb.Options
+	logger *slog.Logger
+
+	mu sync.RWMutex // RLock to use db for writing; Lock to swap or drop
+	db *bdb.DB
+
+	reqs     chan *commitReq
+	stop     chan struct{}
+	stopped  chan struct{}
+	failed   atomic.Pointer[error]
+	dirty    atomic.Bool // erased or dropped data may remain in files
+	maxSize  int64
+	maxCount int64
+}
+
+// badgerOptions returns the options of a database in dir ("" = in memory).
+func badgerOptions(dir string, key []byte, cfg *Config, logger *slog.Logger, memTable int64) bdb.Options {
+	var o bdb.Options
+	if dir == "" {
+		o = bdb.DefaultOptions("").WithInMemory(true)
+	} else {
+		o = bdb.DefaultOptions(dir)
+	}
+	o = o.WithLogger(badgerLogger{logger}).
+		WithSyncWrites(!cfg.NoSync && dir != "").
+		WithMemTableSize(memTable).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).
+		WithNumGoroutines(4).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		// Compression would hide plaintext from the erasure proof's byte
+		// scan; values are small and encryption covers confidentiality.
+		WithCompression(options.None).
+		WithDetectConflicts(false).
+		WithMetricsEnabled(false)
+	if len(key) > 0 {
+		o = o.WithEncryptionKey(key)
+	}
+	return o
+}
+
+func openHandle(dir string, opts bdb.Options, logger *slog.Logger) (*dbHandle, error) {
+	if dir != "" {
+		if err := recoverSwap(dir); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bdb.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	maxBatch := 15 * opts.MemTableSize / 100
+	h := &dbHandle{
+		dir: dir, opts: opts, logger: logger, db: db,
+		reqs:     make(chan *commitReq, 1024),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		maxSize:  maxBatch * 8 / 10,
+		maxCount: maxBatch / int64(skl.MaxNodeSize) * 8 / 10,
+	}
+	go h.committer()
+	return h, nil
+}
+
+// recoverSwap finishes or rolls back a compaction that a crash interrupted.
+// A complete rewrite is renamed into place only after it was closed, so a
+// ".compact" directory next to a missing main directory is complete.
+func recoverSwap(dir string) error {
+	cdir, odir := dir+".compact", dir+".old"
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(cdir); err == nil {
+			if err := os.Rename(cdir, dir); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.RemoveAll(cdir); err != nil {
+		return err
+	}
+	return os.RemoveAll(odir)
+}
+
+func entrySize(k, v []byte) int64 { return int64(len(k)+len(v)) + 32 }
+
+// fits reports whether a change of n entries and size bytes can commit in
+// one Badger transaction.
+func (h *dbHandle) fits(n int, size int64) bool {
+	return int64(n) < h.maxCount && size < h.maxSize
+}
+
+func (h *dbHandle) usable() error {
+	if p := h.failed.Load(); p != nil {
+		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "store unavailable after a write error", Err: *p}
+	}
+	return nil
+}
+
+// submit queues a change. The caller holds its tenant's plan lock, so each
+// tenant's changes are queued, committed and made visible in order.
+func (h *dbHandle) submit(kvs []kv, size int64, after func()) (*commitReq, error) {
+	if err := h.usable(); err != nil {
+		return nil, err
+	}
+	r := &commitReq{kvs: kvs, size: size, after: after, done: make(chan error, 1)}
+	select {
+	case h.reqs <- r:
+		return r, nil
+	case <-h.stop:
+		return nil, errClosed
+	}
+}
+
+// barrier returns once every change queued before it has committed.
+func (h *dbHandle) barrier() error {
+	r, err := h.submit(nil, 0, nil)
+	if err != nil {
+		return err
+	}
+	return <-r.done
+}
+
+var errClosed = &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "store closed"}
+
+func (h *dbHandle) committer() {
+	defer close(h.stopped)
+	var carry *commitReq
+	for {
+		var r *commitReq
+		if carry != nil {
+			r, carry = carry, nil
+		} else {
+			select {
+			case r = <-h.reqs:
+			case <-h.stop:
+				h.drain()
+				return
+			}
+		}
+		group := []*commitReq{r}
+		size, count := r.size, int64(len(r.kvs))
+	gather:
+		for {
+			select {
+			case r2 := <-h.reqs:
+				if size+r2.size >= h.maxSize || count+int64(len(r2.kvs)) >= h.maxCount {
+					carry = r2
+					break gather
+				}
+				group = append(group, r2)
+				size += r2.size
+				count += int64(len(r2.kvs))
+			default:
+				break gather
+			}
+		}
+		err := h.usable()
+		if err == nil && count > 0 {
+			err = h.commitGroup(group)
+			if err != nil {
+				h.logger.Error("badger commit failed; refusing further writes", "err", err)
+				h.failed.CompareAndSwap(nil, &err)
+				err = h.usable()
+			}
+		}
+		for _, r := range group {
+			if err == nil && r.after != nil {
+				r.after()
+			}
+			r.done <- err
+		}
+	}
+}
+
+func (h *dbHandle) drain() {
+	for {
+		select {
+		case r := <-h.reqs:
+			r.done <- errClosed
+		default:
+			return
+		}
+	}
+}
+
+func (h *dbHandle) commitGroup(group []*commitReq) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.db == nil {
+		return errClosed
+	}
+	txn := h.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, r := range group {
+		for _, e := range r.kvs {
+			var err error
+			if e.value == nil {
+				err = txn.Delete(e.key)
+			} else {
+				err = txn.Set(e.key, e.value)
+			}
+			if err != nil {
+				return fmt.Errorf("badger: set: %w", err)
+			}
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("badger: commit: %w", err)
+	}
+	return nil
+}
+
+// writeBatch writes kvs with a Badger WriteBatch (not atomic as a whole;
+// used by Import) and syncs.
+func (h *dbHandle) writeBatch(kvs []kv) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if err := h.usable(); err != nil {
+		return err
+	}
+	wb := h.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, e := range kvs {
+		if err := wb.Set(e.key, e.value); err != nil {
+			return err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	return h.db.Sync()
+}
+
+// dropPrefix physically drops every key under prefix; writes pause meanwhile.
+func (h *dbHandle) dropPrefix(prefix []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dirty.Store(true)
+	return h.db.DropPrefix(prefix)
+}
+
+// compact rewrites the database into a fresh directory with only its live
+// keys and swaps it in, so no file keeps bytes of erased or dropped data.
+// Badger's own compaction, DropPrefix and value-log GC leave superseded
+// bytes in SSTables, memtable WALs and value logs until some later
+// compaction happens to reach them; a rewrite removes them for certain.
+func (h *dbHandle) compact(ctx context.Context) error {
+	if h.dir == "" || !h.dirty.Load() {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.db == nil {
+		return errClosed
+	}
+	cdir, odir := h.dir+".compact", h.dir+".old"
+	if err := os.RemoveAll(cdir); err != nil {
+		return err
+	}
+	nopts := h.opts
+	nopts.Dir, nopts.ValueDir = cdir, cdir
+	ndb, err := bdb.Open(nopts)
+	if err != nil {
+		return fmt.Errorf("open rewrite: %w", err)
+	}
+	sw := ndb.NewStreamWriter()
+	if err := sw.Prepare(); err != nil {
+		ndb.Close()
+		return err
+	}
+	st := h.db.NewStream()
+	st.LogPrefix = "telamentis.compact"
+	st.Send = func(buf *z.Buffer) error { return sw.Write(buf) }
+	if err := st.Orchestrate(ctx); err != nil {
+		sw.Cancel()
+		ndb.Close()
+		os.RemoveAll(cdir)
+		return fmt.Errorf("stream: %w", err)
+	}
+	if err := sw.Flush(); err != nil {
+		ndb.Close()
+		os.RemoveAll(cdir)
+		return fmt.Errorf("flush rewrite: %w", err)
+	}
+	if err := ndb.Close(); err != nil {
+		return fmt.Errorf("close rewrite: %w", err)
+	}
+	if err := h.db.Close(); err != nil {
+		return fmt.Errorf("close old: %w", err)
+	}
+	h.db = nil
+	if err := os.Rename(h.dir, odir); err != nil {
+		return err
+	}
+	if err := os.Rename(cdir, h.dir); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(h.dir))
+	if err := os.RemoveAll(odir); err != nil {
+		return err
+	}
+	db, err := bdb.Open(h.opts)
+	if err != nil {
+		err = fmt.Errorf("reopen: %w", err)
+		h.failed.CompareAndSwap(nil, &err)
+		return err
+	}
+	h.db = db
+	h.dirty.Store(false)
+	return nil
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// close stops the committer and closes the database.
+func (h *dbHandle) close() error {
+	select {
+	case <-h.stop:
+		return nil
+	default:
+	}
+	close(h.stop)
+	<-h.stopped
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.db == nil {
+		return nil
+	}
+	err := h.db.Close()
+	h.db = nil
+	return err
+}
+
+// badgerLogger adapts slog to Badger's logger; Badger's info chatter goes to
+// debug.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(f string, a ...any) {
+	b.l.Debug("badger: " + trimNL(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Debugf(f string, a ...any) {}
+
+func trimNL(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

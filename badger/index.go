@@ -1,0 +1,455 @@
+package badger
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/telamentis/telamentis"
+)
+
+const open = telamentis.Open
+
+// nodeVer is one version of a node. Strings are immutable and shared.
+type nodeVer struct {
+	txStart, txEnd int64
+	label, alias   string
+	props          string
+}
+
+type nodeRec struct {
+	id    id16
+	idStr string
+	vers  []nodeVer // by txStart, non-overlapping
+	out   []*edgeRec
+	in    []*edgeRec // both sorted by edge ID
+}
+
+type edgeVer struct {
+	txStart, txEnd int64
+	vf, vt         int64
+	kind, alias    string
+	props          string
+}
+
+type edgeRec struct {
+	id       id16
+	idStr    string
+	from, to *nodeRec
+	vers     []edgeVer
+}
+
+func (r *nodeRec) key() id16 { return r.id }
+func (r *edgeRec) key() id16 { return r.id }
+
+// at returns the version visible at T (tx_start ≤ T < tx_end), or nil.
+func (r *nodeRec) at(T int64) *nodeVer {
+	for i := len(r.vers) - 1; i >= 0; i-- {
+		v := &r.vers[i]
+		if v.txStart <= T {
+			if T < v.txEnd {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// live returns the current version (tx_end open), or nil if retracted.
+func (r *nodeRec) live() *nodeVer {
+	if n := len(r.vers); n > 0 && r.vers[n-1].txEnd == open {
+		return &r.vers[n-1]
+	}
+	return nil
+}
+
+func (r *edgeRec) at(T int64) *edgeVer {
+	for i := len(r.vers) - 1; i >= 0; i-- {
+		v := &r.vers[i]
+		if v.txStart <= T {
+			if T < v.txEnd {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func (r *edgeRec) live() *edgeVer {
+	if n := len(r.vers); n > 0 && r.vers[n-1].txEnd == open {
+		return &r.vers[n-1]
+	}
+	return nil
+}
+
+// event is one entry of the changes feed: version vi of a node or an edge
+// was written (op 1) or closed (op 0) at t.
+type event struct {
+	t  int64
+	n  *nodeRec
+	e  *edgeRec
+	vi int32
+	op uint8
+}
+
+func (ev *event) id() id16 {
+	if ev.n != nil {
+		return ev.n.id
+	}
+	return ev.e.id
+}
+
+func (ev *event) tag() uint8 {
+	if ev.n != nil {
+		return 0
+	}
+	return 1
+}
+
+// cmpEvent orders the changes feed: time, nodes before edges, ID, close
+// before write.
+func cmpEvent(a, b *event) int {
+	switch {
+	case a.t != b.t:
+		if a.t < b.t {
+			return -1
+		}
+		return 1
+	case a.tag() != b.tag():
+		return int(a.tag()) - int(b.tag())
+	}
+	if c := cmpID(a.id(), b.id()); c != 0 {
+		return c
+	}
+	return int(a.op) - int(b.op)
+}
+
+// tenantState is a tenant's in-memory index over its records in Badger.
+//
+// Writers serialise on planMu. A writer plans its change against the live
+// state, applies it to the index under mu, queues it for commit and waits.
+// Readers hold mu.RLock and read the state as of visible, the newest
+// transaction time whose commit finished: versions of changes still being
+// committed have later tx times and are invisible, so a reader never sees
+// a change before it is durable, and a failed commit is never seen.
+type tenantState struct {
+	id string
+	h  *dbHandle
+
+	planMu sync.Mutex
+	mu     sync.RWMutex
+
+	visible atomic.Int64
+	rec     telamentis.Tenant // guarded by mu
+	dropped bool              // guarded by planMu
+
+	nodes         map[id16]*nodeRec
+	edges         map[id16]*edgeRec
+	liveNodeAlias map[string]*nodeRec
+	liveEdgeAlias map[string]*edgeRec
+	nodeAliases   map[string][]*nodeRec // every node that ever had the alias
+	edgeAliases   map[string][]*edgeRec
+	allNodes      []*nodeRec // sorted by ID
+	allEdges      []*edgeRec
+	byLabel       map[string][]*nodeRec // nodes that ever had the label
+	byKind        map[string][]*edgeRec // edges that ever had the kind
+	intern        map[string]string
+
+	evMu     sync.Mutex // guards sorting of events under mu.RLock
+	events   []event
+	evSorted bool
+
+	liveNodes, liveEdges       int64
+	nodeVersions, edgeVersions int64
+	bytes                      int64
+}
+
+func newTenantState(rec telamentis.Tenant, h *dbHandle) *tenantState {
+	return &tenantState{
+		id: rec.ID, h: h, rec: rec,
+		nodes:         make(map[id16]*nodeRec),
+		edges:         make(map[id16]*edgeRec),
+		liveNodeAlias: make(map[string]*nodeRec),
+		liveEdgeAlias: make(map[string]*edgeRec),
+		nodeAliases:   make(map[string][]*nodeRec),
+		edgeAliases:   make(map[string][]*edgeRec),
+		byLabel:       make(map[string][]*nodeRec),
+		byKind:        make(map[string][]*edgeRec),
+		intern:        make(map[string]string),
+		evSorted:      true,
+	}
+}
+
+// readAt returns the transaction time a read at asAt (Open = now) sees.
+func (ts *tenantState) readAt(asAt int64) int64 {
+	return min(asAt, ts.visible.Load())
+}
+
+func (ts *tenantState) internStr(s string) string {
+	if v, ok := ts.intern[s]; ok {
+		return v
+	}
+	ts.intern[s] = s
+	return s
+}
+
+type keyed interface{ key() id16 }
+
+func searchID[T keyed](s []T, id id16) int {
+	return sort.Search(len(s), func(i int) bool { return !s[i].key().less(id) })
+}
+
+// searchAfter returns the index of the first element with an ID > id.
+func searchAfter[T keyed](s []T, id id16) int {
+	return sort.Search(len(s), func(i int) bool { return id.less(s[i].key()) })
+}
+
+func insertSorted[T keyed](s []T, x T) []T {
+	n := len(s)
+	id := x.key()
+	if n == 0 || s[n-1].key().less(id) {
+		return append(s, x)
+	}
+	i := searchID(s, id)
+	if i < n && s[i].key() == id {
+		return s
+	}
+	return slices.Insert(s, i, x)
+}
+
+func removeSorted[T keyed](s []T, id id16) []T {
+	i := searchID(s, id)
+	if i < len(s) && s[i].key() == id {
+		var zero T
+		s = slices.Delete(s, i, i+1)
+		s = append(s, zero)[:len(s)] // clear the tail for the GC
+		return s
+	}
+	return s
+}
+
+// sortTail sorts s[from:] (appended unsorted) and merges it into the sorted
+// s[:from], dropping duplicates.
+func sortTail[T keyed](s []T, from int) []T {
+	if from >= len(s) {
+		return s
+	}
+	tail := s[from:]
+	slices.SortFunc(tail, func(a, b T) int { return cmpID(a.key(), b.key()) })
+	if from == 0 || s[from-1].key().less(tail[0].key()) {
+		return s
+	}
+	head := slices.Clone(s[:from])
+	tl := slices.Clone(tail)
+	out := s[:0]
+	i, j := 0, 0
+	for i < len(head) || j < len(tl) {
+		var x T
+		switch {
+		case j >= len(tl) || (i < len(head) && head[i].key().less(tl[j].key())):
+			x = head[i]
+			i++
+		default:
+			x = tl[j]
+			j++
+		}
+		if n := len(out); n > 0 && out[n-1].key() == x.key() {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func removeRec[T comparable](s []T, x T) []T {
+	for i, y := range s {
+		if y == x {
+			return slices.Delete(s, i, i+1)
+		}
+	}
+	return s
+}
+
+// sortedEvents returns the events in feed order. The caller holds mu (read
+// or write).
+func (ts *tenantState) sortedEvents() []event {
+	ts.evMu.Lock()
+	defer ts.evMu.Unlock()
+	if !ts.evSorted {
+		slices.SortFunc(ts.events, func(a, b event) int { return cmpEvent(&a, &b) })
+		ts.evSorted = true
+	}
+	return ts.events
+}
+
+// appendEvents adds events of one commit (all at times after every earlier
+// event unless imported). The caller holds mu.
+func (ts *tenantState) appendEvents(evs []event) {
+	if len(evs) == 0 {
+		return
+	}
+	slices.SortFunc(evs, func(a, b event) int { return cmpEvent(&a, &b) })
+	if n := len(ts.events); n > 0 && cmpEvent(&ts.events[n-1], &evs[0]) > 0 {
+		ts.evSorted = false
+	}
+	ts.events = append(ts.events, evs...)
+}
+
+func nodeVerBytes(tenant string, v *nodeVer) int64 {
+	return int64(len(tenant) + 27 + 12 + len(v.label) + len(v.alias) + len(v.props))
+}
+
+func edgeVerBytes(tenant string, v *edgeVer) int64 {
+	return int64(len(tenant) + 27 + 60 + len(v.kind) + len(v.alias) + len(v.props))
+}
+
+// addNodeVersion appends v to r (a new record is registered first) and
+// updates every index. Closing the previous version is the caller's job.
+// The caller holds mu.
+func (ts *tenantState) addNodeVersion(r *nodeRec, v nodeVer, isNew bool) {
+	v.label = ts.internStr(v.label)
+	if isNew {
+		ts.nodes[r.id] = r
+		ts.allNodes = insertSorted(ts.allNodes, r)
+	}
+	r.vers = append(r.vers, v)
+	ts.nodeVersions++
+	ts.bytes += nodeVerBytes(ts.id, &v)
+	ts.byLabel[v.label] = insertSorted(ts.byLabel[v.label], r)
+	if v.alias != "" {
+		if l := ts.nodeAliases[v.alias]; !slices.Contains(l, r) {
+			ts.nodeAliases[v.alias] = append(l, r)
+		}
+	}
+}
+
+func (ts *tenantState) addEdgeVersion(r *edgeRec, v edgeVer, isNew bool) {
+	v.kind = ts.internStr(v.kind)
+	if isNew {
+		ts.edges[r.id] = r
+		ts.allEdges = insertSorted(ts.allEdges, r)
+		r.from.out = insertSorted(r.from.out, r)
+		r.to.in = insertSorted(r.to.in, r)
+	}
+	r.vers = append(r.vers, v)
+	ts.edgeVersions++
+	ts.bytes += edgeVerBytes(ts.id, &v)
+	ts.byKind[v.kind] = insertSorted(ts.byKind[v.kind], r)
+	if v.alias != "" {
+		if l := ts.edgeAliases[v.alias]; !slices.Contains(l, r) {
+			ts.edgeAliases[v.alias] = append(l, r)
+		}
+	}
+}
+
+// removeNode drops a node record from every index (erase). Its edges must
+// be removed first. The caller holds mu.
+func (ts *tenantState) removeNode(r *nodeRec) {
+	delete(ts.nodes, r.id)
+	ts.allNodes = removeSorted(ts.allNodes, r.id)
+	for i := range r.vers {
+		v := &r.vers[i]
+		ts.nodeVersions--
+		ts.bytes -= nodeVerBytes(ts.id, v)
+		if l, ok := ts.byLabel[v.label]; ok {
+			if l = removeSorted(l, r.id); len(l) == 0 {
+				delete(ts.byLabel, v.label)
+			} else {
+				ts.byLabel[v.label] = l
+			}
+		}
+		if v.alias != "" {
+			if l := removeRec(ts.nodeAliases[v.alias], r); len(l) == 0 {
+				delete(ts.nodeAliases, v.alias)
+			} else {
+				ts.nodeAliases[v.alias] = l
+			}
+			if ts.liveNodeAlias[v.alias] == r {
+				delete(ts.liveNodeAlias, v.alias)
+			}
+		}
+	}
+	if r.live() != nil {
+		ts.liveNodes--
+	}
+}
+
+func (ts *tenantState) removeEdge(r *edgeRec) {
+	delete(ts.edges, r.id)
+	ts.allEdges = removeSorted(ts.allEdges, r.id)
+	r.from.out = removeSorted(r.from.out, r.id)
+	r.to.in = removeSorted(r.to.in, r.id)
+	for i := range r.vers {
+		v := &r.vers[i]
+		ts.edgeVersions--
+		ts.bytes -= edgeVerBytes(ts.id, v)
+		if l, ok := ts.byKind[v.kind]; ok {
+			if l = removeSorted(l, r.id); len(l) == 0 {
+				delete(ts.byKind, v.kind)
+			} else {
+				ts.byKind[v.kind] = l
+			}
+		}
+		if v.alias != "" {
+			if l := removeRec(ts.edgeAliases[v.alias], r); len(l) == 0 {
+				delete(ts.edgeAliases, v.alias)
+			} else {
+				ts.edgeAliases[v.alias] = l
+			}
+			if ts.liveEdgeAlias[v.alias] == r {
+				delete(ts.liveEdgeAlias, v.alias)
+			}
+		}
+	}
+	if r.live() != nil {
+		ts.liveEdges--
+	}
+}
+
+// dropEvents removes the events of erased records. The caller holds mu.
+func (ts *tenantState) dropEvents(nodes map[*nodeRec]bool, edges map[*edgeRec]bool) {
+	ts.evMu.Lock()
+	defer ts.evMu.Unlock()
+	ts.events = slices.DeleteFunc(ts.events, func(ev event) bool {
+		return (ev.n != nil && nodes[ev.n]) || (ev.e != nil && edges[ev.e])
+	})
+}
+
+// toNode returns version v of r as a telamentis.Node. A close after vis
+// (the reader's watermark) is not committed yet and shows as open.
+func toNode(r *nodeRec, v *nodeVer, vis int64) telamentis.Node {
+	txEnd := v.txEnd
+	if txEnd > vis {
+		txEnd = open
+	}
+	return telamentis.Node{
+		ID:      r.idStr,
+		Alias:   v.alias,
+		Label:   v.label,
+		Props:   []byte(v.props),
+		TxStart: telamentis.FromMicros(v.txStart),
+		TxEnd:   telamentis.FromMicros(txEnd),
+	}
+}
+
+func toEdge(r *edgeRec, v *edgeVer, vis int64) telamentis.Edge {
+	txEnd := v.txEnd
+	if txEnd > vis {
+		txEnd = open
+	}
+	return telamentis.Edge{
+		ID:        r.idStr,
+		Alias:     v.alias,
+		From:      r.from.idStr,
+		To:        r.to.idStr,
+		Kind:      v.kind,
+		Props:     []byte(v.props),
+		ValidFrom: telamentis.FromMicros(v.vf),
+		ValidTo:   telamentis.FromMicros(v.vt),
+		TxStart:   telamentis.FromMicros(v.txStart),
+		TxEnd:     telamentis.FromMicros(txEnd),
+	}
+}

@@ -1,0 +1,683 @@
+package badger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	bdb "github.com/dgraph-io/badger/v4"
+
+	"github.com/telamentis/telamentis"
+)
+
+// load reads the system records and rebuilds every tenant's index.
+func (s *Store) load() error {
+	wrapped := map[string][]byte{}
+	var recs []telamentis.Tenant
+	err := s.main.db.View(func(txn *bdb.Txn) error {
+		it := txn.NewIterator(bdb.IteratorOptions{Prefix: []byte("s\x00")})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			k := item.Key()
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			switch {
+			case bytes.HasPrefix(k, sysTenantPrefix):
+				var t telamentis.Tenant
+				if err := json.Unmarshal(val, &t); err != nil {
+					return fmt.Errorf("tenant record %q: %w", k[len(sysTenantPrefix):], err)
+				}
+				recs = append(recs, t)
+			case bytes.HasPrefix(k, sysWrapPrefix):
+				wrapped[string(k[len(sysWrapPrefix):])] = val
+			case bytes.HasPrefix(k, sysKeyPrefix):
+				var sk storedKey
+				if err := json.Unmarshal(val, &sk); err != nil {
+					return fmt.Errorf("api key record: %w", err)
+				}
+				k := sk.key()
+				s.keys[k.ID] = &keyEntry{k: k, persistedUse: k.LastUsedAt}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range recs {
+		h := s.main
+		if t.Isolation == telamentis.IsolationDedicated {
+			var dek []byte
+			if w, ok := wrapped[t.ID]; ok {
+				if s.kek == nil {
+					return fmt.Errorf("tenant %s is encrypted but the store has no master key", t.ID)
+				}
+				if dek, err = unwrapKey(s.kek, w, t.ID); err != nil {
+					return fmt.Errorf("tenant %s: %w", t.ID, err)
+				}
+			} else if s.kek != nil && !s.cfg.InMemory {
+				return fmt.Errorf("tenant %s: data key missing", t.ID)
+			}
+			if h, err = s.openDedicated(t.ID, dek); err != nil {
+				return fmt.Errorf("tenant %s: %w", t.ID, err)
+			}
+		}
+		s.tenants[t.ID] = newTenantState(t, h)
+	}
+	if err := s.removeOrphans(); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(s.tenants))
+	var emu sync.Mutex
+	sem := make(chan struct{}, 2)
+	for _, ts := range s.tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			maxTx, err := loadTenant(ts)
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, fmt.Errorf("tenant %s: %w", ts.id, err))
+				emu.Unlock()
+				return
+			}
+			s.clock.Observe(ts.id, maxTx)
+			ts.visible.Store(s.clock.Next(ts.id))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// removeOrphans deletes graph data of tenants without a record (a drop
+// interrupted by a crash) and dedicated directories without a tenant.
+func (s *Store) removeOrphans() error {
+	var orphans [][]byte
+	err := s.main.db.View(func(txn *bdb.Txn) error {
+		it := txn.NewIterator(bdb.IteratorOptions{Prefix: graphPrefixAll})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); {
+			k := it.Item().Key()
+			end := bytes.IndexByte(k, 0)
+			if end < 0 {
+				it.Next()
+				continue
+			}
+			prefix := slices.Clone(k[:end+1])
+			if ts := s.tenants[string(k[1:end])]; ts == nil || ts.h != s.main {
+				orphans = append(orphans, prefix)
+			}
+			it.Seek(append(slices.Clone(k[:end]), 1))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range orphans {
+		s.logger.Warn("removing data of a dropped tenant", "tenant", string(p[1:len(p)-1]))
+		if err := s.main.dropPrefix(p); err != nil {
+			return err
+		}
+	}
+	if !s.cfg.InMemory {
+		ents, _ := os.ReadDir(filepath.Join(s.cfg.Dir, "tenants"))
+		for _, e := range ents {
+			name := e.Name()
+			if ts := s.tenants[name]; ts == nil || ts.h == s.main {
+				if ts2 := s.tenants[trimSwapSuffix(name)]; ts2 != nil && ts2.h != s.main {
+					continue // a compaction leftover, handled by openHandle
+				}
+				s.logger.Warn("removing directory of a dropped tenant", "tenant", name)
+				if err := os.RemoveAll(filepath.Join(s.cfg.Dir, "tenants", name)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func trimSwapSuffix(name string) string {
+	for _, suf := range []string{".compact", ".old"} {
+		if len(name) > len(suf) && name[len(name)-len(suf):] == suf {
+			return name[:len(name)-len(suf)]
+		}
+	}
+	return name
+}
+
+// loadTenant rebuilds ts's index from its records and returns the largest
+// transaction time found. Keys come sorted by (ID, tx_start), so records
+// arrive in ID order and their versions in tx order.
+func loadTenant(ts *tenantState) (int64, error) {
+	maxTx := int64(math.MinInt64)
+	see := func(t int64) {
+		if t != open && t > maxTx {
+			maxTx = t
+		}
+	}
+	err := ts.h.db.View(func(txn *bdb.Txn) error {
+		np := tagPrefix(ts.id, tagNode)
+		it := txn.NewIterator(bdb.IteratorOptions{Prefix: np, PrefetchValues: true, PrefetchSize: 256})
+		var cur *nodeRec
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			id, txStart, ok := splitVersionKey(item.Key(), len(np))
+			if !ok {
+				it.Close()
+				return fmt.Errorf("bad node key %x", item.Key())
+			}
+			var v nodeVer
+			err := item.Value(func(b []byte) error { return decodeNode(b, &v) })
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("node %s: %w", id, err)
+			}
+			v.txStart = txStart
+			v.label = ts.internStr(v.label)
+			see(v.txStart)
+			see(v.txEnd)
+			if cur == nil || cur.id != id {
+				cur = &nodeRec{id: id, idStr: id.String()}
+				ts.nodes[id] = cur
+				ts.allNodes = append(ts.allNodes, cur)
+			}
+			cur.vers = append(cur.vers, v)
+		}
+		it.Close()
+		ep := tagPrefix(ts.id, tagEdge)
+		it = txn.NewIterator(bdb.IteratorOptions{Prefix: ep, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		var cure *edgeRec
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			id, txStart, ok := splitVersionKey(item.Key(), len(ep))
+			if !ok {
+				return fmt.Errorf("bad edge key %x", item.Key())
+			}
+			var v edgeVer
+			var from, to id16
+			if err := item.Value(func(b []byte) error { return decodeEdge(b, &from, &to, &v) }); err != nil {
+				return fmt.Errorf("edge %s: %w", id, err)
+			}
+			v.txStart = txStart
+			v.kind = ts.internStr(v.kind)
+			see(v.txStart)
+			see(v.txEnd)
+			if cure == nil || cure.id != id {
+				fn, tn := ts.nodes[from], ts.nodes[to]
+				if fn == nil || tn == nil {
+					return fmt.Errorf("edge %s: endpoint node missing", id)
+				}
+				cure = &edgeRec{id: id, idStr: id.String(), from: fn, to: tn}
+				ts.edges[id] = cure
+				ts.allEdges = append(ts.allEdges, cure)
+				fn.out = append(fn.out, cure)
+				tn.in = append(tn.in, cure)
+			} else if cure.from.id != from || cure.to.id != to {
+				return fmt.Errorf("edge %s: endpoints differ between versions", id)
+			}
+			cure.vers = append(cure.vers, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	ts.indexLoaded(ts.allNodes, ts.allEdges)
+	return maxTx, nil
+}
+
+// indexLoaded fills the secondary indexes (labels, kinds, aliases, events,
+// counters) for records freshly added to the primary maps. Lists that
+// gained elements out of order are re-sorted.
+func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
+	labelStart := map[string]int{}
+	for _, r := range nodes {
+		for i := range r.vers {
+			v := &r.vers[i]
+			l := ts.byLabel[v.label]
+			if _, ok := labelStart[v.label]; !ok {
+				labelStart[v.label] = len(l)
+			}
+			if n := len(l); n == 0 || l[n-1] != r {
+				ts.byLabel[v.label] = append(l, r)
+			}
+			if v.alias != "" {
+				if al := ts.nodeAliases[v.alias]; !slices.Contains(al, r) {
+					ts.nodeAliases[v.alias] = append(al, r)
+				}
+			}
+			ts.nodeVersions++
+			ts.bytes += nodeVerBytes(ts.id, v)
+			ts.events = append(ts.events, event{t: v.txStart, n: r, vi: int32(i), op: 1})
+			if v.txEnd != open {
+				ts.events = append(ts.events, event{t: v.txEnd, n: r, vi: int32(i), op: 0})
+			}
+		}
+		if v := r.live(); v != nil {
+			ts.liveNodes++
+			if v.alias != "" {
+				ts.liveNodeAlias[v.alias] = r
+			}
+		}
+	}
+	for lb, from := range labelStart {
+		ts.byLabel[lb] = sortTail(ts.byLabel[lb], from)
+	}
+	kindStart := map[string]int{}
+	for _, r := range edges {
+		for i := range r.vers {
+			v := &r.vers[i]
+			l := ts.byKind[v.kind]
+			if _, ok := kindStart[v.kind]; !ok {
+				kindStart[v.kind] = len(l)
+			}
+			if n := len(l); n == 0 || l[n-1] != r {
+				ts.byKind[v.kind] = append(l, r)
+			}
+			if v.alias != "" {
+				if al := ts.edgeAliases[v.alias]; !slices.Contains(al, r) {
+					ts.edgeAliases[v.alias] = append(al, r)
+				}
+			}
+			ts.edgeVersions++
+			ts.bytes += edgeVerBytes(ts.id, v)
+			ts.events = append(ts.events, event{t: v.txStart, e: r, vi: int32(i), op: 1})
+			if v.txEnd != open {
+				ts.events = append(ts.events, event{t: v.txEnd, e: r, vi: int32(i), op: 0})
+			}
+		}
+		if v := r.live(); v != nil {
+			ts.liveEdges++
+			if v.alias != "" {
+				ts.liveEdgeAlias[v.alias] = r
+			}
+		}
+	}
+	for k, from := range kindStart {
+		ts.byKind[k] = sortTail(ts.byKind[k], from)
+	}
+	ts.evSorted = false
+}
+
+// Import implements telamentis.Importer: it writes versions with their
+// original transaction times (restores, benchmarks). IDs must be new to the
+// tenant; edges may reference nodes of the tenant or of this import. It
+// bypasses quotas. It is durable but, unlike ApplyBatch, not atomic when it
+// is larger than one Badger transaction; the index changes only after every
+// key is written.
+func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.Node, edges []telamentis.Edge) error {
+	ts, err := s.beginWrite(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	defer ts.planMu.Unlock()
+	if err := ts.h.barrier(); err != nil {
+		return wrapErr("import", err)
+	}
+	newNodes := map[id16]*nodeRec{}
+	var nodeOrder []*nodeRec
+	liveAlias := map[string]bool{}
+	maxTx := int64(math.MinInt64)
+	var kvs []kv
+	for i := range nodes {
+		n := &nodes[i]
+		f := fmt.Sprintf("nodes[%d]", i)
+		id, err := parseID(n.ID)
+		if err != nil {
+			return telamentis.Invalid(f+".id", "must be a UUID")
+		}
+		if !telamentis.ValidIdentifier(n.Label) {
+			return telamentis.Invalid(f+".label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if n.Alias != "" {
+			if err := (telamentis.Ref{Alias: n.Alias}).Validate(f); err != nil {
+				return err
+			}
+		}
+		props, err := importProps(n.Props)
+		if err != nil {
+			return telamentis.Invalid(f+".props", "%s", telamentis.ErrorMessage(err))
+		}
+		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: string(props)}
+		if n.TxStart.IsZero() || v.txEnd <= v.txStart {
+			return telamentis.Invalid(f+".tx_end", "must be after tx_start")
+		}
+		if _, exists := ts.nodes[id]; exists {
+			return telamentis.Errorf(telamentis.CodeConflict, "%s: node %s already exists", f, n.ID)
+		}
+		r := newNodes[id]
+		if r == nil {
+			r = &nodeRec{id: id, idStr: id.String()}
+			newNodes[id] = r
+			nodeOrder = append(nodeOrder, r)
+		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+			return telamentis.Invalid(f+".tx_start", "versions of a node must come in tx order without overlap")
+		}
+		r.vers = append(r.vers, v)
+		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
+		kvs = append(kvs, kv{key: versionKey(ts.id, tagNode, id, v.txStart), value: encodeNode(&v)})
+	}
+	for _, r := range nodeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveAlias[v.alias] || ts.liveNodeAlias[v.alias] != nil {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
+			}
+			liveAlias[v.alias] = true
+		}
+	}
+	newEdges := map[id16]*edgeRec{}
+	var edgeOrder []*edgeRec
+	node := func(s string) *nodeRec {
+		id, err := parseID(s)
+		if err != nil {
+			return nil
+		}
+		if r := newNodes[id]; r != nil {
+			return r
+		}
+		return ts.nodes[id]
+	}
+	for i := range edges {
+		e := &edges[i]
+		f := fmt.Sprintf("edges[%d]", i)
+		id, err := parseID(e.ID)
+		if err != nil {
+			return telamentis.Invalid(f+".id", "must be a UUID")
+		}
+		if !telamentis.ValidIdentifier(e.Kind) {
+			return telamentis.Invalid(f+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if e.Alias != "" {
+			if err := (telamentis.Ref{Alias: e.Alias}).Validate(f); err != nil {
+				return err
+			}
+		}
+		from, to := node(e.From), node(e.To)
+		if from == nil {
+			return fieldErr(telamentis.CodeNotFound, f+".from", "node not found")
+		}
+		if to == nil {
+			return fieldErr(telamentis.CodeNotFound, f+".to", "node not found")
+		}
+		props, err := importProps(e.Props)
+		if err != nil {
+			return telamentis.Invalid(f+".props", "%s", telamentis.ErrorMessage(err))
+		}
+		v := edgeVer{
+			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
+			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
+			kind: e.Kind, alias: e.Alias, props: string(props),
+		}
+		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
+			return telamentis.Invalid(f+".tx_end", "must be after tx_start")
+		}
+		if e.ValidFrom.IsZero() || v.vt <= v.vf {
+			return telamentis.Invalid(f+".valid_to", "must be after valid_from")
+		}
+		if _, exists := ts.edges[id]; exists {
+			return telamentis.Errorf(telamentis.CodeConflict, "%s: edge %s already exists", f, e.ID)
+		}
+		r := newEdges[id]
+		if r == nil {
+			r = &edgeRec{id: id, idStr: id.String(), from: from, to: to}
+			newEdges[id] = r
+			edgeOrder = append(edgeOrder, r)
+		} else {
+			if r.from != from || r.to != to {
+				return telamentis.Invalid(f+".from", "endpoints differ between versions")
+			}
+			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+				return telamentis.Invalid(f+".tx_start", "versions of an edge must come in tx order without overlap")
+			}
+		}
+		r.vers = append(r.vers, v)
+		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
+		kvs = append(kvs, kv{key: versionKey(ts.id, tagEdge, id, v.txStart), value: encodeEdge(from.id, to.id, &v)})
+	}
+	liveEdgeAlias := map[string]bool{}
+	for _, r := range edgeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveEdgeAlias[v.alias] || ts.liveEdgeAlias[v.alias] != nil {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live edges", v.alias)
+			}
+			liveEdgeAlias[v.alias] = true
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(kvs) == 0 {
+		return nil
+	}
+	if err := ts.h.writeBatch(kvs); err != nil {
+		return wrapErr("import", err)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	nStart, eStart := len(ts.allNodes), len(ts.allEdges)
+	for _, r := range nodeOrder {
+		for i := range r.vers {
+			r.vers[i].label = ts.internStr(r.vers[i].label)
+		}
+		ts.nodes[r.id] = r
+		ts.allNodes = append(ts.allNodes, r)
+	}
+	touched := map[*nodeRec][2]int{}
+	for _, r := range edgeOrder {
+		for i := range r.vers {
+			r.vers[i].kind = ts.internStr(r.vers[i].kind)
+		}
+		ts.edges[r.id] = r
+		ts.allEdges = append(ts.allEdges, r)
+		for _, n := range []*nodeRec{r.from, r.to} {
+			if _, ok := touched[n]; !ok {
+				touched[n] = [2]int{len(n.out), len(n.in)}
+			}
+		}
+		r.from.out = append(r.from.out, r)
+		r.to.in = append(r.to.in, r)
+	}
+	for n, st := range touched {
+		n.out = sortTail(n.out, st[0])
+		n.in = sortTail(n.in, st[1])
+	}
+	ts.allNodes = sortTail(ts.allNodes, nStart)
+	ts.allEdges = sortTail(ts.allEdges, eStart)
+	ts.indexLoaded(nodeOrder, edgeOrder)
+	if maxTx > math.MinInt64 {
+		s.clock.Observe(ts.id, maxTx)
+		if maxTx > ts.visible.Load() {
+			ts.visible.Store(maxTx)
+		}
+	}
+	return nil
+}
+
+func ifClosed(t int64) int64 {
+	if t == open {
+		return math.MinInt64
+	}
+	return t
+}
+
+// importProps accepts props that are already canonical (as exported) and
+// canonicalises anything else.
+func importProps(p json.RawMessage) (json.RawMessage, error) {
+	return telamentis.CanonicalProps(p)
+}
+
+// Check implements telamentis.Checker: for every tenant it reloads the
+// records from Badger into a fresh index and compares it with the live one,
+// and checks the index's own invariants.
+func (s *Store) Check(ctx context.Context) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	s.mu.RLock()
+	tss := make([]*tenantState, 0, len(s.tenants))
+	for _, ts := range s.tenants {
+		tss = append(tss, ts)
+	}
+	s.mu.RUnlock()
+	for _, ts := range tss {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.checkTenant(ts); err != nil {
+			return fmt.Errorf("badger: check: tenant %s: %w", ts.id, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) checkTenant(ts *tenantState) error {
+	ts.planMu.Lock()
+	defer ts.planMu.Unlock()
+	if ts.dropped {
+		return nil
+	}
+	if err := ts.h.barrier(); err != nil {
+		return err
+	}
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	ts.h.mu.RLock()
+	fresh := newTenantState(ts.rec, ts.h)
+	_, err := loadTenant(fresh)
+	ts.h.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if len(fresh.nodes) != len(ts.nodes) || len(fresh.edges) != len(ts.edges) {
+		return fmt.Errorf("index has %d nodes and %d edges, storage %d and %d",
+			len(ts.nodes), len(ts.edges), len(fresh.nodes), len(fresh.edges))
+	}
+	for id, r := range ts.nodes {
+		f := fresh.nodes[id]
+		if f == nil {
+			return fmt.Errorf("node %s in the index but not in storage", id)
+		}
+		if !slices.Equal(f.vers, r.vers) {
+			return fmt.Errorf("node %s: versions differ between index and storage", id)
+		}
+		if err := checkNodeVersions(r); err != nil {
+			return err
+		}
+	}
+	for id, r := range ts.edges {
+		f := fresh.edges[id]
+		if f == nil {
+			return fmt.Errorf("edge %s in the index but not in storage", id)
+		}
+		if f.from.id != r.from.id || f.to.id != r.to.id || !slices.Equal(f.vers, r.vers) {
+			return fmt.Errorf("edge %s: differs between index and storage", id)
+		}
+		if ts.nodes[r.from.id] != r.from || ts.nodes[r.to.id] != r.to {
+			return fmt.Errorf("edge %s: endpoint not indexed", id)
+		}
+		if err := checkEdgeVersions(r); err != nil {
+			return err
+		}
+		if !slices.Contains(r.from.out, r) || !slices.Contains(r.to.in, r) {
+			return fmt.Errorf("edge %s: missing from adjacency", id)
+		}
+		for i := range r.vers {
+			if !slices.Contains(ts.byKind[r.vers[i].kind], r) {
+				return fmt.Errorf("edge %s: missing from kind index", id)
+			}
+		}
+	}
+	for a, r := range ts.liveNodeAlias {
+		if v := r.live(); v == nil || v.alias != a || ts.nodes[r.id] != r {
+			return fmt.Errorf("live alias %q points at a node without it", a)
+		}
+	}
+	if len(fresh.liveNodeAlias) != len(ts.liveNodeAlias) || fresh.liveNodes != ts.liveNodes || fresh.liveEdges != ts.liveEdges {
+		return fmt.Errorf("live counts or aliases differ between index and storage")
+	}
+	seen := map[string]*nodeRec{}
+	for _, r := range ts.nodes {
+		if v := r.live(); v != nil && v.alias != "" {
+			if o := seen[v.alias]; o != nil {
+				return fmt.Errorf("alias %q is live on nodes %s and %s", v.alias, o.id, r.id)
+			}
+			seen[v.alias] = r
+		}
+	}
+	isSorted := func(n int, less func(i int) bool) bool {
+		for i := 1; i < n; i++ {
+			if !less(i) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(ts.allNodes) != len(ts.nodes) || !isSorted(len(ts.allNodes), func(i int) bool { return ts.allNodes[i-1].id.less(ts.allNodes[i].id) }) {
+		return errors.New("node list unsorted or incomplete")
+	}
+	if len(ts.allEdges) != len(ts.edges) || !isSorted(len(ts.allEdges), func(i int) bool { return ts.allEdges[i-1].id.less(ts.allEdges[i].id) }) {
+		return errors.New("edge list unsorted or incomplete")
+	}
+	for _, r := range ts.nodes {
+		if !isSorted(len(r.out), func(i int) bool { return r.out[i-1].id.less(r.out[i].id) }) ||
+			!isSorted(len(r.in), func(i int) bool { return r.in[i-1].id.less(r.in[i].id) }) {
+			return fmt.Errorf("node %s: adjacency unsorted", r.id)
+		}
+		for _, e := range r.out {
+			if ts.edges[e.id] != e || e.from != r {
+				return fmt.Errorf("node %s: stale out edge %s", r.id, e.id)
+			}
+		}
+		for _, e := range r.in {
+			if ts.edges[e.id] != e || e.to != r {
+				return fmt.Errorf("node %s: stale in edge %s", r.id, e.id)
+			}
+		}
+	}
+	return nil
+}
+
+func checkNodeVersions(r *nodeRec) error {
+	for i := range r.vers {
+		v := &r.vers[i]
+		if v.txEnd <= v.txStart {
+			return fmt.Errorf("node %s: version %d has tx_end ≤ tx_start", r.id, i)
+		}
+		if i > 0 && r.vers[i-1].txEnd > v.txStart {
+			return fmt.Errorf("node %s: versions %d and %d overlap", r.id, i-1, i)
+		}
+	}
+	return nil
+}
+
+func checkEdgeVersions(r *edgeRec) error {
+	for i := range r.vers {
+		v := &r.vers[i]
+		if v.txEnd <= v.txStart {
+			return fmt.Errorf("edge %s: version %d has tx_end ≤ tx_start", r.id, i)
+		}
+		if v.vt <= v.vf {
+			return fmt.Errorf("edge %s: version %d has valid_to ≤ valid_from", r.id, i)
+		}
+		if i > 0 && r.vers[i-1].txEnd > v.txStart {
+			return fmt.Errorf("edge %s: versions %d and %d overlap", r.id, i-1, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,647 @@
+package badger
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/telamentis/telamentis"
+)
+
+// resolveNodeAt finds the node a reference names at T: by ID, or the node
+// whose version visible at T has the alias.
+func (ts *tenantState) resolveNodeAt(r telamentis.Ref, T int64) (*nodeRec, *nodeVer) {
+	if r.ID != "" {
+		id, err := parseID(r.ID)
+		if err != nil {
+			return nil, nil
+		}
+		rec := ts.nodes[id]
+		if rec == nil {
+			return nil, nil
+		}
+		if v := rec.at(T); v != nil {
+			return rec, v
+		}
+		return nil, nil
+	}
+	for _, rec := range ts.nodeAliases[r.Alias] {
+		if v := rec.at(T); v != nil && v.alias == r.Alias {
+			return rec, v
+		}
+	}
+	return nil, nil
+}
+
+func (ts *tenantState) resolveEdgeAt(r telamentis.Ref, T int64) (*edgeRec, *edgeVer) {
+	if r.ID != "" {
+		id, err := parseID(r.ID)
+		if err != nil {
+			return nil, nil
+		}
+		rec := ts.edges[id]
+		if rec == nil {
+			return nil, nil
+		}
+		if v := rec.at(T); v != nil {
+			return rec, v
+		}
+		return nil, nil
+	}
+	for _, rec := range ts.edgeAliases[r.Alias] {
+		if v := rec.at(T); v != nil && v.alias == r.Alias {
+			return rec, v
+		}
+	}
+	return nil, nil
+}
+
+func asAtMicros(field string, t time.Time) (int64, error) {
+	if t.IsZero() {
+		return open, nil
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return 0, telamentis.Invalid(field, "time out of range")
+	}
+	return telamentis.Micros(telamentis.NormalizeTime(t)), nil
+}
+
+// GetNode implements telamentis.Store.
+func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, asAt time.Time) (telamentis.Node, error) {
+	if err := ref.Validate("ref"); err != nil {
+		return telamentis.Node{}, err
+	}
+	at, err := asAtMicros("as_at", asAt)
+	if err != nil {
+		return telamentis.Node{}, err
+	}
+	ts, err := s.tenant(tenant)
+	if err != nil {
+		return telamentis.Node{}, err
+	}
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	vis := ts.visible.Load()
+	rec, v := ts.resolveNodeAt(ref, min(at, vis))
+	if rec == nil {
+		return telamentis.Node{}, telamentis.NotFound("node")
+	}
+	return toNode(rec, v, vis), nil
+}
+
+// GetEdge implements telamentis.Store.
+func (s *Store) GetEdge(ctx context.Context, tenant string, ref telamentis.Ref, asAt time.Time) (telamentis.Edge, error) {
+	if err := ref.Validate("ref"); err != nil {
+		return telamentis.Edge{}, err
+	}
+	at, err := asAtMicros("as_at", asAt)
+	if err != nil {
+		return telamentis.Edge{}, err
+	}
+	ts, err := s.tenant(tenant)
+	if err != nil {
+		return telamentis.Edge{}, err
+	}
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	vis := ts.visible.Load()
+	rec, v := ts.resolveEdgeAt(ref, min(at, vis))
+	if rec == nil {
+		return telamentis.Edge{}, telamentis.NotFound("edge")
+	}
+	return toEdge(rec, v, vis), nil
+}
+
+// Cursor positions: a kind byte, then per kind
+//
+//	nodes, edges: T (8), last ID (16)
+//	paths:        T (8), depth (1), last ID (16)
+//	history:      next index (4)
+//	changes:      until (8), t (8), tag (1), ID (16), op (1)
+var kindByte = map[telamentis.QueryKind]byte{
+	telamentis.QueryNodes: 1, telamentis.QueryEdges: 2, telamentis.QueryPaths: 3,
+	telamentis.QueryHistory: 4, telamentis.QueryChanges: 5,
+}
+
+var errCursor = telamentis.Invalid("cursor", "malformed, expired or issued for another query")
+
+type position struct {
+	T      int64
+	depth  int
+	id     id16
+	idx    int
+	until  int64
+	ev     event // t, tag (via n/e nil-ness not kept), op
+	evTag  uint8
+	hasPos bool
+}
+
+func encodePos(kind byte, p position) []byte {
+	b := []byte{kind}
+	switch kind {
+	case 1, 2:
+		b = binary.BigEndian.AppendUint64(b, uint64(p.T))
+		b = append(b, p.id[:]...)
+	case 3:
+		b = binary.BigEndian.AppendUint64(b, uint64(p.T))
+		b = append(b, byte(p.depth))
+		b = append(b, p.id[:]...)
+	case 4:
+		b = binary.BigEndian.AppendUint32(b, uint32(p.idx))
+	case 5:
+		b = binary.BigEndian.AppendUint64(b, uint64(p.until))
+		b = binary.BigEndian.AppendUint64(b, uint64(p.ev.t))
+		b = append(b, p.evTag)
+		b = append(b, p.id[:]...)
+		b = append(b, p.ev.op)
+	}
+	return b
+}
+
+func decodePos(kind byte, b []byte) (position, error) {
+	var p position
+	if len(b) < 1 || b[0] != kind {
+		return p, errCursor
+	}
+	b = b[1:]
+	p.hasPos = true
+	switch kind {
+	case 1, 2:
+		if len(b) != 24 {
+			return p, errCursor
+		}
+		p.T = int64(binary.BigEndian.Uint64(b))
+		copy(p.id[:], b[8:])
+	case 3:
+		if len(b) != 25 {
+			return p, errCursor
+		}
+		p.T = int64(binary.BigEndian.Uint64(b))
+		p.depth = int(b[8])
+		copy(p.id[:], b[9:])
+	case 4:
+		if len(b) != 4 {
+			return p, errCursor
+		}
+		p.idx = int(binary.BigEndian.Uint32(b))
+	case 5:
+		if len(b) != 34 {
+			return p, errCursor
+		}
+		p.until = int64(binary.BigEndian.Uint64(b))
+		p.ev.t = int64(binary.BigEndian.Uint64(b[8:]))
+		p.evTag = b[16]
+		copy(p.id[:], b[17:33])
+		p.ev.op = b[33]
+	}
+	return p, nil
+}
+
+// Query implements telamentis.Store.
+func (s *Store) Query(ctx context.Context, tenant string, q telamentis.Query) (telamentis.Page, error) {
+	q, err := q.Normalize()
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	ts, err := s.tenant(tenant)
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return telamentis.Page{}, err
+	}
+	kind := kindByte[q.Kind]
+	var pos position
+	if q.Cursor != "" {
+		raw, err := s.cursors.Open(tenant, q, q.Cursor)
+		if err != nil {
+			return telamentis.Page{}, err
+		}
+		if pos, err = decodePos(kind, raw); err != nil {
+			return telamentis.Page{}, err
+		}
+	}
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	vis := ts.visible.Load()
+	var page telamentis.Page
+	var next *position
+	switch q.Kind {
+	case telamentis.QueryNodes:
+		page.Nodes, next, err = ts.queryNodes(&q, pos, vis)
+	case telamentis.QueryEdges:
+		page.Edges, next, err = ts.queryEdges(&q, pos, vis)
+	case telamentis.QueryPaths:
+		page.Neighbors, next, err = ts.queryPaths(ctx, &q, pos, vis)
+	case telamentis.QueryHistory:
+		page.Nodes, page.Edges, next, err = ts.queryHistory(&q, pos, vis)
+	case telamentis.QueryChanges:
+		page.Changes, next, err = ts.queryChanges(&q, pos, vis)
+	}
+	if err != nil {
+		return telamentis.Page{}, err
+	}
+	if next != nil {
+		q.Cursor = ""
+		page.NextCursor = s.cursors.Seal(tenant, q, encodePos(kind, *next))
+	}
+	return page, nil
+}
+
+// firstT resolves the query's tx-time coordinate: from the cursor on later
+// pages, else as_at clamped to the visible watermark ("now" = visible).
+func firstT(q *telamentis.Query, pos position, vis int64) int64 {
+	if pos.hasPos {
+		return pos.T
+	}
+	if q.AsAt.IsZero() {
+		return vis
+	}
+	return min(telamentis.Micros(q.AsAt), vis)
+}
+
+// collect walks sorted lists from after the cursor ID and returns, in ID
+// order without duplicates, up to limit+1 elements that pass match.
+func collect[T keyed](lists [][]T, after *id16, limit int, match func(T) bool) []T {
+	var out []T
+	for _, l := range lists {
+		i := 0
+		if after != nil {
+			i = searchAfter(l, *after)
+		}
+		n := 0
+		for ; i < len(l) && n <= limit; i++ {
+			if match(l[i]) {
+				out = append(out, l[i])
+				n++
+			}
+		}
+	}
+	if len(lists) > 1 {
+		slices.SortFunc(out, func(a, b T) int { return cmpID(a.key(), b.key()) })
+		out = slices.CompactFunc(out, func(a, b T) bool { return a.key() == b.key() })
+		if len(out) > limit+1 {
+			out = out[:limit+1]
+		}
+	}
+	return out
+}
+
+func (ts *tenantState) queryNodes(q *telamentis.Query, pos position, vis int64) ([]telamentis.Node, *position, error) {
+	T := firstT(q, pos, vis)
+	var after *id16
+	if pos.hasPos {
+		after = &pos.id
+	}
+	var lists [][]*nodeRec
+	switch {
+	case q.Alias != "":
+		l := slices.Clone(ts.nodeAliases[q.Alias])
+		slices.SortFunc(l, func(a, b *nodeRec) int { return cmpID(a.id, b.id) })
+		lists = [][]*nodeRec{l}
+	case len(q.Labels) > 0:
+		for _, lb := range q.Labels {
+			if l := ts.byLabel[lb]; len(l) > 0 {
+				lists = append(lists, l)
+			}
+		}
+	default:
+		lists = [][]*nodeRec{ts.allNodes}
+	}
+	match := func(r *nodeRec) bool {
+		v := r.at(T)
+		if v == nil {
+			return false
+		}
+		if q.Alias != "" && v.alias != q.Alias {
+			return false
+		}
+		if len(q.Labels) > 0 && !slices.Contains(q.Labels, v.label) {
+			return false
+		}
+		if len(q.Props) > 0 {
+			var m map[string]json.RawMessage
+			if json.Unmarshal([]byte(v.props), &m) != nil {
+				return false
+			}
+			for k, want := range q.Props {
+				if got, ok := m[k]; !ok || string(got) != string(want) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	recs := collect(lists, after, q.Limit, match)
+	var next *position
+	if len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+		next = &position{T: T, id: recs[len(recs)-1].id}
+	}
+	out := make([]telamentis.Node, len(recs))
+	for i, r := range recs {
+		out[i] = toNode(r, r.at(T), vis)
+	}
+	return out, next, nil
+}
+
+func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) ([]telamentis.Edge, *position, error) {
+	T := firstT(q, pos, vis)
+	var after *id16
+	if pos.hasPos {
+		after = &pos.id
+	}
+	var from, to *nodeRec
+	if q.From != nil {
+		if from, _ = ts.resolveNodeAt(*q.From, T); from == nil {
+			return nil, nil, nil
+		}
+	}
+	if q.To != nil {
+		if to, _ = ts.resolveNodeAt(*q.To, T); to == nil {
+			return nil, nil, nil
+		}
+	}
+	var lists [][]*edgeRec
+	switch {
+	case from != nil:
+		lists = [][]*edgeRec{from.out}
+	case to != nil:
+		lists = [][]*edgeRec{to.in}
+	case len(q.Kinds) > 0:
+		for _, k := range q.Kinds {
+			if l := ts.byKind[k]; len(l) > 0 {
+				lists = append(lists, l)
+			}
+		}
+	default:
+		lists = [][]*edgeRec{ts.allEdges}
+	}
+	valid := q.ValidFilter()
+	match := func(r *edgeRec) bool {
+		if to != nil && r.to != to {
+			return false
+		}
+		v := r.at(T)
+		if v == nil {
+			return false
+		}
+		if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, v.kind) {
+			return false
+		}
+		return valid == nil || valid(telamentis.Span{Start: v.vf, End: v.vt})
+	}
+	recs := collect(lists, after, q.Limit, match)
+	var next *position
+	if len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+		next = &position{T: T, id: recs[len(recs)-1].id}
+	}
+	out := make([]telamentis.Edge, len(recs))
+	for i, r := range recs {
+		out[i] = toEdge(r, r.at(T), vis)
+	}
+	return out, next, nil
+}
+
+type reached struct {
+	n   *nodeRec
+	via *edgeRec
+}
+
+func (ts *tenantState) queryPaths(ctx context.Context, q *telamentis.Query, pos position, vis int64) ([]telamentis.Neighbor, *position, error) {
+	T := firstT(q, pos, vis)
+	start, _ := ts.resolveNodeAt(*q.Start, T)
+	if start == nil {
+		return nil, nil, telamentis.NotFound("node")
+	}
+	valid := q.ValidFilter()
+	edgeOK := func(e *edgeRec) bool {
+		v := e.at(T)
+		if v == nil {
+			return false
+		}
+		if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, v.kind) {
+			return false
+		}
+		return valid == nil || valid(telamentis.Span{Start: v.vf, End: v.vt})
+	}
+	out, in := q.Direction != telamentis.DirIn, q.Direction != telamentis.DirOut
+	reported := map[*nodeRec]bool{}
+	level := []*nodeRec{start}
+	var res []reached
+	var resDepth []int
+	limit := q.Limit
+	var next *position
+	for k := 1; k <= q.Depth && len(level) > 0; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		nextLevel := map[*nodeRec]*edgeRec{}
+		step := func(e *edgeRec, other *nodeRec) {
+			if !edgeOK(e) || other.at(T) == nil {
+				return
+			}
+			if via, ok := nextLevel[other]; !ok || e.id.less(via.id) {
+				nextLevel[other] = e
+			}
+		}
+		for _, n := range level {
+			if out {
+				for _, e := range n.out {
+					step(e, e.to)
+				}
+			}
+			if in {
+				for _, e := range n.in {
+					step(e, e.from)
+				}
+			}
+		}
+		level = level[:0]
+		var found []reached
+		for n, via := range nextLevel {
+			level = append(level, n)
+			if k >= q.MinDepth && !reported[n] {
+				found = append(found, reached{n, via})
+			}
+		}
+		slices.SortFunc(found, func(a, b reached) int { return cmpID(a.n.id, b.n.id) })
+		for _, f := range found {
+			reported[f.n] = true
+			if pos.hasPos && (k < pos.depth || (k == pos.depth && !pos.id.less(f.n.id))) {
+				continue
+			}
+			if len(res) == limit {
+				last := res[len(res)-1]
+				next = &position{T: T, depth: resDepth[len(resDepth)-1], id: last.n.id}
+				break
+			}
+			res = append(res, f)
+			resDepth = append(resDepth, k)
+		}
+		if next != nil {
+			break
+		}
+	}
+	nb := make([]telamentis.Neighbor, len(res))
+	for i, r := range res {
+		nb[i] = telamentis.Neighbor{
+			Node:  toNode(r.n, r.n.at(T), vis),
+			Depth: resDepth[i],
+			Via:   toEdge(r.via, r.via.at(T), vis),
+		}
+	}
+	return nb, next, nil
+}
+
+func (ts *tenantState) queryHistory(q *telamentis.Query, pos position, vis int64) ([]telamentis.Node, []telamentis.Edge, *position, error) {
+	start := pos.idx
+	if q.Node != nil {
+		rec := ts.historyNode(*q.Node)
+		if rec == nil {
+			return nil, nil, nil, telamentis.NotFound("node")
+		}
+		var out []telamentis.Node
+		i := start
+		for ; i < len(rec.vers) && len(out) < q.Limit; i++ {
+			if rec.vers[i].txStart <= vis {
+				out = append(out, toNode(rec, &rec.vers[i], vis))
+			}
+		}
+		if i < len(rec.vers) && rec.vers[i].txStart <= vis {
+			return out, nil, &position{idx: i}, nil
+		}
+		return out, nil, nil, nil
+	}
+	rec := ts.historyEdge(*q.Edge)
+	if rec == nil {
+		return nil, nil, nil, telamentis.NotFound("edge")
+	}
+	var out []telamentis.Edge
+	i := start
+	for ; i < len(rec.vers) && len(out) < q.Limit; i++ {
+		if rec.vers[i].txStart <= vis {
+			out = append(out, toEdge(rec, &rec.vers[i], vis))
+		}
+	}
+	if i < len(rec.vers) && rec.vers[i].txStart <= vis {
+		return nil, out, &position{idx: i}, nil
+	}
+	return nil, out, nil, nil
+}
+
+// historyNode resolves a history target: by ID any stored node; by alias
+// the live owner, else the node that had the alias most recently.
+func (ts *tenantState) historyNode(r telamentis.Ref) *nodeRec {
+	if r.ID != "" {
+		id, err := parseID(r.ID)
+		if err != nil {
+			return nil
+		}
+		return ts.nodes[id]
+	}
+	var best *nodeRec
+	var bestT int64 = math.MinInt64
+	vis := ts.visible.Load()
+	for _, rec := range ts.nodeAliases[r.Alias] {
+		for i := range rec.vers {
+			v := &rec.vers[i]
+			if v.alias == r.Alias && v.txStart <= vis && v.txStart > bestT {
+				best, bestT = rec, v.txStart
+			}
+		}
+	}
+	return best
+}
+
+func (ts *tenantState) historyEdge(r telamentis.Ref) *edgeRec {
+	if r.ID != "" {
+		id, err := parseID(r.ID)
+		if err != nil {
+			return nil
+		}
+		return ts.edges[id]
+	}
+	var best *edgeRec
+	var bestT int64 = math.MinInt64
+	vis := ts.visible.Load()
+	for _, rec := range ts.edgeAliases[r.Alias] {
+		for i := range rec.vers {
+			v := &rec.vers[i]
+			if v.alias == r.Alias && v.txStart <= vis && v.txStart > bestT {
+				best, bestT = rec, v.txStart
+			}
+		}
+	}
+	return best
+}
+
+func (ts *tenantState) queryChanges(q *telamentis.Query, pos position, vis int64) ([]telamentis.Change, *position, error) {
+	since := int64(math.MinInt64)
+	if !q.Since.IsZero() {
+		since = telamentis.Micros(q.Since)
+	}
+	until := vis + 1
+	if pos.hasPos {
+		until = pos.until
+	} else if !q.Until.IsZero() {
+		until = min(telamentis.Micros(q.Until), vis+1)
+	}
+	evs := ts.sortedEvents()
+	var i int
+	if pos.hasPos {
+		i, _ = slices.BinarySearchFunc(evs, pos, func(ev event, p position) int {
+			if ev.t != p.ev.t {
+				if ev.t < p.ev.t {
+					return -1
+				}
+				return 1
+			}
+			if ev.tag() != p.evTag {
+				return int(ev.tag()) - int(p.evTag)
+			}
+			if c := cmpID(ev.id(), p.id); c != 0 {
+				return c
+			}
+			if ev.op <= p.ev.op {
+				return -1 // at or before the cursor: skip
+			}
+			return 1
+		})
+	} else {
+		i, _ = slices.BinarySearchFunc(evs, since, func(ev event, t int64) int {
+			if ev.t < t {
+				return -1
+			}
+			return 1
+		})
+	}
+	var out []telamentis.Change
+	for ; i < len(evs) && evs[i].t < until; i++ {
+		ev := &evs[i]
+		if ev.t < since {
+			continue
+		}
+		if len(out) == q.Limit {
+			last := &evs[i-1]
+			return out, &position{until: until, ev: event{t: last.t, op: last.op}, evTag: last.tag(), id: last.id()}, nil
+		}
+		c := telamentis.Change{TxTime: telamentis.FromMicros(ev.t), Op: telamentis.ChangeWrite}
+		if ev.op == 0 {
+			c.Op = telamentis.ChangeClose
+		}
+		if ev.n != nil {
+			n := toNode(ev.n, &ev.n.vers[ev.vi], vis)
+			c.Node = &n
+		} else {
+			e := toEdge(ev.e, &ev.e.vers[ev.vi], vis)
+			c.Edge = &e
+		}
+		out = append(out, c)
+	}
+	return out, nil, nil
+}
