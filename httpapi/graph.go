@@ -10,15 +10,18 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-type nodeIDPath struct {
+// IDParam is the {id} path parameter of nodes and edges.
+type IDParam struct {
 	ID string `path:"id" pattern:"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$" maxLength:"36" doc:"System id (UUID)."`
 }
 
-type asAtQuery struct {
+// AsAtParam is the as_at query parameter.
+type AsAtParam struct {
 	AsAt string `query:"as_at" maxLength:"64" doc:"Transaction time (RFC 3339 with zone): answer as the database knew it then. Default now."`
 }
 
-type pageQuery struct {
+// PageParams are the paging query parameters.
+type PageParams struct {
 	Limit  int    `query:"limit" minimum:"0" maximum:"1000" doc:"Page size (default 100, at most 1000)."`
 	Cursor string `query:"cursor" maxLength:"4096" doc:"next_cursor of the previous page of the same query."`
 }
@@ -44,13 +47,13 @@ type invalidateBody struct {
 var (
 	specNodeUpsert     = opSpec{name: "node.upsert", allowed: writers, write: true}
 	specNodeGet        = opSpec{name: "node.get", allowed: anyTenantRole}
-	specNodeRetract    = opSpec{name: "node.retract", allowed: writers, write: true}
+	specNodeRetract    = opSpec{name: "node.retract", allowed: writers, write: true, sensitive: true}
 	specNodeErase      = opSpec{name: "node.erase", allowed: rTenantAdmin, write: true, sensitive: true}
 	specNodeHistory    = opSpec{name: "node.history", allowed: anyTenantRole}
 	specNodeNeighbors  = opSpec{name: "node.neighbors", allowed: anyTenantRole}
 	specEdgeUpsert     = opSpec{name: "edge.upsert", allowed: writers, write: true}
 	specEdgeGet        = opSpec{name: "edge.get", allowed: anyTenantRole}
-	specEdgeRetract    = opSpec{name: "edge.retract", allowed: writers, write: true}
+	specEdgeRetract    = opSpec{name: "edge.retract", allowed: writers, write: true, sensitive: true}
 	specEdgeInvalidate = opSpec{name: "edge.invalidate", allowed: writers, write: true}
 	specEdgeHistory    = opSpec{name: "edge.history", allowed: anyTenantRole}
 	specBatch          = opSpec{name: "graph.batch", allowed: writers, write: true}
@@ -87,7 +90,7 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.upsert", Method: http.MethodPost, Path: "/v1/graph/{tenant}/nodes",
 		Summary: "Upsert a node by id or alias (201 if created)", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body telamentis.NodeInput
 	}) (*nodeResultOut, error) {
 		out := &nodeResultOut{}
@@ -107,9 +110,9 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.get_by_alias", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes",
 		Summary: "Get a node by alias, as of as_at", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Alias string `query:"alias" required:"true" minLength:"1" maxLength:"256" doc:"The node's alias."`
-		asAtQuery
+		AsAtParam
 	}) (*nodeOut, error) {
 		return s.getNode(ctx, in.Tenant, telamentis.Ref{Alias: in.Alias}, in.AsAt)
 	})
@@ -118,9 +121,9 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.get", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}",
 		Summary: "Get a node by id, as of as_at", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
-		asAtQuery
+		TenantParam
+		IDParam
+		AsAtParam
 	}) (*nodeOut, error) {
 		return s.getNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.AsAt)
 	})
@@ -129,8 +132,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.retract", Method: http.MethodDelete, Path: "/v1/graph/{tenant}/nodes/{id}",
 		Summary: "Retract a node and its live edges (history stays)", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
+		TenantParam
+		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
 		out := &struct{ Body telamentis.RetractResult }{}
 		err := s.do(ctx, specNodeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
@@ -148,8 +151,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.erase", Method: http.MethodPost, Path: "/v1/graph/{tenant}/nodes/{id}/erase",
 		Summary: "Erase a node physically: every version and every edge touching it", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
+		TenantParam
+		IDParam
 	}) (*struct{ Body telamentis.EraseResult }, error) {
 		out := &struct{ Body telamentis.EraseResult }{}
 		err := s.do(ctx, specNodeErase, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
@@ -167,10 +170,10 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.history", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}/history",
 		Summary: "Every stored version of a node", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
-		asAtQuery
-		pageQuery
+		TenantParam
+		IDParam
+		AsAtParam
+		PageParams
 	}) (*pageOut, error) {
 		q := telamentis.Query{Kind: telamentis.QueryHistory, Node: &telamentis.Ref{ID: in.ID}, Limit: in.Limit, Cursor: in.Cursor}
 		return s.query(ctx, specNodeHistory, in.Tenant, q, timeParams{"as_at": in.AsAt})
@@ -180,10 +183,10 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "node.neighbors", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}/neighbors",
 		Summary: "Nodes reachable from a node within depth hops", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
-		asAtQuery
-		pageQuery
+		TenantParam
+		IDParam
+		AsAtParam
+		PageParams
 		ValidAt   string   `query:"valid_at" maxLength:"64" doc:"Only edges valid at this time."`
 		Direction string   `query:"direction" enum:"out,in,both" doc:"Default out."`
 		Depth     int      `query:"depth" minimum:"0" maximum:"4"`
@@ -200,7 +203,7 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.upsert", Method: http.MethodPost, Path: "/v1/graph/{tenant}/edges",
 		Summary: "Upsert an edge by id or alias (201 if created)", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body telamentis.EdgeInput
 	}) (*edgeResultOut, error) {
 		out := &edgeResultOut{}
@@ -220,9 +223,9 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.get_by_alias", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges",
 		Summary: "Get an edge by alias, as of as_at", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Alias string `query:"alias" required:"true" minLength:"1" maxLength:"256"`
-		asAtQuery
+		AsAtParam
 	}) (*edgeOut, error) {
 		return s.getEdge(ctx, in.Tenant, telamentis.Ref{Alias: in.Alias}, in.AsAt)
 	})
@@ -231,9 +234,9 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.get", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges/{id}",
 		Summary: "Get an edge by id, as of as_at", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
-		asAtQuery
+		TenantParam
+		IDParam
+		AsAtParam
 	}) (*edgeOut, error) {
 		return s.getEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.AsAt)
 	})
@@ -242,8 +245,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.retract", Method: http.MethodDelete, Path: "/v1/graph/{tenant}/edges/{id}",
 		Summary: "Retract an edge (history stays)", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
+		TenantParam
+		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
 		out := &struct{ Body telamentis.RetractResult }{}
 		err := s.do(ctx, specEdgeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
@@ -261,8 +264,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.invalidate", Method: http.MethodPost, Path: "/v1/graph/{tenant}/edges/{id}/invalidate",
 		Summary: "Record that an edge stopped being true at a time", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
+		TenantParam
+		IDParam
 		Body invalidateBody
 	}) (*struct{ Body telamentis.EdgeResult }, error) {
 		out := &struct{ Body telamentis.EdgeResult }{}
@@ -282,10 +285,10 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "edge.history", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges/{id}/history",
 		Summary: "Every stored version of an edge", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		nodeIDPath
-		asAtQuery
-		pageQuery
+		TenantParam
+		IDParam
+		AsAtParam
+		PageParams
 	}) (*pageOut, error) {
 		q := telamentis.Query{Kind: telamentis.QueryHistory, Edge: &telamentis.Ref{ID: in.ID}, Limit: in.Limit, Cursor: in.Cursor}
 		return s.query(ctx, specEdgeHistory, in.Tenant, q, timeParams{"as_at": in.AsAt})
@@ -296,7 +299,7 @@ func (s *Server) registerGraphRoutes() {
 		Summary: "Apply nodes then edges atomically with one transaction time", Tags: tags,
 		MaxBodyBytes: MaxBatchBodyBytes,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body telamentis.Batch
 	}) (*struct{ Body telamentis.BatchResult }, error) {
 		out := &struct{ Body telamentis.BatchResult }{}
@@ -322,7 +325,7 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "graph.query", Method: http.MethodPost, Path: "/v1/graph/{tenant}/query",
 		Summary: "Run a query: nodes, edges, paths, history or changes", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body telamentis.Query
 	}) (*pageOut, error) {
 		return s.query(ctx, specQuery, in.Tenant, in.Body, nil)
@@ -332,8 +335,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "graph.changes", Method: http.MethodGet, Path: "/v1/graph/{tenant}/changes",
 		Summary: "Everything written or closed in a transaction-time window", Tags: tags,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		pageQuery
+		TenantParam
+		PageParams
 		Since string `query:"since" maxLength:"64"`
 		Until string `query:"until" maxLength:"64"`
 	}) (*pageOut, error) {
@@ -344,7 +347,7 @@ func (s *Server) registerGraphRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "graph.stats", Method: http.MethodGet, Path: "/v1/graph/{tenant}/stats",
 		Summary: "Count the tenant's nodes, edges and versions", Tags: tags,
-	}, func(ctx context.Context, in *tenantPath) (*struct{ Body telamentis.TenantStats }, error) {
+	}, func(ctx context.Context, in *TenantParam) (*struct{ Body telamentis.TenantStats }, error) {
 		out := &struct{ Body telamentis.TenantStats }{}
 		err := s.do(ctx, specStats, in.Tenant, "", func(ctx context.Context, c *call) error {
 			st, err := s.store.Stats(ctx, in.Tenant)

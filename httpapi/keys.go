@@ -10,20 +10,21 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-type keyPath struct {
+// KeyParam is the {key} path parameter.
+type KeyParam struct {
 	Key string `path:"key" pattern:"^[A-Za-z0-9-]{1,64}$" maxLength:"64" doc:"API key id (the <id> of tm_<id>_<secret>)."`
 }
 
 type keyCreateBody struct {
 	Role      telamentis.Role `json:"role" enum:"tenant_admin,writer,reader" doc:"Role of the new key."`
-	Name      string          `json:"name,omitempty" maxLength:"256"`
+	Name      string          `json:"name,omitempty" maxLength:"128"`
 	PII       bool            `json:"pii,omitempty" doc:"May see PII properties; only a caller with pii may grant it."`
 	ExpiresAt time.Time       `json:"expires_at,omitzero"`
 }
 
 type systemKeyCreateBody struct {
 	Role      telamentis.Role `json:"role" enum:"admin" doc:"System keys are admin keys."`
-	Name      string          `json:"name,omitempty" maxLength:"256"`
+	Name      string          `json:"name,omitempty" maxLength:"128"`
 	PII       bool            `json:"pii,omitempty"`
 	ExpiresAt time.Time       `json:"expires_at,omitzero"`
 }
@@ -50,7 +51,8 @@ type keyListOut struct {
 	}
 }
 
-type rotateQuery struct {
+// RotateParams are the query parameters of a key rotation.
+type RotateParams struct {
 	Overlap int `query:"overlap_seconds" minimum:"0" maximum:"2592000" doc:"How long the old key keeps working (seconds, at most 30 days); default 0 = revoked now."`
 }
 
@@ -93,7 +95,7 @@ func (s *Server) registerKeyRoutes() {
 		Summary: "Create an API key of the tenant (the secret is shown once)", Tags: []string{"keys"},
 		DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body keyCreateBody
 	}) (*keyIssuedOut, error) {
 		out := &keyIssuedOut{Status: http.StatusCreated}
@@ -119,7 +121,7 @@ func (s *Server) registerKeyRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "key.list", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/keys",
 		Summary: "List the tenant's API keys (never their secrets)", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *tenantPath) (*keyListOut, error) {
+	}, func(ctx context.Context, in *TenantParam) (*keyListOut, error) {
 		out := &keyListOut{}
 		err := s.do(ctx, specKeyList, in.Tenant, "", func(ctx context.Context, c *call) error {
 			return s.listKeys(ctx, in.Tenant, &out.Body.Keys)
@@ -131,8 +133,8 @@ func (s *Server) registerKeyRoutes() {
 		OperationID: "key.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/keys/{key}",
 		Summary: "Get an API key of the tenant", Tags: []string{"keys"},
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		keyPath
+		TenantParam
+		KeyParam
 	}) (*keyOut, error) {
 		out := &keyOut{}
 		err := s.do(ctx, specKeyGet, in.Tenant, in.Key, func(ctx context.Context, c *call) error {
@@ -147,8 +149,8 @@ func (s *Server) registerKeyRoutes() {
 		OperationID: "key.revoke", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/keys/{key}",
 		Summary: "Revoke an API key of the tenant (effective on the next request)", Tags: []string{"keys"},
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		keyPath
+		TenantParam
+		KeyParam
 	}) (*keyOut, error) {
 		out := &keyOut{}
 		err := s.do(ctx, specKeyRevoke, in.Tenant, in.Key, func(ctx context.Context, c *call) error {
@@ -162,9 +164,9 @@ func (s *Server) registerKeyRoutes() {
 		Summary: "Rotate an API key: issue a like key, revoke the old one after the overlap", Tags: []string{"keys"},
 		DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *struct {
-		tenantPath
-		keyPath
-		rotateQuery
+		TenantParam
+		KeyParam
+		RotateParams
 	}) (*keyIssuedOut, error) {
 		out := &keyIssuedOut{Status: http.StatusCreated}
 		err := s.do(ctx, specKeyRotate, in.Tenant, in.Key, func(ctx context.Context, c *call) error {
@@ -211,7 +213,7 @@ func (s *Server) registerKeyRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "key.get_any", Method: http.MethodGet, Path: "/v1/keys/{key}",
 		Summary: "Get any API key", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *keyPath) (*keyOut, error) {
+	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
 		out := &keyOut{}
 		spec := specKeyGet
 		spec.allowed = rAdmin
@@ -226,7 +228,7 @@ func (s *Server) registerKeyRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "key.revoke_any", Method: http.MethodDelete, Path: "/v1/keys/{key}",
 		Summary: "Revoke any API key", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *keyPath) (*keyOut, error) {
+	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
 		out := &keyOut{}
 		spec := specKeyRevoke
 		spec.allowed = rAdmin
@@ -240,8 +242,8 @@ func (s *Server) registerKeyRoutes() {
 		OperationID: "key.rotate_any", Method: http.MethodPost, Path: "/v1/keys/{key}/rotate",
 		Summary: "Rotate any API key", Tags: []string{"keys"}, DefaultStatus: http.StatusCreated,
 	}, func(ctx context.Context, in *struct {
-		keyPath
-		rotateQuery
+		KeyParam
+		RotateParams
 	}) (*keyIssuedOut, error) {
 		out := &keyIssuedOut{Status: http.StatusCreated}
 		spec := specKeyRotate

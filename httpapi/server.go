@@ -60,19 +60,23 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is shown in the OpenAPI document.
 	Version string
+	// QueryHasCredential, if set, is a further check that refuses requests
+	// whose query string seems to carry a credential (auth.QueryHasCredential).
+	QueryHasCredential func(rawQuery string) bool
 }
 
 // Server is the HTTP API. It is an http.Handler and safe for concurrent
 // use.
 type Server struct {
-	store    telamentis.Store
-	auth     telamentis.Authenticator
-	keys     telamentis.KeyManager
-	pipeline Runner
-	audit    telamentis.AuditLog
-	auditOK  bool
-	piiKey   []byte
-	logger   *slog.Logger
+	store     telamentis.Store
+	auth      telamentis.Authenticator
+	keys      telamentis.KeyManager
+	pipeline  Runner
+	audit     telamentis.AuditLog
+	auditOK   bool
+	piiKey    []byte
+	logger    *slog.Logger
+	queryCred func(string) bool
 
 	api     huma.API
 	handler http.Handler
@@ -104,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
 		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
-		piiKey: append([]byte(nil), cfg.PIIKey...),
+		piiKey: append([]byte(nil), cfg.PIIKey...), queryCred: cfg.QueryHasCredential,
 	}
 
 	mux := http.NewServeMux()
@@ -130,6 +134,15 @@ func New(cfg Config) (*Server, error) {
 			op := ctx.Operation()
 			info.route = op.Method + " " + op.Path
 			info.op = op.OperationID
+			if len(info.body) > 0 && op.RequestBody != nil {
+				if mt := op.RequestBody.Content["application/json"]; mt != nil {
+					if err := checkExactKeys(info.body, mt.Schema, s.api.OpenAPI().Components.Schemas); err != nil {
+						_, w := humago.Unwrap(ctx)
+						writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(ctx.Context())))
+						return
+					}
+				}
+			}
 		}
 		next(ctx)
 	})
@@ -163,6 +176,7 @@ func (s *Server) OpenAPI() []byte { return s.spec }
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
 	route, op, tenant, keyID, clientIP string
+	body                               []byte // a checked JSON body, for the exact-key check
 }
 
 type infoKey struct{}
@@ -316,7 +330,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
 		}
-		if credentialInQuery(r) {
+		if credentialInQuery(r) || (s.queryCred != nil && s.queryCred(r.URL.RawQuery)) {
 			fail("credentials are accepted only in the Authorization header", nil)
 			return
 		}
@@ -418,6 +432,9 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 				writeProblem(w, problemFor(err, id))
 				return
 			}
+		}
+		if info := infoFrom(r.Context()); info != nil {
+			info.body = body
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))

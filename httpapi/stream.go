@@ -62,7 +62,7 @@ func (s *Server) registerStreamRoutes() {
 		Tags:        []string{"graph"},
 		Responses: map[string]*huma.Response{"200": {Description: "JSON lines of ExportLine",
 			Content: map[string]*huma.MediaType{"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[ExportLine](), true, "ExportLine")}}}},
-	}, func(ctx context.Context, in *tenantPath) (*huma.StreamResponse, error) {
+	}, func(ctx context.Context, in *TenantParam) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			_, w := humago.Unwrap(hctx)
 			s.export(ctx, w, in.Tenant)
@@ -77,12 +77,10 @@ func (s *Server) registerStreamRoutes() {
 			"(at most 1 MiB). Valid lines are committed in atomic batches of batch_size; a rejected line is reported with its line number " +
 			"and does not stop the stream.",
 		Tags: []string{"graph"},
-		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestLine](), true, "IngestLine")}}},
 		Responses: map[string]*huma.Response{"200": {Description: "Summary",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestSummary](), true, "IngestSummary")}}}},
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		BatchSize int `query:"batch_size" minimum:"0" maximum:"10000" doc:"Lines per committed batch (default 1000)."`
 	}) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
@@ -90,6 +88,12 @@ func (s *Server) registerStreamRoutes() {
 			s.ingest(ctx, w, r.Body, in.Tenant, in.BatchSize)
 		}}, nil
 	})
+	// The stream is documented after registration: declared on the
+	// operation, huma would read the whole body into memory.
+	if pi := s.api.OpenAPI().Paths["/v1/graph/{tenant}/ingest"]; pi != nil && pi.Post != nil {
+		pi.Post.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestLine](), true, "IngestLine")}}}
+	}
 }
 
 func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant string) {

@@ -16,7 +16,8 @@ const (
 	keyIDPattern  = `^[A-Za-z0-9-]{1,64}$`
 )
 
-type tenantPath struct {
+// TenantParam is the {tenant} path parameter.
+type TenantParam struct {
 	Tenant string `path:"tenant" pattern:"^[a-z0-9][a-z0-9_-]{1,62}$" maxLength:"63" doc:"Tenant id; must be the credential's own tenant."`
 }
 
@@ -109,7 +110,7 @@ func (s *Server) registerTenantRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "tenant.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}",
 		Summary: "Get a tenant", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *tenantPath) (*tenantOut, error) {
+	}, func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
 		out := &tenantOut{}
 		err := s.do(ctx, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			t, err := s.store.GetTenant(ctx, in.Tenant)
@@ -126,7 +127,7 @@ func (s *Server) registerTenantRoutes() {
 		OperationID: "tenant.update", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}",
 		Summary: "Update a tenant's name, status, quotas, retention or PII policy", Tags: []string{"tenants"},
 	}, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantParam
 		Body tenantPatchBody
 	}) (*tenantOut, error) {
 		out := &tenantOut{}
@@ -168,7 +169,7 @@ func (s *Server) registerTenantRoutes() {
 		OperationID: "tenant.delete", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}",
 		Summary: "Delete a tenant with all its data and revoke its keys", Tags: []string{"tenants"},
 		DefaultStatus: http.StatusNoContent,
-	}, func(ctx context.Context, in *tenantPath) (*noContent, error) {
+	}, func(ctx context.Context, in *TenantParam) (*noContent, error) {
 		err := s.do(ctx, specTenantDelete, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
 				return fmt.Errorf("httpapi: delete tenant: %w", err)

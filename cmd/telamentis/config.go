@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v4"
+)
+
+// Config is the server's configuration. Each setting resolves flag, then
+// environment (TELAMENTIS_<NAME>), then the config file (--config or
+// TELAMENTIS_CONFIG, YAML), then the default. Unknown keys in the file are
+// errors. Secrets never live here: the master key comes from
+// TELAMENTIS_MASTER_KEY / TELAMENTIS_MASTER_KEY_FILE, the bootstrap admin
+// key from TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE.
+type Config struct {
+	// Data is the data directory of the embedded store.
+	Data string `yaml:"data"`
+	// InMemory keeps everything in memory (demos, tests); Data is unused.
+	InMemory bool `yaml:"in_memory"`
+	// Listen is the HTTP listen address.
+	Listen string `yaml:"listen"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish after SIGTERM/SIGINT.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// NoSync turns off fsync per commit (benchmarks; never in production).
+	NoSync bool `yaml:"no_sync"`
+	// AuditDir is the audit log's directory (default <data>/../<data>-audit).
+	AuditDir string `yaml:"audit_dir"`
+	// AuditAuthSuccess records every successful authentication in the
+	// audit log (one durable write per request).
+	AuditAuthSuccess bool `yaml:"audit_auth_success"`
+	// OIDC configures JWT bearer tokens; off while Issuer is empty.
+	OIDC OIDCConfig `yaml:"oidc"`
+}
+
+// OIDCConfig configures OIDC/JWT authentication.
+type OIDCConfig struct {
+	Issuer      string   `yaml:"issuer"`
+	Audience    string   `yaml:"audience"`
+	JWKSURL     string   `yaml:"jwks_url"`
+	Algorithms  []string `yaml:"algorithms"`
+	TenantClaim string   `yaml:"tenant_claim"`
+	RoleClaim   string   `yaml:"role_claim"`
+	PIIClaim    string   `yaml:"pii_claim"`
+}
+
+// DefaultConfig returns the defaults: ./telamentis-data on 127.0.0.1:8080.
+func DefaultConfig() Config {
+	return Config{
+		Data:            "./telamentis-data",
+		Listen:          "127.0.0.1:8080",
+		LogLevel:        "info",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if !c.InMemory && c.Data == "" {
+		return errors.New("config: data: required unless in_memory")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen: %q is not host:port", c.Listen)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
+		return errors.New("config: shutdown_timeout: must be in (0, 10m]")
+	}
+	if c.OIDC.Issuer != "" && c.OIDC.Audience == "" {
+		return errors.New("config: oidc.audience: required with oidc.issuer")
+	}
+	return nil
+}
+
+// setting binds one Config field to its flag, env variable and file key.
+type setting struct {
+	name  string // flag name; env is TELAMENTIS_ + upper(name with - → _)
+	usage string
+	ptr   any
+}
+
+func settings(c *Config) []setting {
+	return []setting{
+		{"data", "data directory of the embedded store", &c.Data},
+		{"in-memory", "keep all data in memory (nothing persists)", &c.InMemory},
+		{"listen", "HTTP listen address", &c.Listen},
+		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
+		{"shutdown-timeout", "time in-flight requests get after SIGTERM", &c.ShutdownTimeout},
+		{"no-sync", "do not fsync commits (benchmarks only)", &c.NoSync},
+		{"audit-dir", "audit log directory (default: <data>-audit beside the data directory)", &c.AuditDir},
+		{"audit-auth-success", "audit every successful authentication", &c.AuditAuthSuccess},
+		{"oidc-issuer", "OIDC issuer (enables JWT bearer tokens)", &c.OIDC.Issuer},
+		{"oidc-audience", "expected JWT audience", &c.OIDC.Audience},
+		{"oidc-jwks-url", "JWKS URL (default: issuer discovery)", &c.OIDC.JWKSURL},
+		{"oidc-tenant-claim", "JWT claim holding the tenant", &c.OIDC.TenantClaim},
+		{"oidc-role-claim", "JWT claim holding the role(s)", &c.OIDC.RoleClaim},
+		{"oidc-pii-claim", "JWT boolean claim granting pii", &c.OIDC.PIIClaim},
+	}
+}
+
+// registerFlags adds a flag per setting (defaults shown from c).
+func registerFlags(fs *pflag.FlagSet, c *Config) {
+	for _, s := range settings(c) {
+		switch p := s.ptr.(type) {
+		case *string:
+			fs.String(s.name, *p, s.usage)
+		case *bool:
+			fs.Bool(s.name, *p, s.usage)
+		case *time.Duration:
+			fs.Duration(s.name, *p, s.usage)
+		}
+	}
+	fs.String("config", "", "YAML config file (also TELAMENTIS_CONFIG)")
+}
+
+func envName(flag string) string {
+	return "TELAMENTIS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// loadConfig resolves the configuration: defaults, then the file, then the
+// environment, then flags that were set.
+func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("TELAMENTIS_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	for _, s := range settings(&c) {
+		if v := getenv(envName(s.name)); v != "" {
+			if err := setValue(s.ptr, v); err != nil {
+				return c, fmt.Errorf("config: %s: %w", envName(s.name), err)
+			}
+		}
+		if f := fs.Lookup(s.name); f != nil && f.Changed {
+			if err := setValue(s.ptr, f.Value.String()); err != nil {
+				return c, fmt.Errorf("config: --%s: %w", s.name, err)
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+func setValue(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return err
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*p = d
+	}
+	return nil
+}

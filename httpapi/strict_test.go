@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/telamentis/telamentis"
+)
+
+func TestCheckJSON(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	deepObj := func(n int) string { return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) }
+	for _, tc := range []struct {
+		name, in  string
+		ok        bool
+		wantField string
+	}{
+		{"object", `{"a":1,"b":[true,false,null,"x",-1.5e+3]}`, true, ""},
+		{"empty object", `{}`, true, ""},
+		{"whitespace", " \t\n{ \"a\" : 1 }\r\n", true, ""},
+		{"unicode", `{"name":"Zoë \u00e9 \ud83d\ude00"}`, true, ""},
+		{"depth 32", deep(32), true, ""},
+		{"depth 33", deep(33), false, ""},
+		{"object depth 33", deepObj(33), false, ""},
+		{"deep 10000", deep(10000), false, ""},
+		{"duplicate key", `{"label":"A","label":"B"}`, false, "label"},
+		{"duplicate escaped key", `{"a":1,"\u0061":2}`, false, "a"},
+		{"duplicate nested", `{"props":{"x":1,"y":{"z":1,"z":2}}}`, false, "props.y.z"},
+		{"duplicate among many", `{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":0,"k11":0,"k12":0,"k13":0,"k14":0,"k15":0,"k16":0,"k17":0,"k3":1}`, false, "k3"},
+		{"same key different objects", `{"a":{"x":1},"b":{"x":1}}`, true, ""},
+		{"case variants are distinct keys", `{"tenant_id":1,"TENANT_ID":2}`, true, ""},
+		{"NUL escape", `{"a":"x\u0000y"}`, false, "a"},
+		{"NUL in key", `{"a\u0000":1}`, false, ""},
+		{"raw control char", "{\"a\":\"x\x01\"}", false, "a"},
+		{"invalid UTF-8", "{\"a\":\"\xff\"}", false, "body"},
+		{"lone surrogate", `{"a":"\ud800"}`, false, "a"},
+		{"lone low surrogate", `{"a":"\udc00x"}`, false, "a"},
+		{"trailing data", `{"a":1} {"b":2}`, false, "body"},
+		{"trailing comma", `{"a":1,}`, false, ""},
+		{"leading zero", `{"a":01}`, false, ""},
+		{"bare word", `{"a":nul}`, false, "a"},
+		{"unterminated", `{"a":"x`, false, "a"},
+		{"empty", ``, false, "body"},
+		{"single quotes", `{'a':1}`, false, ""},
+		{"bad escape", `{"a":"\x"}`, false, "a"},
+		{"array element path", `[1,{"a":1,"a":2}]`, false, "[1].a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckJSON([]byte(tc.in), MaxJSONDepth)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckJSON(%.60q) = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+			if err == nil {
+				if !json.Valid([]byte(tc.in)) {
+					t.Fatalf("accepted invalid JSON")
+				}
+				return
+			}
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+				t.Fatalf("code = %s", telamentis.ErrorCode(err))
+			}
+			if tc.wantField != "" {
+				f := telamentis.ErrorFields(err)
+				if len(f) == 0 || f[0].Field != tc.wantField {
+					t.Fatalf("fields = %+v, want %s", f, tc.wantField)
+				}
+			}
+		})
+	}
+}
+
+func TestParseIngestLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, in  string
+		ok        bool
+		wantField string
+	}{
+		{"node", `{"node":{"alias":"alice","label":"Person","props":{"name":"Alice","Name":"x"}}}`, true, ""},
+		{"edge", `{"edge":{"from":{"alias":"alice"},"to":{"alias":"acme"},"kind":"WORKS_AT","valid_from":"2021-01-01T00:00:00Z"}}`, true, ""},
+		{"case variant top", `{"NODE":{"label":"Person"}}`, false, "NODE"},
+		{"case variant inner", `{"node":{"Label":"Person"}}`, false, "node.Label"},
+		{"case variant ref", `{"edge":{"from":{"ALIAS":"a"},"to":{"alias":"b"},"kind":"K"}}`, false, "edge.from.ALIAS"},
+		{"unknown field", `{"node":{"label":"Person","tenant_id":"other"}}`, false, "node.tenant_id"},
+		{"tenant planted", `{"tenant":"a","node":{"label":"Person"}}`, false, "tenant"},
+		{"both", `{"node":{"label":"P"},"edge":{"from":{"alias":"a"},"to":{"alias":"b"},"kind":"K"}}`, false, "line"},
+		{"neither", `{}`, false, "line"},
+		{"duplicate", `{"node":{"label":"P","label":"Q"}}`, false, "node.label"},
+		{"bad label", `{"node":{"label":"1bad"}}`, false, "node.label"},
+		{"no zone", `{"edge":{"from":{"alias":"a"},"to":{"alias":"b"},"kind":"K","valid_from":"2021-01-01T00:00:00"}}`, false, ""},
+		{"not object", `[1]`, false, "line"},
+		{"NUL", `{"node":{"label":"P","props":{"a":"\u0000"}}}`, false, ""},
+		{"props case free", `{"node":{"label":"P","props":{"TENANT_ID":"x"}}}`, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseIngestLine([]byte(tc.in))
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseIngestLine = %+v, %v; want ok=%v", got, err, tc.ok)
+			}
+			if err != nil && tc.wantField != "" {
+				f := telamentis.ErrorFields(err)
+				if len(f) == 0 || f[0].Field != tc.wantField {
+					t.Fatalf("fields = %+v, want %s", f, tc.wantField)
+				}
+			}
+			if err == nil && (got.Node == nil) == (got.Edge == nil) {
+				t.Fatalf("exactly one of node and edge: %+v", got)
+			}
+		})
+	}
+}
+
+// FuzzCheckJSON checks that the strict checker never panics, never accepts
+// what encoding/json rejects, and agrees with a reference check on
+// duplicate keys and depth for what it accepts.
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":1,"a":2}`, `[[[[]]]]`, `{"a":"\u0000"}`, `"\ud800"`,
+		`{"a":{"b":[1,2,{"c":null}]}}`, `1e5`, `-0.5`, "\"\xff\"", `{"\u0061":1,"a":2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := CheckJSON(data, 8)
+		if err != nil {
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+				t.Fatalf("non-invalid error %v", err)
+			}
+			return
+		}
+		if !json.Valid(data) || !utf8.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatalf("accepted JSON that does not decode: %v", err)
+		}
+		if d := depth(v); d > 8 {
+			t.Fatalf("accepted depth %d", d)
+		}
+		// Round trip: re-encoding what was accepted is accepted again.
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckJSON(b, 8); err != nil && !strings.Contains(string(b), `\u0000`) {
+			t.Fatalf("re-encoded %q rejected: %v", b, err)
+		}
+	})
+}
+
+func depth(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		m := 0
+		for _, e := range x {
+			m = max(m, depth(e))
+		}
+		return m + 1
+	case []any:
+		m := 0
+		for _, e := range x {
+			m = max(m, depth(e))
+		}
+		return m + 1
+	}
+	return 0
+}
+
+// FuzzParseIngestLine checks that the ingest line parser never panics and
+// that an accepted line holds exactly one valid item that round-trips.
+func FuzzParseIngestLine(f *testing.F) {
+	for _, s := range []string{
+		`{"node":{"alias":"alice","label":"Person","props":{"name":"Alice"}}}`,
+		`{"edge":{"from":{"alias":"alice"},"to":{"alias":"acme"},"kind":"WORKS_AT","valid_from":"2021-01-01T00:00:00Z"}}`,
+		`{"node":{"label":"P","Label":"Q"}}`, `{"node":{}}`, `{"edge":null}`, `{"node":{"label":"P","props":[1]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		item, err := ParseIngestLine(data)
+		if err != nil {
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+				t.Fatalf("non-invalid error %v", err)
+			}
+			return
+		}
+		if (item.Node == nil) == (item.Edge == nil) {
+			t.Fatalf("accepted %q as %+v", data, item)
+		}
+		b, err := json.Marshal(item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseIngestLine(b)
+		if err != nil {
+			t.Fatalf("re-encoded %s rejected: %v", b, err)
+		}
+		b2, _ := json.Marshal(again)
+		if string(b) != string(b2) {
+			t.Fatalf("round trip changed %s to %s", b, b2)
+		}
+	})
+}
