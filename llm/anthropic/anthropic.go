@@ -1,0 +1,227 @@
+// Package anthropic is the Connector for the Anthropic Messages API, using
+// the official anthropic-sdk-go with its own retries and environment
+// defaults switched off, so that retries follow telamentis.LLMRetry and
+// credentials come only from configuration.
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	sdk "github.com/anthropics/anthropic-sdk-go"
+	"github.com/anthropics/anthropic-sdk-go/option"
+
+	"github.com/telamentis/telamentis"
+)
+
+// Config configures a Connector.
+type Config struct {
+	// Name is the routing name; default "anthropic".
+	Name string
+	// BaseURL defaults to https://api.anthropic.com; http only for loopback.
+	BaseURL string
+	APIKey  telamentis.Secret
+	Model   string
+	// StructuredOutput sends the schema as output_config.format
+	// (structured outputs). Off by default: the schema then travels in the
+	// system prompt and the answer is validated all the same.
+	StructuredOutput bool
+	// Timeout bounds one HTTP attempt; default 60s.
+	Timeout time.Duration
+	Retry   telamentis.LLMRetry
+	Price   telamentis.LLMPrice
+	// MaxOutputTokens is the default answer bound; default 8192.
+	MaxOutputTokens int
+	CAPEM           []byte
+}
+
+// Connector calls the Messages API.
+type Connector struct {
+	cfg    Config
+	client sdk.Client
+}
+
+var _ telamentis.Connector = (*Connector)(nil)
+
+// New validates cfg and returns a Connector.
+func New(cfg Config) (*Connector, error) {
+	if cfg.Name == "" {
+		cfg.Name = "anthropic"
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "https://api.anthropic.com"
+	}
+	if _, err := telamentis.LLMEndpoint(cfg.BaseURL); err != nil {
+		return nil, err
+	}
+	if cfg.Model == "" {
+		return nil, telamentis.Invalid("model", "required")
+	}
+	if cfg.APIKey.IsZero() {
+		return nil, telamentis.Invalid("api_key", "required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.MaxOutputTokens <= 0 {
+		cfg.MaxOutputTokens = 8192
+	}
+	hc, err := telamentis.LLMHTTPClient(cfg.Timeout, cfg.CAPEM)
+	if err != nil {
+		return nil, err
+	}
+	c := sdk.NewClient(
+		option.WithoutEnvironmentDefaults(),
+		option.WithBaseURL(cfg.BaseURL),
+		option.WithAPIKey(cfg.APIKey.Reveal()),
+		option.WithHTTPClient(hc),
+		option.WithMaxRetries(0),
+		option.WithRequestTimeout(cfg.Timeout),
+	)
+	return &Connector{cfg: cfg, client: c}, nil
+}
+
+// Name implements telamentis.Connector.
+func (c *Connector) Name() string { return c.cfg.Name }
+
+// Model implements telamentis.Connector.
+func (c *Connector) Model() string { return c.cfg.Model }
+
+// Price returns the configured price, for budget estimates.
+func (c *Connector) Price() telamentis.LLMPrice { return c.cfg.Price }
+
+// Complete implements telamentis.Connector.
+func (c *Connector) Complete(ctx context.Context, req telamentis.LLMRequest) (telamentis.LLMResponse, error) {
+	start := time.Now()
+	params, err := c.params(req)
+	if err != nil {
+		return telamentis.LLMResponse{}, err
+	}
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		out, err := c.client.Messages.New(ctx, params)
+		if err == nil {
+			resp, err := c.answer(out)
+			resp.Attempts = attempt
+			resp.Latency = time.Since(start)
+			return resp, err
+		}
+		retryAfter, perr := c.classify(ctx, err)
+		lastErr = perr
+		var pe *telamentis.ProviderError
+		if !errors.As(perr, &pe) || (pe.Kind != telamentis.ProviderRateLimited && pe.Kind != telamentis.ProviderUnavailable) || pe.Status == 0 {
+			return telamentis.LLMResponse{Attempts: attempt}, perr
+		}
+		if attempt >= c.cfg.Retry.Attempts() {
+			break
+		}
+		d, ok := c.cfg.Retry.Delay(attempt, retryAfter, time.Now())
+		if !ok {
+			break
+		}
+		if err := telamentis.SleepCtx(ctx, d); err != nil {
+			return telamentis.LLMResponse{Attempts: attempt}, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
+		}
+	}
+	return telamentis.LLMResponse{}, lastErr
+}
+
+func (c *Connector) params(req telamentis.LLMRequest) (sdk.MessageNewParams, error) {
+	maxTok := req.MaxOutputTokens
+	if maxTok <= 0 {
+		maxTok = c.cfg.MaxOutputTokens
+	}
+	p := sdk.MessageNewParams{
+		Model:     sdk.Model(c.cfg.Model),
+		MaxTokens: int64(maxTok),
+	}
+	if req.System != "" {
+		p.System = []sdk.TextBlockParam{{Text: req.System}}
+	}
+	for _, m := range req.Messages {
+		if m.Role == "assistant" {
+			p.Messages = append(p.Messages, sdk.NewAssistantMessage(sdk.NewTextBlock(m.Content)))
+		} else {
+			p.Messages = append(p.Messages, sdk.NewUserMessage(sdk.NewTextBlock(m.Content)))
+		}
+	}
+	if c.cfg.StructuredOutput && len(req.Schema) > 0 {
+		var schema map[string]any
+		if err := json.Unmarshal(req.Schema, &schema); err != nil {
+			return p, telamentis.Invalid("schema", "not a JSON object")
+		}
+		p.OutputConfig = sdk.OutputConfigParam{Format: sdk.JSONOutputFormatParam{Schema: schema}}
+	}
+	return p, nil
+}
+
+func (c *Connector) answer(out *sdk.Message) (telamentis.LLMResponse, error) {
+	u := out.Usage
+	resp := telamentis.LLMResponse{
+		Provider: c.cfg.Name,
+		Model:    string(out.Model),
+		Usage: telamentis.LLMUsage{
+			InputTokens:  u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens,
+			OutputTokens: u.OutputTokens,
+		},
+	}
+	if resp.Model == "" {
+		resp.Model = c.cfg.Model
+	}
+	resp.CostUSD = c.cfg.Price.Cost(resp.Usage)
+	switch out.StopReason {
+	case sdk.StopReasonRefusal:
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRefused, 0, "stop_reason refusal", nil)
+	case sdk.StopReasonMaxTokens:
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTruncated, 0, "stop_reason max_tokens", nil)
+	}
+	var b strings.Builder
+	for _, blk := range out.Content {
+		if blk.Type == "text" {
+			b.WriteString(blk.Text)
+		}
+	}
+	if strings.TrimSpace(b.String()) == "" {
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "no text content", nil)
+	}
+	resp.Content = b.String()
+	return resp, nil
+}
+
+// classify turns an SDK or transport error into a Connector error and
+// returns the Retry-After header of the answer, if any.
+func (c *Connector) classify(ctx context.Context, err error) (string, error) {
+	var ae *sdk.Error
+	if errors.As(err, &ae) {
+		ra := ""
+		if ae.Response != nil {
+			ra = ae.Response.Header.Get("Retry-After")
+		}
+		st := ae.StatusCode
+		switch {
+		case st == http.StatusTooManyRequests:
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRateLimited, st, "", nil)
+		case st >= 500: // 529 overloaded included
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, st, "", nil)
+		case st == http.StatusRequestTimeout:
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, st, "", nil)
+		default:
+			return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRejected, st, "", nil)
+		}
+	}
+	var ne net.Error
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, 0, "", err)
+	}
+	return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "", err)
+}
