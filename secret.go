@@ -7,18 +7,27 @@ import (
 
 // Secret holds a credential or key. It prints as [redacted] everywhere: fmt
 // verbs, slog, JSON and text marshalling. Only Reveal returns the value.
-type Secret struct{ v string }
+//
+// The value sits behind a pointer so that a Secret in an unexported struct
+// field, which fmt prints by reflection without calling its methods, shows
+// as an address and never as the value. Compare secrets with Reveal, not ==.
+type Secret struct{ p *string }
 
 // NewSecret wraps s.
-func NewSecret(s string) Secret { return Secret{v: s} }
+func NewSecret(s string) Secret { return Secret{p: &s} }
 
 const redacted = "[redacted]"
 
 // Reveal returns the secret value. Call it only where the value is used.
-func (s Secret) Reveal() string { return s.v }
+func (s Secret) Reveal() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.v == "" }
+func (s Secret) IsZero() bool { return s.Reveal() == "" }
 
 // String implements fmt.Stringer.
 func (s Secret) String() string { return redacted }
