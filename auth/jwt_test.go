@@ -332,7 +332,11 @@ func TestJWTRefused(t *testing.T) {
 		"jku":                   attacker.sign(t, map[string]any{"kid": "evil", "jku": attackerJWKS.URL}, e.claims(nil)),
 		"x5u":                   attacker.sign(t, map[string]any{"kid": "evil", "x5u": attackerJWKS.URL}, e.claims(nil)),
 		"crit":                  e.rsa1.sign(t, map[string]any{"crit": []string{"exp"}}, e.claims(nil)),
-		"garbage":               "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
+		// Even a good signature is refused when the header offers a key.
+		"good sig with jwk header": e.rsa1.sign(t, map[string]any{"jwk": e.rsa1.jwk()}, e.claims(nil)),
+		"good sig with jku header": e.rsa1.sign(t, map[string]any{"jku": attackerJWKS.URL}, e.claims(nil)),
+		"good sig with x5c header": e.rsa1.sign(t, map[string]any{"x5c": []string{"MIIB"}}, e.claims(nil)),
+		"garbage":                  "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
 	}
 	for _, none := range []string{"none", "None", "NONE", "nOnE"} {
 		c := e.claims(nil)
@@ -389,6 +393,7 @@ func TestJWTKeyRotationAndThrottle(t *testing.T) {
 	for i := range 50 {
 		p, err := e.auth(t, e.rsa1.sign(t, map[string]any{"kid": fmt.Sprint("random-", i)}, e.claims(nil)))
 		wantUnauth(t, p, err)
+		e.advance(500 * time.Millisecond) // 25 s in all: under the 30 s throttle
 	}
 	if got := e.idp.jwksHits.Load(); got != 1 {
 		t.Fatalf("jwks fetched %d times during the throttle window", got)
