@@ -1,0 +1,261 @@
+// Package gemini is the Connector for the Gemini API's generateContent,
+// using the official google.golang.org/genai SDK with the Gemini API
+// backend (an API key, not Vertex AI). The SDK's error type carries no
+// headers, so a small transport wrapper records Retry-After for the retry
+// policy; Gemini's RetryInfo error detail is honoured as well.
+package gemini
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"google.golang.org/genai"
+
+	"github.com/telamentis/telamentis"
+)
+
+// Config configures a Connector.
+type Config struct {
+	// Name is the routing name; default "gemini".
+	Name string
+	// BaseURL defaults to https://generativelanguage.googleapis.com/; http
+	// only for loopback.
+	BaseURL string
+	APIKey  telamentis.Secret
+	Model   string
+	// Timeout bounds one HTTP attempt; default 60s.
+	Timeout time.Duration
+	Retry   telamentis.LLMRetry
+	Price   telamentis.LLMPrice
+	// MaxOutputTokens is the default answer bound; default 8192.
+	MaxOutputTokens int
+	CAPEM           []byte
+}
+
+// Connector calls generateContent.
+type Connector struct {
+	cfg    Config
+	client *genai.Client
+}
+
+var _ telamentis.Connector = (*Connector)(nil)
+
+// New validates cfg and returns a Connector.
+func New(ctx context.Context, cfg Config) (*Connector, error) {
+	if cfg.Name == "" {
+		cfg.Name = "gemini"
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "https://generativelanguage.googleapis.com/"
+	}
+	if _, err := telamentis.LLMEndpoint(cfg.BaseURL); err != nil {
+		return nil, err
+	}
+	if cfg.Model == "" {
+		return nil, telamentis.Invalid("model", "required")
+	}
+	if cfg.APIKey.IsZero() {
+		return nil, telamentis.Invalid("api_key", "required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.MaxOutputTokens <= 0 {
+		cfg.MaxOutputTokens = 8192
+	}
+	hc, err := telamentis.LLMHTTPClient(cfg.Timeout, cfg.CAPEM)
+	if err != nil {
+		return nil, err
+	}
+	hc.Transport = retryAfterRecorder{hc.Transport}
+	base := cfg.BaseURL
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	c, err := genai.NewClient(ctx, &genai.ClientConfig{
+		APIKey:      cfg.APIKey.Reveal(),
+		Backend:     genai.BackendGeminiAPI,
+		HTTPClient:  hc,
+		HTTPOptions: genai.HTTPOptions{BaseURL: base, APIVersion: "v1beta"},
+	})
+	if err != nil {
+		return nil, telamentis.Invalid("gemini", "cannot build client")
+	}
+	return &Connector{cfg: cfg, client: c}, nil
+}
+
+// Name implements telamentis.Connector.
+func (c *Connector) Name() string { return c.cfg.Name }
+
+// Model implements telamentis.Connector.
+func (c *Connector) Model() string { return c.cfg.Model }
+
+// Price returns the configured price, for budget estimates.
+func (c *Connector) Price() telamentis.LLMPrice { return c.cfg.Price }
+
+type retryAfterKey struct{}
+
+// retryAfterRecorder stores the Retry-After header of each answer in the
+// *string the request's context carries.
+type retryAfterRecorder struct{ rt http.RoundTripper }
+
+func (r retryAfterRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.rt.RoundTrip(req)
+	if p, ok := req.Context().Value(retryAfterKey{}).(*string); ok && resp != nil {
+		*p = resp.Header.Get("Retry-After")
+	}
+	return resp, err
+}
+
+// Complete implements telamentis.Connector.
+func (c *Connector) Complete(ctx context.Context, req telamentis.LLMRequest) (telamentis.LLMResponse, error) {
+	start := time.Now()
+	contents, cfg := c.params(req)
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		var ra string
+		actx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, &ra), c.cfg.Timeout)
+		out, err := c.client.Models.GenerateContent(actx, c.cfg.Model, contents, cfg)
+		cancel()
+		if err == nil {
+			resp, err := c.answer(out)
+			resp.Attempts = attempt
+			resp.Latency = time.Since(start)
+			return resp, err
+		}
+		retryAfter, perr := c.classify(ctx, err, ra)
+		lastErr = perr
+		var pe *telamentis.ProviderError
+		if !errors.As(perr, &pe) || (pe.Kind != telamentis.ProviderRateLimited && pe.Kind != telamentis.ProviderUnavailable) || pe.Status == 0 {
+			return telamentis.LLMResponse{Attempts: attempt}, perr
+		}
+		if attempt >= c.cfg.Retry.Attempts() {
+			break
+		}
+		d, ok := c.cfg.Retry.Delay(attempt, retryAfter, time.Now())
+		if !ok {
+			break
+		}
+		if err := telamentis.SleepCtx(ctx, d); err != nil {
+			return telamentis.LLMResponse{Attempts: attempt}, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
+		}
+	}
+	return telamentis.LLMResponse{}, lastErr
+}
+
+func (c *Connector) params(req telamentis.LLMRequest) ([]*genai.Content, *genai.GenerateContentConfig) {
+	contents := make([]*genai.Content, 0, len(req.Messages))
+	for _, m := range req.Messages {
+		role := genai.RoleUser
+		if m.Role == "assistant" {
+			role = genai.RoleModel
+		}
+		contents = append(contents, genai.NewContentFromText(m.Content, genai.Role(role)))
+	}
+	maxTok := req.MaxOutputTokens
+	if maxTok <= 0 {
+		maxTok = c.cfg.MaxOutputTokens
+	}
+	cfg := &genai.GenerateContentConfig{MaxOutputTokens: int32(maxTok)}
+	if req.System != "" {
+		cfg.SystemInstruction = &genai.Content{Parts: []*genai.Part{{Text: req.System}}}
+	}
+	if len(req.Schema) > 0 {
+		cfg.ResponseMIMEType = "application/json"
+		cfg.ResponseJsonSchema = req.Schema
+	}
+	return contents, cfg
+}
+
+func (c *Connector) answer(out *genai.GenerateContentResponse) (telamentis.LLMResponse, error) {
+	resp := telamentis.LLMResponse{Provider: c.cfg.Name, Model: out.ModelVersion}
+	if u := out.UsageMetadata; u != nil {
+		resp.Usage = telamentis.LLMUsage{
+			InputTokens: int64(u.PromptTokenCount) + int64(u.ToolUsePromptTokenCount),
+			// thinking tokens are billed as output
+			OutputTokens: int64(u.CandidatesTokenCount) + int64(u.ThoughtsTokenCount),
+		}
+	}
+	if resp.Model == "" {
+		resp.Model = c.cfg.Model
+	}
+	resp.CostUSD = c.cfg.Price.Cost(resp.Usage)
+	if pf := out.PromptFeedback; pf != nil && pf.BlockReason != "" {
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRefused, 0, "prompt blocked: "+string(pf.BlockReason), nil)
+	}
+	if len(out.Candidates) == 0 || out.Candidates[0] == nil {
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "no candidates", nil)
+	}
+	cand := out.Candidates[0]
+	switch cand.FinishReason {
+	case genai.FinishReasonMaxTokens:
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTruncated, 0, "finishReason MAX_TOKENS", nil)
+	case genai.FinishReasonSafety, genai.FinishReasonRecitation, genai.FinishReasonBlocklist,
+		genai.FinishReasonProhibitedContent, genai.FinishReasonSPII:
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRefused, 0, "finishReason "+string(cand.FinishReason), nil)
+	}
+	var b strings.Builder
+	if cand.Content != nil {
+		for _, p := range cand.Content.Parts {
+			if p != nil && !p.Thought {
+				b.WriteString(p.Text)
+			}
+		}
+	}
+	if strings.TrimSpace(b.String()) == "" {
+		return resp, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "no text", nil)
+	}
+	resp.Content = b.String()
+	return resp, nil
+}
+
+// classify turns an SDK or transport error into a Connector error and
+// returns the retry delay: the Retry-After header, else RetryInfo.
+func (c *Connector) classify(ctx context.Context, err error, header string) (string, error) {
+	var ae genai.APIError
+	if errors.As(err, &ae) {
+		ra := header
+		if ra == "" {
+			ra = retryInfo(ae)
+		}
+		st := ae.Code
+		switch {
+		case st == http.StatusTooManyRequests:
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRateLimited, st, ae.Status, nil)
+		case st >= 500:
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, st, ae.Status, nil)
+		case st == http.StatusRequestTimeout:
+			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, st, "", nil)
+		default:
+			return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRejected, st, ae.Status, nil)
+		}
+	}
+	var ne net.Error
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, 0, "", err)
+	}
+	// The SDK's decode errors quote the body; keep it out of the cause.
+	return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "undecodable answer", nil)
+}
+
+// retryInfo reads google.rpc.RetryInfo's retryDelay ("30s") as seconds.
+func retryInfo(ae genai.APIError) string {
+	for _, d := range ae.Details {
+		if t, _ := d["@type"].(string); !strings.HasSuffix(t, "google.rpc.RetryInfo") {
+			continue
+		}
+		if s, _ := d["retryDelay"].(string); strings.HasSuffix(s, "s") {
+			return strings.TrimSuffix(s, "s")
+		}
+	}
+	return ""
+}
