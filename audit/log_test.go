@@ -408,3 +408,36 @@ func BenchmarkAppendParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestAuthEvents(t *testing.T) {
+	l := openLog(t, t.TempDir(), nil)
+	ev := NewAuthEvents(l, time.Minute)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ev.now = func() time.Time { return now }
+	p := &telamentis.Principal{Tenant: "acme", Role: telamentis.RoleWriter, KeyID: "k1"}
+	for range 5 {
+		if err := ev.Success(t.Context(), p, "r1", "127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev.Success(t.Context(), p, "r2", "127.0.0.2") // another IP
+	now = now.Add(time.Minute)
+	ev.Success(t.Context(), p, "r3", "127.0.0.1") // interval passed
+	for range 3 {
+		if err := ev.Failure(t.Context(), "r4", "10.0.0.9", "api_key", "abcdefghijklmnop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	succ, _, _ := l.Query(t.Context(), telamentis.AuditFilter{Action: telamentis.AuditAuthSuccess})
+	fail, _, _ := l.Query(t.Context(), telamentis.AuditFilter{Action: telamentis.AuditAuthFailure})
+	if len(succ) != 3 || succ[0].Actor != "key:k1" || succ[0].Tenant != "acme" || succ[2].RequestID != "r3" {
+		t.Fatalf("successes %+v", succ)
+	}
+	if len(fail) != 3 || fail[0].Target != "key:abcdefghijklmnop" || fail[0].Details["credential"] != "api_key" {
+		t.Fatalf("failures %+v", fail)
+	}
+	l.Close()
+	if err := ev.Failure(t.Context(), "r5", "10.0.0.9", "missing", ""); telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
+		t.Fatalf("failure on a closed log: %v", err)
+	}
+}

@@ -279,10 +279,16 @@ func (k *Keys) RotateKey(ctx context.Context, id string, overlap time.Duration) 
 // RevokeKey implements telamentis.KeyManager. The revocation takes effect
 // on this process's next request.
 func (k *Keys) RevokeKey(ctx context.Context, id string) (telamentis.APIKey, error) {
-	key, err := k.store.RevokeKey(ctx, id, k.cfg.Now().UTC())
+	now := k.cfg.Now().UTC()
+	key, err := k.store.RevokeKey(ctx, id, now)
 	k.invalidate(id)
 	if err != nil {
 		return telamentis.APIKey{}, fmt.Errorf("auth: revoke key: %w", err)
+	}
+	if key.RevokedAt.After(now) {
+		// The store kept a later, scheduled revocation (a rotation's
+		// overlap) instead of moving it to now: the key still works.
+		return telamentis.APIKey{}, fmt.Errorf("auth: revoke key: store kept the scheduled revocation at %v", key.RevokedAt)
 	}
 	key.Hash = nil
 	return key, nil

@@ -70,6 +70,35 @@ func ParseAuthorization(h string) (scheme, credential string, ok bool) {
 	return scheme, credential, true
 }
 
+// Credential kinds reported by CredentialKind.
+const (
+	KindMissing   = "missing"
+	KindAPIKey    = "api_key"
+	KindJWT       = "jwt"
+	KindMalformed = "malformed"
+)
+
+// CredentialKind classifies an Authorization header value for logs and
+// audit records, and for an API key also returns the key ID it claims
+// (the ID is not secret; the key may not exist). It never returns any part
+// of a secret.
+func CredentialKind(authorization string) (kind, keyID string) {
+	if authorization == "" {
+		return KindMissing, ""
+	}
+	_, cred, ok := ParseAuthorization(authorization)
+	switch {
+	case !ok:
+		return KindMalformed, ""
+	case IsJWT(cred):
+		return KindJWT, ""
+	}
+	if id, ok := parseKeyToken(cred); ok {
+		return KindAPIKey, id
+	}
+	return KindMalformed, ""
+}
+
 // IsAPIKey reports whether s has the shape of an API key token (it may
 // still be unknown or wrong).
 func IsAPIKey(s string) bool {

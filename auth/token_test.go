@@ -131,3 +131,21 @@ func FuzzCredentialParsers(f *testing.F) {
 		_ = QueryHasCredential(s)
 	})
 }
+
+func TestCredentialKind(t *testing.T) {
+	id, tok := newKeyToken()
+	tests := []struct{ in, kind, id string }{
+		{"", KindMissing, ""},
+		{"Bearer " + tok, KindAPIKey, id},
+		{"ApiKey " + tok, KindAPIKey, id},
+		{"Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln", KindJWT, ""},
+		{"Basic abc", KindMalformed, ""},
+		{"Bearer tm_short", KindMalformed, ""},
+	}
+	for _, tt := range tests {
+		kind, gotID := CredentialKind(tt.in)
+		if kind != tt.kind || gotID != tt.id {
+			t.Errorf("CredentialKind(%q) = %q, %q; want %q, %q", tt.in, kind, gotID, tt.kind, tt.id)
+		}
+	}
+}
