@@ -13,9 +13,23 @@ import (
 // returns the row count worked out by hand in testdata/tiny/queries.csv and
 // that the report has the shared kgbench shape.
 func TestRunTiny(t *testing.T) {
+	runTiny(t, "embedded", "telamentis-embedded-tiny.json")
+}
+
+// TestRunTinyPostgres does the same against the postgres store, in a fresh
+// database with its own roles on the server of TELAMENTIS_TEST_POSTGRES_URL.
+func TestRunTinyPostgres(t *testing.T) {
+	u := os.Getenv("TELAMENTIS_TEST_POSTGRES_URL")
+	if u == "" {
+		t.Skip("TELAMENTIS_TEST_POSTGRES_URL not set")
+	}
+	runTiny(t, u, "telamentis-postgres-tiny.json")
+}
+
+func runTiny(t *testing.T, store, file string) {
 	results := t.TempDir()
 	cfg, err := parseFlags([]string{"-data", tiny, "-results", results, "-workdir", t.TempDir(),
-		"-clients", "1,2", "-batch", "2", "-check"})
+		"-clients", "1,2", "-batch", "2", "-check", "-store", store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +40,7 @@ func TestRunTiny(t *testing.T) {
 	if !valid {
 		t.Fatal("some query returned the wrong number of rows (see the table above)")
 	}
-	b, err := os.ReadFile(filepath.Join(results, "telamentis-embedded-tiny.json"))
+	b, err := os.ReadFile(filepath.Join(results, file))
 	if err != nil {
 		t.Fatal(err)
 	}
