@@ -1,100 +1,26 @@
 package auth
 
 import (
-	"context"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/badger"
 )
 
-// memKeys is a KeyStore following the telamentis.KeyStore contract, used
-// until a real store implements KeyStore.
-type memKeys struct {
-	mu   sync.Mutex
-	keys map[string]telamentis.APIKey
-	gets int
-}
-
-func newKeyStore(t testing.TB) *memKeys {
+// newKeyStore opens an in-memory Badger store, the default KeyStore, with
+// the tenants the tests use.
+func newKeyStore(t testing.TB) telamentis.KeyStore {
 	t.Helper()
-	return &memKeys{keys: map[string]telamentis.APIKey{}}
-}
-
-func (m *memKeys) CreateKey(_ context.Context, k telamentis.APIKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.keys[k.ID]; ok {
-		return telamentis.Errorf(telamentis.CodeConflict, "key exists")
+	s, err := badger.Open(badger.Config{InMemory: true, Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	k.Hash = slices.Clone(k.Hash)
-	m.keys[k.ID] = k
-	return nil
-}
-
-func (m *memKeys) GetKey(_ context.Context, id string) (telamentis.APIKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.gets++
-	k, ok := m.keys[id]
-	if !ok {
-		return telamentis.APIKey{}, telamentis.NotFound("key")
-	}
-	k.Hash = slices.Clone(k.Hash)
-	return k, nil
-}
-
-func (m *memKeys) ListKeys(_ context.Context, tenant string) ([]telamentis.APIKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []telamentis.APIKey
-	for _, k := range m.keys {
-		if k.Tenant == tenant {
-			k.Hash = slices.Clone(k.Hash)
-			out = append(out, k)
+	t.Cleanup(func() { s.Close() })
+	for _, id := range []string{"acme", "globex"} {
+		if _, err := s.CreateTenant(t.Context(), telamentis.Tenant{ID: id}); err != nil {
+			t.Fatalf("create tenant %s: %v", id, err)
 		}
 	}
-	slices.SortFunc(out, func(a, b telamentis.APIKey) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
-
-func (m *memKeys) RevokeKey(_ context.Context, id string, at time.Time) (telamentis.APIKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k, ok := m.keys[id]
-	if !ok {
-		return telamentis.APIKey{}, telamentis.NotFound("key")
-	}
-	if k.RevokedAt.IsZero() || at.Before(k.RevokedAt) {
-		k.RevokedAt = at
-	}
-	m.keys[id] = k
-	return k, nil
-}
-
-func (m *memKeys) TouchKey(_ context.Context, id string, at time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k, ok := m.keys[id]
-	if !ok {
-		return telamentis.NotFound("key")
-	}
-	k.LastUsedAt = at
-	m.keys[id] = k
-	return nil
-}
-
-func (m *memKeys) CountKeys(context.Context) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.keys), nil
-}
-
-func (m *memKeys) getCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.gets
+	return s
 }
