@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -242,6 +243,7 @@ func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Read
 			g.sum.Aborted = p.Detail
 		}
 	}
+	slices.SortStableFunc(g.sum.Errors, func(a, b IngestError) int { return a.Line - b.Line })
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(g.sum)

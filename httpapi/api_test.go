@@ -1,0 +1,341 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/telamentis/telamentis"
+)
+
+// TestQuickstart is the README quickstart through HTTP: a tenant, a tenant
+// key, two facts (Alice works at Acme from 2021, moves to Globex in 2024),
+// read as of two valid times and two transaction times.
+func TestQuickstart(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("acme")
+	w := e.key("acme", telamentis.RoleWriter, false)
+
+	e.node("acme", w, "alice", "Person", map[string]any{"name": "Alice"})
+	e.node("acme", w, "acme-corp", "Org", map[string]any{"name": "Acme"})
+	e.node("acme", w, "globex", "Org", map[string]any{"name": "Globex"})
+
+	// Fact 1: Alice WORKS_AT Acme from 2021.
+	r := e.must(201, "POST", "/v1/graph/acme/edges", w, map[string]any{
+		"alias": "alice-job", "from": map[string]string{"alias": "alice"}, "to": map[string]string{"alias": "acme-corp"},
+		"kind": "WORKS_AT", "valid_from": "2021-01-01T00:00:00Z"})
+	var first telamentis.EdgeResult
+	r.json(t, &first)
+	t1 := first.Edge.TxStart
+
+	// Fact 2: she left Acme at the start of 2024 and works at Globex since.
+	r = e.must(200, "POST", "/v1/graph/acme/edges/"+first.Edge.ID+"/invalidate", w, map[string]any{"at": "2024-01-01T00:00:00Z"})
+	e.must(201, "POST", "/v1/graph/acme/edges", w, map[string]any{
+		"alias": "alice-job-2", "from": map[string]string{"alias": "alice"}, "to": map[string]string{"alias": "globex"},
+		"kind": "WORKS_AT", "valid_from": "2024-01-01T00:00:00Z"})
+
+	alice := e.must(200, "GET", "/v1/graph/acme/nodes?alias=alice", w, nil)
+	var an telamentis.Node
+	alice.json(t, &an)
+	employer := func(validAt string, asAt time.Time) string {
+		t.Helper()
+		q := map[string]any{"kind": "edges", "from": map[string]string{"id": an.ID}, "kinds": []string{"WORKS_AT"}, "valid_at": validAt}
+		if !asAt.IsZero() {
+			q["as_at"] = asAt.Format(time.RFC3339Nano)
+		}
+		var p telamentis.Page
+		e.must(200, "POST", "/v1/graph/acme/query", w, q).json(t, &p)
+		var names []string
+		for _, ed := range p.Edges {
+			var n telamentis.Node
+			e.must(200, "GET", "/v1/graph/acme/nodes/"+ed.To, w, nil).json(t, &n)
+			names = append(names, n.Alias)
+		}
+		return strings.Join(names, ",")
+	}
+	for _, tc := range []struct {
+		validAt string
+		asAt    time.Time
+		want    string
+	}{
+		{"2022-06-01T00:00:00Z", time.Time{}, "acme-corp"},
+		{"2025-06-01T00:00:00Z", time.Time{}, "globex"},
+		// As the database knew it right after fact 1: Alice still at Acme.
+		{"2025-06-01T00:00:00Z", t1, "acme-corp"},
+		// Before anything was written: nothing.
+		{"2025-06-01T00:00:00Z", t1.Add(-time.Microsecond), ""},
+	} {
+		if got := employer(tc.validAt, tc.asAt); got != tc.want {
+			t.Errorf("employer valid_at %s as_at %v = %q, want %q", tc.validAt, tc.asAt, got, tc.want)
+		}
+	}
+}
+
+// TestAPIFlow walks every route once with the role it needs.
+func TestAPIFlow(t *testing.T) {
+	e := newEnv(t)
+
+	// Unauthenticated endpoints.
+	r := e.must(200, "GET", "/healthz", "", nil)
+	if r.String() != "{\"status\":\"ok\"}\n" {
+		t.Fatalf("healthz says too much: %s", r.body)
+	}
+	e.must(200, "GET", "/readyz", "", nil)
+	spec := e.must(200, "GET", "/openapi.json", "", nil).m(t)
+	if spec["openapi"] != "3.1.0" {
+		t.Fatalf("openapi version %v", spec["openapi"])
+	}
+	paths := spec["paths"].(map[string]any)
+	for _, p := range []string{"/v1/tenants", "/v1/graph/{tenant}/nodes", "/v1/graph/{tenant}/ingest", "/v1/graph/{tenant}/export", "/v1/graph/{tenant}/query"} {
+		if paths[p] == nil {
+			t.Errorf("openapi lacks %s", p)
+		}
+	}
+	docs := e.must(200, "GET", "/docs", "", nil)
+	if bytes.Contains(docs.body, []byte("https://")) || !bytes.Contains(docs.body, []byte("/docs/docs.js")) {
+		t.Fatalf("/docs must be self-contained: %s", docs.body)
+	}
+	e.must(200, "GET", "/docs/docs.js", "", nil)
+	checkProblem(t, e.req("GET", "/v1/tenants", "", nil), 401, "unauthenticated")
+
+	// Tenants.
+	e.tenant("acme", map[string]any{"quotas": map[string]any{"max_nodes": 1000}})
+	e.tenant("other")
+	var tl struct{ Tenants []telamentis.Tenant }
+	e.must(200, "GET", "/v1/tenants", e.admin, nil).json(t, &tl)
+	if len(tl.Tenants) != 2 {
+		t.Fatalf("tenants %+v", tl)
+	}
+	var tn telamentis.Tenant
+	e.must(200, "PATCH", "/v1/tenants/acme", e.admin, map[string]any{"name": "Acme Inc", "pii": map[string]any{"fields": []string{"email"}, "mode": "mask"}}).json(t, &tn)
+	if tn.Name != "Acme Inc" || tn.Quotas.MaxNodes != 1000 || tn.PII.Mode != "mask" {
+		t.Fatalf("patched tenant %+v", tn)
+	}
+	checkProblem(t, e.req("POST", "/v1/tenants", e.admin, map[string]any{"id": "acme"}), 409, "conflict")
+
+	// Keys.
+	ta := e.key("acme", telamentis.RoleTenantAdmin, true)
+	var issued struct {
+		Key    telamentis.APIKey `json:"key"`
+		Secret string            `json:"secret"`
+	}
+	e.must(201, "POST", "/v1/tenants/acme/keys", ta, map[string]any{"role": "writer", "name": "agent"}).json(t, &issued)
+	w := issued.Secret
+	if !strings.HasPrefix(w, "tm_") || issued.Key.Tenant != "acme" {
+		t.Fatalf("issued %+v", issued)
+	}
+	rd := e.key("acme", telamentis.RoleReader, false)
+	kl := e.must(200, "GET", "/v1/tenants/acme/keys", ta, nil)
+	if strings.Contains(kl.String(), strings.Split(w, "_")[2]) || strings.Contains(kl.String(), "hash") {
+		t.Fatalf("key list shows secrets: %s", kl.body)
+	}
+	e.must(200, "GET", "/v1/tenants/acme/keys/"+issued.Key.ID, ta, nil)
+	e.must(200, "GET", "/v1/whoami", w, nil)
+	// Rotation: the new key works, the old one is revoked at once.
+	var rot struct {
+		Key    telamentis.APIKey `json:"key"`
+		Secret string            `json:"secret"`
+	}
+	e.must(201, "POST", "/v1/tenants/acme/keys/"+issued.Key.ID+"/rotate", ta, nil).json(t, &rot)
+	checkProblem(t, e.req("GET", "/v1/whoami", w, nil), 401, "unauthenticated")
+	w = rot.Secret
+	e.must(200, "GET", "/v1/whoami", w, nil)
+	// Revocation is effective on the next request.
+	victim := e.key("acme", telamentis.RoleReader, false)
+	e.must(200, "GET", "/v1/whoami", victim, nil)
+	vid := strings.Split(victim, "_")[1]
+	e.must(200, "DELETE", "/v1/tenants/acme/keys/"+vid, ta, nil)
+	checkProblem(t, e.req("GET", "/v1/whoami", victim, nil), 401, "unauthenticated")
+	// System keys.
+	var sys struct {
+		Secret string `json:"secret"`
+	}
+	e.must(201, "POST", "/v1/keys", e.admin, map[string]any{"role": "admin", "name": "ops"}).json(t, &sys)
+	e.must(200, "GET", "/v1/keys", sys.Secret, nil)
+
+	// Nodes and edges.
+	alice := e.node("acme", w, "alice", "Person", map[string]any{"name": "Alice", "email": "alice@example.com"})
+	bob := e.node("acme", w, "bob", "Person", map[string]any{"name": "Bob"})
+	// An upsert that changes nothing writes nothing.
+	var nr telamentis.NodeResult
+	e.must(200, "POST", "/v1/graph/acme/nodes", w, map[string]any{"alias": "bob", "label": "Person", "props": map[string]any{"name": "Bob"}}).json(t, &nr)
+	if nr.Created || nr.Changed {
+		t.Fatalf("no-op upsert %+v", nr)
+	}
+	e.must(200, "POST", "/v1/graph/acme/nodes", w, map[string]any{"alias": "bob", "label": "Person", "props": map[string]any{"name": "Robert"}}).json(t, &nr)
+	if !nr.Changed {
+		t.Fatalf("update %+v", nr)
+	}
+	// PII: masked for a key without pii, shown to one with it.
+	if n := e.must(200, "GET", "/v1/graph/acme/nodes/"+alice, w, nil); !strings.Contains(n.String(), `"email":"[pii]"`) || strings.Contains(n.String(), "alice@example.com") {
+		t.Fatalf("pii not masked: %s", n.body)
+	}
+	if n := e.must(200, "GET", "/v1/graph/acme/nodes/"+alice, ta, nil); !strings.Contains(n.String(), "alice@example.com") {
+		t.Fatalf("pii hidden from a pii key: %s", n.body)
+	}
+	knows := e.edge("acme", w, "k1", "alice", "bob", "KNOWS", "2020-01-01T00:00:00Z")
+	e.must(200, "GET", "/v1/graph/acme/edges/"+knows, rd, nil)
+	e.must(200, "GET", "/v1/graph/acme/edges?alias=k1", rd, nil)
+	var er telamentis.EdgeResult
+	e.must(200, "POST", "/v1/graph/acme/edges/"+knows+"/invalidate", w, map[string]any{"at": "2023-01-01T00:00:00Z"}).json(t, &er)
+	if er.Edge.ValidTo.Year() != 2023 {
+		t.Fatalf("invalidate %+v", er)
+	}
+	var page telamentis.Page
+	page = pageOf(t, e.must(200, "GET", "/v1/graph/acme/edges/"+knows+"/history", rd, nil))
+	if len(page.Edges) != 2 {
+		t.Fatalf("edge history %+v", page)
+	}
+	page = pageOf(t, e.must(200, "GET", "/v1/graph/acme/nodes/"+bob+"/history", rd, nil))
+	if len(page.Nodes) != 2 {
+		t.Fatalf("node history %+v", page)
+	}
+	page = pageOf(t, e.must(200, "GET", "/v1/graph/acme/nodes/"+alice+"/neighbors?valid_at=2021-01-01T00:00:00Z&kind=KNOWS", rd, nil))
+	if len(page.Neighbors) != 1 || page.Neighbors[0].Node.ID != bob {
+		t.Fatalf("neighbors %+v", page)
+	}
+	page = pageOf(t, e.must(200, "GET", "/v1/graph/acme/nodes/"+alice+"/neighbors?valid_at=2024-01-01T00:00:00Z", rd, nil))
+	if len(page.Neighbors) != 0 {
+		t.Fatalf("neighbors after invalidation %+v", page)
+	}
+	// as_at: bob's first version.
+	var bobNow telamentis.Node
+	e.must(200, "GET", "/v1/graph/acme/nodes/"+bob, rd, nil).json(t, &bobNow)
+	var bobThen telamentis.Node
+	e.must(200, "GET", "/v1/graph/acme/nodes/"+bob+"?as_at="+url.QueryEscape(bobNow.TxStart.Add(-time.Microsecond).Format(time.RFC3339Nano)), rd, nil).json(t, &bobThen)
+	if !strings.Contains(string(bobThen.Props), "Bob") || !strings.Contains(string(bobNow.Props), "Robert") {
+		t.Fatalf("as_at: then %s now %s", bobThen.Props, bobNow.Props)
+	}
+	checkProblem(t, e.req("GET", "/v1/graph/acme/nodes/"+bob+"?as_at=2024-01-01T00:00:00", rd, nil), 400, "invalid")
+
+	// Batch and paged query.
+	var batch struct {
+		Nodes []map[string]any `json:"nodes"`
+		Edges []map[string]any `json:"edges"`
+	}
+	for i := range 25 {
+		batch.Nodes = append(batch.Nodes, map[string]any{"alias": fmt.Sprintf("t%02d", i), "label": "Topic"})
+	}
+	batch.Edges = append(batch.Edges, map[string]any{"from": map[string]string{"alias": "t00"}, "to": map[string]string{"alias": "alice"}, "kind": "ABOUT"})
+	var br telamentis.BatchResult
+	e.must(200, "POST", "/v1/graph/acme/batch", w, batch).json(t, &br)
+	if len(br.Nodes) != 25 || len(br.Edges) != 1 || br.Nodes[0].Node.TxStart != br.Edges[0].Edge.TxStart {
+		t.Fatalf("batch %+v", br)
+	}
+	// A bad item rejects the whole batch, naming it.
+	bad := e.req("POST", "/v1/graph/acme/batch", w, map[string]any{"nodes": []map[string]any{{"alias": "x1", "label": "Ok"}, {"alias": "x2", "label": "9bad"}}})
+	p := checkProblem(t, bad, 400, "invalid")
+	if !strings.Contains(fmt.Sprint(p["errors"]), "nodes[1].label") {
+		t.Fatalf("batch errors %v", p["errors"])
+	}
+	e.must(404, "GET", "/v1/graph/acme/nodes?alias=x1", rd, nil)
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		q := map[string]any{"kind": "nodes", "labels": []string{"Topic"}, "limit": 10}
+		if cursor != "" {
+			q["cursor"] = cursor
+		}
+		var pg telamentis.Page
+		e.must(200, "POST", "/v1/graph/acme/query", rd, q).json(t, &pg)
+		for _, n := range pg.Nodes {
+			seen[n.ID] = true
+		}
+		if cursor = pg.NextCursor; cursor == "" {
+			if pages != 2 {
+				t.Fatalf("pages %d", pages+1)
+			}
+			break
+		}
+	}
+	if len(seen) != 25 {
+		t.Fatalf("paged %d topics", len(seen))
+	}
+	page = pageOf(t, e.must(200, "GET", "/v1/graph/acme/changes?since=2000-01-01T00:00:00Z&limit=5", rd, nil))
+	if len(page.Changes) != 5 || page.NextCursor == "" {
+		t.Fatalf("changes %+v", page)
+	}
+
+	// Ingest: per-line errors with line numbers, batches, summary.
+	lines := []string{
+		`{"node":{"alias":"carol","label":"Person","props":{"name":"Carol"}}}`,
+		``,
+		`{"node":{"alias":"carol","label":"Person","props":{"name":"Carol"}}}`,
+		`{"node":{"alias":"bob","label":"Person","props":{"name":"Bobby"}}}`,
+		`not json`,
+		`{"edge":{"from":{"alias":"carol"},"to":{"alias":"alice"},"kind":"KNOWS","valid_from":"2022-01-01T00:00:00Z"}}`,
+		`{"edge":{"from":{"alias":"carol"},"to":{"alias":"nobody"},"kind":"KNOWS"}}`,
+		`{"node":{"alias":"dave","label":"Person","LABEL":"x"}}`,
+		`{"node":{"alias":"erin","label":"Person"}}`,
+	}
+	var sum struct {
+		Lines, Created, Updated, Unchanged, Rejected, Batches int
+		Errors                                                []struct {
+			Line    int
+			Field   string
+			Message string
+		}
+	}
+	e.must(200, "POST", "/v1/graph/acme/ingest?batch_size=2", w, strings.Join(lines, "\n")+"\n").json(t, &sum)
+	if sum.Lines != 9 || sum.Created != 3 || sum.Updated != 1 || sum.Unchanged != 1 || sum.Rejected != 3 {
+		t.Fatalf("ingest summary %+v", sum)
+	}
+	gotLines := []int{}
+	for _, er := range sum.Errors {
+		gotLines = append(gotLines, er.Line)
+	}
+	if fmt.Sprint(gotLines) != "[5 7 8]" {
+		t.Fatalf("ingest error lines %v (%+v)", gotLines, sum.Errors)
+	}
+
+	// Stats, export (every version), retract, erase.
+	var st telamentis.TenantStats
+	e.must(200, "GET", "/v1/graph/acme/stats", rd, nil).json(t, &st)
+	if st.Nodes != 29 || st.NodeVersions <= st.Nodes {
+		t.Fatalf("stats %+v", st)
+	}
+	ex := e.must(200, "GET", "/v1/graph/acme/export", ta, nil)
+	if ct := ex.header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Fatalf("export content type %q", ct)
+	}
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(ex.body))
+	for sc.Scan() {
+		var line struct {
+			Node *telamentis.Node
+			Edge *telamentis.Edge
+		}
+		if err := jsonUnmarshalStrict(sc.Bytes(), &line); err != nil || (line.Node == nil) == (line.Edge == nil) {
+			t.Fatalf("export line %s: %v", sc.Text(), err)
+		}
+		n++
+	}
+	if int64(n) != st.NodeVersions+st.EdgeVersions {
+		t.Fatalf("export has %d lines, stats say %d versions", n, st.NodeVersions+st.EdgeVersions)
+	}
+	var rr telamentis.RetractResult
+	e.must(200, "DELETE", "/v1/graph/acme/edges/"+br.Edges[0].Edge.ID, w, nil).json(t, &rr)
+	e.must(200, "DELETE", "/v1/graph/acme/nodes/"+bob, w, nil).json(t, &rr)
+	e.must(404, "GET", "/v1/graph/acme/nodes/"+bob, rd, nil)
+	e.must(200, "GET", "/v1/graph/acme/nodes/"+bob+"?as_at="+url.QueryEscape(bobNow.TxStart.Format(time.RFC3339Nano)), rd, nil)
+	var eraseRes telamentis.EraseResult
+	e.must(200, "POST", "/v1/graph/acme/nodes/"+alice+"/erase", ta, nil).json(t, &eraseRes)
+	if eraseRes.Nodes != 1 || eraseRes.Versions == 0 {
+		t.Fatalf("erase %+v", eraseRes)
+	}
+	e.must(404, "GET", "/v1/graph/acme/nodes/"+alice+"/history", rd, nil) // no version is left
+
+	// Suspension refuses the tenant's keys; deletion revokes them.
+	e.must(200, "PATCH", "/v1/tenants/acme", e.admin, map[string]any{"status": "suspended"})
+	checkProblem(t, e.req("GET", "/v1/graph/acme/stats", rd, nil), 403, "forbidden")
+	e.must(200, "PATCH", "/v1/tenants/acme", e.admin, map[string]any{"status": "active"})
+	e.must(200, "GET", "/v1/graph/acme/stats", rd, nil)
+	e.must(204, "DELETE", "/v1/tenants/acme", e.admin, nil)
+	checkProblem(t, e.req("GET", "/v1/whoami", rd, nil), 401, "unauthenticated")
+	e.tenant("acme") // re-created: the old keys stay dead
+	checkProblem(t, e.req("GET", "/v1/graph/acme/stats", w, nil), 401, "unauthenticated")
+}
