@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/netip"
+	"strings"
+
+	"github.com/telamentis/telamentis"
+)
+
+// AdminConfig configures the admin listener's handler.
+type AdminConfig struct {
+	// Addr is where the admin listener binds; default 127.0.0.1:9090.
+	// Any address other than loopback requires Token.
+	Addr string
+	// Token, when set, must be presented as "Authorization: Bearer <token>"
+	// on every admin request. Load it with the secrets package (at least
+	// 32 bytes).
+	Token telamentis.Secret
+	// Pprof mounts net/http/pprof under /debug/pprof/.
+	Pprof bool
+}
+
+// AdminDefaults returns a loopback admin config with pprof on.
+func AdminDefaults() AdminConfig { return AdminConfig{Addr: "127.0.0.1:9090", Pprof: true} }
+
+// Validate refuses a non-loopback admin address without a token, and a
+// token shorter than 32 bytes.
+func (c AdminConfig) Validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("metrics: admin config: addr %q: %w", c.Addr, err)
+	}
+	if !isLoopbackHost(host) && c.Token.IsZero() {
+		return fmt.Errorf("metrics: admin config: addr %q is not loopback: a bearer token is required", c.Addr)
+	}
+	if !c.Token.IsZero() && len(c.Token.Reveal()) < 32 {
+		return fmt.Errorf("metrics: admin config: token shorter than 32 bytes")
+	}
+	return nil
+}
+
+// NewAdminHandler returns the admin listener's handler: /metrics and, if
+// enabled, /debug/pprof/. Serve it on its own listener (for example with
+// transport.New for timeouts and TLS); never mount it on the API handler.
+// Everything else answers 404.
+func NewAdminHandler(m *Metrics, cfg AdminConfig) (http.Handler, error) {
+	if m == nil {
+		return nil, errNoMetrics
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if cfg.Token.IsZero() {
+		return mux, nil
+	}
+	want := []byte("Bearer " + cfg.Token.Reveal())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="telamentis-admin"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			m.AuthFailure("admin_token", "bad_token")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}), nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}

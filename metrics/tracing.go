@@ -1,0 +1,162 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/telamentis/telamentis"
+)
+
+// TracingConfig configures OpenTelemetry tracing. It is off by default.
+type TracingConfig struct {
+	Enabled bool
+	// OTLPEndpoint is the OTLP/HTTP traces URL of a collector, e.g.
+	// "https://otel-collector:4318/v1/traces". Plain http is accepted only
+	// for loopback collectors or when Insecure is set.
+	OTLPEndpoint string
+	Insecure     bool
+	// Headers are sent with every export (e.g. a collector API key).
+	Headers map[string]telamentis.Secret
+	// ServiceName names the service in traces; default "telamentis".
+	ServiceName string
+	// SampleRatio is the fraction of new root traces recorded, in (0, 1];
+	// a sampled parent from traceparent is always followed.
+	SampleRatio float64
+}
+
+// Tracing starts server spans for HTTP requests, continuing W3C
+// traceparent/tracestate from callers, and exports them over OTLP/HTTP. A
+// nil or disabled *Tracing passes requests through untouched.
+type Tracing struct {
+	provider *sdktrace.TracerProvider
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+}
+
+// NewTracing returns a Tracing for cfg; with cfg.Enabled false it returns a
+// disabled one and never contacts anything. It uses no global OpenTelemetry
+// state.
+func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*Tracing, error) {
+	if !cfg.Enabled {
+		return &Tracing{tracer: noop.NewTracerProvider().Tracer(""), prop: propagation.TraceContext{}}, nil
+	}
+	if cfg.SampleRatio <= 0 || cfg.SampleRatio > 1 {
+		return nil, fmt.Errorf("metrics: tracing: sample ratio must be in (0, 1], got %v", cfg.SampleRatio)
+	}
+	u, err := url.Parse(cfg.OTLPEndpoint)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, errors.New("metrics: tracing: otlp endpoint must be an http(s) URL")
+	}
+	if u.Scheme == "http" && !cfg.Insecure && !isLoopbackHost(u.Hostname()) {
+		return nil, errors.New("metrics: tracing: plaintext otlp endpoint off loopback needs insecure: true")
+	}
+	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(cfg.OTLPEndpoint)}
+	if u.Scheme == "http" {
+		opts = append(opts, otlptracehttp.WithInsecure())
+	}
+	if len(cfg.Headers) > 0 {
+		h := make(map[string]string, len(cfg.Headers))
+		for k, v := range cfg.Headers {
+			h[k] = v.Reveal()
+		}
+		opts = append(opts, otlptracehttp.WithHeaders(h))
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: tracing: exporter: %w", err)
+	}
+	name := cfg.ServiceName
+	if name == "" {
+		name = "telamentis"
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", name))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+	)
+	logger.Info("tracing enabled", slog.String("endpoint", u.Scheme+"://"+u.Host), slog.Float64("sample_ratio", cfg.SampleRatio))
+	return &Tracing{
+		provider: tp,
+		tracer:   tp.Tracer("github.com/telamentis/telamentis"),
+		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}),
+	}, nil
+}
+
+// Tracer returns the tracer, for spans around store and LLM calls.
+func (t *Tracing) Tracer() trace.Tracer {
+	if t == nil {
+		return noop.NewTracerProvider().Tracer("")
+	}
+	return t.tracer
+}
+
+// Shutdown flushes pending spans and stops the exporter.
+func (t *Tracing) Shutdown(ctx context.Context) error {
+	if t == nil || t.provider == nil {
+		return nil
+	}
+	if err := t.provider.Shutdown(ctx); err != nil {
+		return fmt.Errorf("metrics: tracing: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Middleware starts a server span per request, as a child of the caller's
+// traceparent if present. The span is named by the route pattern from labels
+// (nil means PatternLabels) and records method, route and status only: no
+// path, query, headers or client address. When tracing is disabled it
+// returns next.
+func (t *Tracing) Middleware(next http.Handler, labels Labels) http.Handler {
+	if t == nil || t.provider == nil {
+		return next
+	}
+	if labels == nil {
+		labels = PatternLabels
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", methodLabel(r.Method))))
+		defer span.End()
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(ctx)
+		next.ServeHTTP(sw, r)
+		route, _ := labels(r)
+		if route == "" {
+			route = "unmatched"
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		span.SetName(route)
+		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+	})
+}
+
+// Inject writes the current span's traceparent into an outgoing request's
+// headers, for calls to services inside the trust boundary. Do not use it on
+// calls to third parties.
+func (t *Tracing) Inject(ctx context.Context, h http.Header) {
+	if t == nil || t.provider == nil {
+		return
+	}
+	t.prop.Inject(ctx, propagation.HeaderCarrier(h))
+}
