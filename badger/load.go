@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 
 	bdb "github.com/dgraph-io/badger/v4"
@@ -320,8 +321,136 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 // tenant; edges may reference nodes of the tenant or of this import. It
 // bypasses quotas. It is durable but, unlike ApplyBatch, not atomic when it
 // is larger than one Badger transaction; the index changes only after every
-// key is written.
+// key is written. Validation and encoding run before the tenant is locked,
+// so concurrent imports overlap their CPU work.
 func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.Node, edges []telamentis.Edge) error {
+	if _, err := s.tenant(tenant); err != nil {
+		return err
+	}
+	// Phase 1, stateless: validate, canonicalise, group versions, encode.
+	newNodes := make(map[id16]*nodeRec, len(nodes))
+	var nodeOrder []*nodeRec
+	maxTx := int64(math.MinInt64)
+	kvs := make([]kv, 0, len(nodes)+len(edges))
+	for i := range nodes {
+		n := &nodes[i]
+		f := func() string { return "nodes[" + strconv.Itoa(i) + "]" }
+		id, err := parseID(n.ID)
+		if err != nil {
+			return telamentis.Invalid(f()+".id", "must be a UUID")
+		}
+		if !telamentis.ValidIdentifier(n.Label) {
+			return telamentis.Invalid(f()+".label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if n.Alias != "" {
+			if err := (telamentis.Ref{Alias: n.Alias}).Validate(f()); err != nil {
+				return err
+			}
+		}
+		props, err := importProps(n.Props)
+		if err != nil {
+			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
+		}
+		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: string(props)}
+		if n.TxStart.IsZero() || v.txEnd <= v.txStart {
+			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
+		}
+		r := newNodes[id]
+		if r == nil {
+			r = &nodeRec{id: id, idStr: id.String()}
+			newNodes[id] = r
+			nodeOrder = append(nodeOrder, r)
+		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+			return telamentis.Invalid(f()+".tx_start", "versions of a node must come in tx order without overlap")
+		}
+		r.vers = append(r.vers, v)
+		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
+		kvs = append(kvs, kv{key: versionKey(tenant, tagNode, id, v.txStart), value: encodeNode(&v)})
+	}
+	liveAlias := map[string]bool{}
+	for _, r := range nodeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveAlias[v.alias] {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
+			}
+			liveAlias[v.alias] = true
+		}
+	}
+	type edgeEnds struct{ from, to id16 }
+	newEdges := make(map[id16]*edgeRec, len(edges))
+	ends := make(map[*edgeRec]edgeEnds, len(edges))
+	var edgeOrder []*edgeRec
+	for i := range edges {
+		e := &edges[i]
+		f := func() string { return "edges[" + strconv.Itoa(i) + "]" }
+		id, err := parseID(e.ID)
+		if err != nil {
+			return telamentis.Invalid(f()+".id", "must be a UUID")
+		}
+		from, err := parseID(e.From)
+		if err != nil {
+			return telamentis.Invalid(f()+".from", "must be a UUID")
+		}
+		to, err := parseID(e.To)
+		if err != nil {
+			return telamentis.Invalid(f()+".to", "must be a UUID")
+		}
+		if !telamentis.ValidIdentifier(e.Kind) {
+			return telamentis.Invalid(f()+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if e.Alias != "" {
+			if err := (telamentis.Ref{Alias: e.Alias}).Validate(f()); err != nil {
+				return err
+			}
+		}
+		props, err := importProps(e.Props)
+		if err != nil {
+			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
+		}
+		v := edgeVer{
+			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
+			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
+			kind: e.Kind, alias: e.Alias, props: string(props),
+		}
+		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
+			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
+		}
+		if e.ValidFrom.IsZero() || v.vt <= v.vf {
+			return telamentis.Invalid(f()+".valid_to", "must be after valid_from")
+		}
+		r := newEdges[id]
+		if r == nil {
+			r = &edgeRec{id: id, idStr: id.String()}
+			newEdges[id] = r
+			ends[r] = edgeEnds{from, to}
+			edgeOrder = append(edgeOrder, r)
+		} else {
+			if ends[r] != (edgeEnds{from, to}) {
+				return telamentis.Invalid(f()+".from", "endpoints differ between versions")
+			}
+			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+				return telamentis.Invalid(f()+".tx_start", "versions of an edge must come in tx order without overlap")
+			}
+		}
+		r.vers = append(r.vers, v)
+		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
+		kvs = append(kvs, kv{key: versionKey(tenant, tagEdge, id, v.txStart), value: encodeEdge(from, to, &v)})
+	}
+	liveEdgeAlias := map[string]bool{}
+	for _, r := range edgeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveEdgeAlias[v.alias] {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live edges", v.alias)
+			}
+			liveEdgeAlias[v.alias] = true
+		}
+	}
+	if len(kvs) == 0 {
+		return nil
+	}
+
+	// Phase 2, under the tenant's write lock: check against the tenant,
+	// write, index.
 	ts, err := s.beginWrite(ctx, tenant)
 	if err != nil {
 		return err
@@ -330,140 +459,38 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	if err := ts.h.barrier(); err != nil {
 		return wrapErr("import", err)
 	}
-	newNodes := map[id16]*nodeRec{}
-	var nodeOrder []*nodeRec
-	liveAlias := map[string]bool{}
-	maxTx := int64(math.MinInt64)
-	var kvs []kv
-	for i := range nodes {
-		n := &nodes[i]
-		f := fmt.Sprintf("nodes[%d]", i)
-		id, err := parseID(n.ID)
-		if err != nil {
-			return telamentis.Invalid(f+".id", "must be a UUID")
-		}
-		if !telamentis.ValidIdentifier(n.Label) {
-			return telamentis.Invalid(f+".label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
-		}
-		if n.Alias != "" {
-			if err := (telamentis.Ref{Alias: n.Alias}).Validate(f); err != nil {
-				return err
-			}
-		}
-		props, err := importProps(n.Props)
-		if err != nil {
-			return telamentis.Invalid(f+".props", "%s", telamentis.ErrorMessage(err))
-		}
-		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: string(props)}
-		if n.TxStart.IsZero() || v.txEnd <= v.txStart {
-			return telamentis.Invalid(f+".tx_end", "must be after tx_start")
-		}
-		if _, exists := ts.nodes[id]; exists {
-			return telamentis.Errorf(telamentis.CodeConflict, "%s: node %s already exists", f, n.ID)
-		}
-		r := newNodes[id]
-		if r == nil {
-			r = &nodeRec{id: id, idStr: id.String()}
-			newNodes[id] = r
-			nodeOrder = append(nodeOrder, r)
-		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-			return telamentis.Invalid(f+".tx_start", "versions of a node must come in tx order without overlap")
-		}
-		r.vers = append(r.vers, v)
-		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{key: versionKey(ts.id, tagNode, id, v.txStart), value: encodeNode(&v)})
-	}
 	for _, r := range nodeOrder {
-		if v := r.live(); v != nil && v.alias != "" {
-			if liveAlias[v.alias] || ts.liveNodeAlias[v.alias] != nil {
-				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
-			}
-			liveAlias[v.alias] = true
+		if _, exists := ts.nodes[r.id]; exists {
+			return telamentis.Errorf(telamentis.CodeConflict, "node %s already exists", r.id)
+		}
+		if v := r.live(); v != nil && v.alias != "" && ts.liveNodeAlias[v.alias] != nil {
+			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live node", v.alias)
 		}
 	}
-	newEdges := map[id16]*edgeRec{}
-	var edgeOrder []*edgeRec
-	node := func(s string) *nodeRec {
-		id, err := parseID(s)
-		if err != nil {
-			return nil
-		}
+	node := func(id id16) *nodeRec {
 		if r := newNodes[id]; r != nil {
 			return r
 		}
 		return ts.nodes[id]
 	}
-	for i := range edges {
-		e := &edges[i]
-		f := fmt.Sprintf("edges[%d]", i)
-		id, err := parseID(e.ID)
-		if err != nil {
-			return telamentis.Invalid(f+".id", "must be a UUID")
+	for i, r := range edgeOrder {
+		if _, exists := ts.edges[r.id]; exists {
+			return telamentis.Errorf(telamentis.CodeConflict, "edge %s already exists", r.id)
 		}
-		if !telamentis.ValidIdentifier(e.Kind) {
-			return telamentis.Invalid(f+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		if v := r.live(); v != nil && v.alias != "" && ts.liveEdgeAlias[v.alias] != nil {
+			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live edge", v.alias)
 		}
-		if e.Alias != "" {
-			if err := (telamentis.Ref{Alias: e.Alias}).Validate(f); err != nil {
-				return err
+		en := ends[r]
+		if r.from, r.to = node(en.from), node(en.to); r.from == nil || r.to == nil {
+			field := "from"
+			if r.from != nil {
+				field = "to"
 			}
-		}
-		from, to := node(e.From), node(e.To)
-		if from == nil {
-			return fieldErr(telamentis.CodeNotFound, f+".from", "node not found")
-		}
-		if to == nil {
-			return fieldErr(telamentis.CodeNotFound, f+".to", "node not found")
-		}
-		props, err := importProps(e.Props)
-		if err != nil {
-			return telamentis.Invalid(f+".props", "%s", telamentis.ErrorMessage(err))
-		}
-		v := edgeVer{
-			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
-			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
-			kind: e.Kind, alias: e.Alias, props: string(props),
-		}
-		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
-			return telamentis.Invalid(f+".tx_end", "must be after tx_start")
-		}
-		if e.ValidFrom.IsZero() || v.vt <= v.vf {
-			return telamentis.Invalid(f+".valid_to", "must be after valid_from")
-		}
-		if _, exists := ts.edges[id]; exists {
-			return telamentis.Errorf(telamentis.CodeConflict, "%s: edge %s already exists", f, e.ID)
-		}
-		r := newEdges[id]
-		if r == nil {
-			r = &edgeRec{id: id, idStr: id.String(), from: from, to: to}
-			newEdges[id] = r
-			edgeOrder = append(edgeOrder, r)
-		} else {
-			if r.from != from || r.to != to {
-				return telamentis.Invalid(f+".from", "endpoints differ between versions")
-			}
-			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-				return telamentis.Invalid(f+".tx_start", "versions of an edge must come in tx order without overlap")
-			}
-		}
-		r.vers = append(r.vers, v)
-		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{key: versionKey(ts.id, tagEdge, id, v.txStart), value: encodeEdge(from.id, to.id, &v)})
-	}
-	liveEdgeAlias := map[string]bool{}
-	for _, r := range edgeOrder {
-		if v := r.live(); v != nil && v.alias != "" {
-			if liveEdgeAlias[v.alias] || ts.liveEdgeAlias[v.alias] != nil {
-				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live edges", v.alias)
-			}
-			liveEdgeAlias[v.alias] = true
+			return fieldErr(telamentis.CodeNotFound, "edges["+strconv.Itoa(i)+"]."+field, "node not found")
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
-	}
-	if len(kvs) == 0 {
-		return nil
 	}
 	if err := ts.h.writeBatch(kvs); err != nil {
 		return wrapErr("import", err)
@@ -514,12 +541,6 @@ func ifClosed(t int64) int64 {
 		return math.MinInt64
 	}
 	return t
-}
-
-// importProps accepts props that are already canonical (as exported) and
-// canonicalises anything else.
-func importProps(p json.RawMessage) (json.RawMessage, error) {
-	return telamentis.CanonicalProps(p)
 }
 
 // Check implements telamentis.Checker: for every tenant it reloads the
