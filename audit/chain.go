@@ -157,6 +157,11 @@ func (s sealer) scan(r io.Reader, fn func(rec telamentis.AuditRecord, off int64,
 		if cerr := s.check(rec, seq, prev); cerr != nil {
 			return res, -1, cerr
 		}
+		// Byte-exact: a change that decodes to the same record (an escape
+		// spelled differently, added spaces) is still a change to the file.
+		if again, err := json.Marshal(rec); err != nil || !bytes.Equal(again, line[:n-1]) {
+			return res, -1, &ChainError{Seq: seq, Reason: "record not in canonical form"}
+		}
 		if fn != nil {
 			fn(rec, off, n)
 		}

@@ -441,3 +441,32 @@ func TestAuthEvents(t *testing.T) {
 		t.Fatalf("failure on a closed log: %v", err)
 	}
 }
+
+// FuzzVerify checks that Verify never panics on arbitrary input and that
+// changing any one byte of a valid log is detected.
+func FuzzVerify(f *testing.F) {
+	dir := f.TempDir()
+	l := openLog(f, dir, nil)
+	appendN(f, l, 0, 4)
+	l.Close()
+	valid, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	key := []byte(testKey.Reveal())
+	f.Add(valid, uint(0), byte('x'))
+	f.Add(valid, uint(100), byte('0'))
+	f.Add([]byte("{}\n"), uint(1), byte(' '))
+	f.Fuzz(func(t *testing.T, data []byte, pos uint, b byte) {
+		Verify(bytes.NewReader(data), key)
+		mod := bytes.Clone(valid)
+		i := int(pos % uint(len(mod)))
+		if mod[i] == b {
+			return
+		}
+		mod[i] = b
+		if _, err := Verify(bytes.NewReader(mod), key); err == nil {
+			t.Fatalf("byte %d changed to %q verified", i, b)
+		}
+	})
+}

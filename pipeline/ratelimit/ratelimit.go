@@ -61,14 +61,18 @@ const (
 // LimitError is a refusal. It unwraps to a CodeRateLimited
 // *telamentis.Error, so ErrorCode and ErrorMessage work on it.
 type LimitError struct {
-	Scope string
-	Retry time.Duration
-	err   *telamentis.Error
+	Scope string        // the refusing bucket: ScopeTenant, ScopeKey…
+	Retry time.Duration // when a retry may succeed
+	// Limits is the refusing bucket's policy, for RateLimit-Policy
+	// headers (only MaxConcurrent for ScopeConcurrency).
+	Limits Limits
+	err    *telamentis.Error
 }
 
-func newLimitError(scope string, retry time.Duration) *LimitError {
+func newLimitError(scope string, retry time.Duration, lim Limits) *LimitError {
 	retry = max(retry, time.Second/10)
-	return &LimitError{Scope: scope, Retry: retry, err: telamentis.Errorf(telamentis.CodeRateLimited, "rate limit exceeded")}
+	lim.Burst = lim.burst()
+	return &LimitError{Scope: scope, Retry: retry, Limits: lim, err: telamentis.Errorf(telamentis.CodeRateLimited, "rate limit exceeded")}
 }
 
 func (e *LimitError) Error() string {
@@ -237,7 +241,7 @@ func (l *Limiter) Handle(ctx context.Context, op *telamentis.Operation, next tel
 		b := tb
 		if b.inflight.Add(1) > int64(tl.MaxConcurrent) {
 			b.inflight.Add(-1)
-			err := newLimitError(ScopeConcurrency, time.Second)
+			err := newLimitError(ScopeConcurrency, time.Second, Limits{MaxConcurrent: tl.MaxConcurrent})
 			l.trip(ctx, op, err)
 			return err
 		}
@@ -305,10 +309,10 @@ func (l *Limiter) take(ctx context.Context, checks []check, consume bool) error 
 		}
 		if consume {
 			if !b.lim.AllowN(now, 1) {
-				return newLimitError(c.scope, retryIn(b.lim, now))
+				return newLimitError(c.scope, retryIn(b.lim, now), c.lim)
 			}
 		} else if b.lim.TokensAt(now) < 1 {
-			return newLimitError(c.scope, retryIn(b.lim, now))
+			return newLimitError(c.scope, retryIn(b.lim, now), c.lim)
 		}
 	}
 	return nil

@@ -171,7 +171,12 @@ func TestPerKeyAndPerIP(t *testing.T) {
 	if got := count(t, l, 5, func(int) *telamentis.Operation { return op("acme", "k1", "192.0.2.1") }); got != 3 {
 		t.Fatalf("key: %d allowed", got)
 	}
-	wantLimited(t, run(t, l, op("acme", "k1", "192.0.2.9")), ratelimit.ScopeKey)
+	err := run(t, l, op("acme", "k1", "192.0.2.9"))
+	wantLimited(t, err, ratelimit.ScopeKey)
+	var le *ratelimit.LimitError
+	if errors.As(err, &le); le.Limits.RPS != 1 || le.Limits.Burst != 3 {
+		t.Fatalf("refusal names limits %+v", le.Limits)
+	}
 	// The same IP with other keys hits the IP bucket (3 of its 5 tokens
 	// went to k1, and the refusals above took none of them... k1's refusals
 	// did take IP tokens: the IP bucket is drawn first).

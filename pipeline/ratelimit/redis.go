@@ -68,5 +68,6 @@ func (l *Limiter) takeRedis(ctx context.Context, checks []check, consume bool) e
 	if res[0] == 0 {
 		return nil
 	}
-	return newLimitError(checks[res[0]-1].scope, time.Duration(res[1])*time.Microsecond)
+	c := checks[res[0]-1]
+	return newLimitError(c.scope, time.Duration(res[1])*time.Microsecond, c.lim)
 }
