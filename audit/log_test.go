@@ -244,6 +244,21 @@ func TestFailClosed(t *testing.T) {
 			t.Fatal("accepted a short key")
 		}
 	})
+	t.Run("permissions", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root ignores file permissions")
+		}
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, FileName), nil, 0o400)
+		if _, err := Open(Config{Dir: dir, Key: testKey}, nil); telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
+			t.Fatalf("open of a read-only file: %v", err)
+		}
+		ro := filepath.Join(t.TempDir(), "ro")
+		os.Mkdir(ro, 0o500)
+		if _, err := Open(Config{Dir: ro, Key: testKey}, nil); telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
+			t.Fatalf("open in a read-only directory: %v", err)
+		}
+	})
 	t.Run("write fails", func(t *testing.T) {
 		dir := t.TempDir()
 		l := openLog(t, dir, nil)

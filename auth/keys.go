@@ -144,6 +144,9 @@ func (k *Keys) lookup(ctx context.Context, id string, now time.Time) (*cachedKey
 	key, err := k.store.GetKey(ctx, id)
 	if err != nil {
 		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
+			if ck != nil {
+				k.invalidate(id) // deleted from the store
+			}
 			return nil, ErrUnauthenticated()
 		}
 		k.logger.Error("key lookup", "key_id", id, "err", err)
