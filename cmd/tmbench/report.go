@@ -229,3 +229,9 @@ func rssMiB() (rss, hwm float64) {
 	return float64(procField("/proc/self/status", "VmRSS")) / 1024,
 		float64(procField("/proc/self/status", "VmHWM")) / 1024
 }
+
+// resetPeakRSS resets the process's VmHWM to its current RSS (Linux ≥ 4.0,
+// "5" to /proc/self/clear_refs), so a later reading is the peak since now.
+func resetPeakRSS() error {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
