@@ -25,13 +25,14 @@ var fixtureSeq atomic.Int64
 func newFixture(e *env, prefix string, canary string) *fixture {
 	e.t.Helper()
 	f := &fixture{tenant: fmt.Sprintf("%s%d", prefix, fixtureSeq.Add(1))}
-	e.tenant(f.tenant, map[string]any{"name": "tenant " + canary, "pii": map[string]any{"fields": []string{"email"}, "mode": "pseudonymise"}})
+	secret := "s3cr3t-" + canary
+	e.tenant(f.tenant, map[string]any{"name": "tenant " + secret, "pii": map[string]any{"fields": []string{"email"}, "mode": "pseudonymise"}})
 	f.setup = e.key(f.tenant, telamentis.RoleTenantAdmin, true)
-	f.alice = e.node(f.tenant, f.setup, "alice"+canary, "Person", map[string]any{"name": "Alice " + canary, "email": canary + "@example.com"})
-	f.bob = e.node(f.tenant, f.setup, "bob"+canary, "Person", map[string]any{"name": "Bob " + canary})
+	f.alice = e.node(f.tenant, f.setup, "alice"+canary, "Person", map[string]any{"name": "Alice " + secret, "email": secret + "@example.com"})
+	f.bob = e.node(f.tenant, f.setup, "bob"+canary, "Person", map[string]any{"name": "Bob " + secret})
 	e.node(f.tenant, f.setup, "carol"+canary, "Person", nil)
 	f.edge = e.edge(f.tenant, f.setup, "k"+canary, "alice"+canary, "bob"+canary, "KNOWS", "2020-01-01T00:00:00Z")
-	r := e.must(201, "POST", "/v1/tenants/"+f.tenant+"/keys", e.admin, map[string]any{"role": "reader", "name": "reader " + canary})
+	r := e.must(201, "POST", "/v1/tenants/"+f.tenant+"/keys", e.admin, map[string]any{"role": "reader", "name": "reader " + secret})
 	var out struct {
 		Key telamentis.APIKey `json:"key"`
 	}
