@@ -205,25 +205,29 @@ func (k *Keys) invalidate(id string) {
 	k.mu.Unlock()
 }
 
+func (k *Keys) checkNewKey(req telamentis.NewKey) error {
+	switch {
+	case !req.Role.Valid():
+		return telamentis.Invalid("role", "must be admin, tenant_admin, writer or reader")
+	case req.Role == telamentis.RoleAdmin && req.Tenant != "":
+		return telamentis.Invalid("tenant", "an admin key has no tenant")
+	case req.Role != telamentis.RoleAdmin && !telamentis.ValidTenantID(req.Tenant):
+		return telamentis.Invalid("tenant", "a valid tenant ID is required")
+	case len(req.Name) > 128:
+		return telamentis.Invalid("name", "at most 128 bytes")
+	case !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(k.cfg.Now()):
+		return telamentis.Invalid("expires_at", "must be in the future")
+	}
+	return nil
+}
+
 // IssueKey implements telamentis.KeyManager. An admin key has no tenant;
 // every other role needs a valid tenant ID. The token is returned once.
 func (k *Keys) IssueKey(ctx context.Context, req telamentis.NewKey) (telamentis.APIKey, telamentis.Secret, error) {
-	if !req.Role.Valid() {
-		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("role", "must be admin, tenant_admin, writer or reader")
-	}
-	if req.Role == telamentis.RoleAdmin && req.Tenant != "" {
-		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("tenant", "an admin key has no tenant")
-	}
-	if req.Role != telamentis.RoleAdmin && !telamentis.ValidTenantID(req.Tenant) {
-		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("tenant", "a valid tenant ID is required")
-	}
-	if len(req.Name) > 128 {
-		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("name", "at most 128 bytes")
+	if err := k.checkNewKey(req); err != nil {
+		return telamentis.APIKey{}, telamentis.Secret{}, err
 	}
 	now := k.cfg.Now().UTC()
-	if !req.ExpiresAt.IsZero() && !req.ExpiresAt.After(now) {
-		return telamentis.APIKey{}, telamentis.Secret{}, telamentis.Invalid("expires_at", "must be in the future")
-	}
 	for attempt := 0; ; attempt++ {
 		id, token := newKeyToken()
 		d := digest(token)
@@ -244,6 +248,37 @@ func (k *Keys) IssueKey(ctx context.Context, req telamentis.NewKey) (telamentis.
 		key.Hash = nil
 		return key, telamentis.NewSecret(token), nil
 	}
+}
+
+// ImportKey stores a key for a token made elsewhere (the bootstrap admin
+// key file), keeping only its digest, with req's tenant, role, PII
+// permission, name and expiry. The token must have the API key shape; its
+// ID is the key's ID (CodeConflict if taken).
+func (k *Keys) ImportKey(ctx context.Context, token telamentis.Secret, req telamentis.NewKey) (telamentis.APIKey, error) {
+	id, ok := parseKeyToken(token.Reveal())
+	if !ok {
+		return telamentis.APIKey{}, telamentis.Invalid("token", "not an API key token (tm_<id>_<secret>)")
+	}
+	if err := k.checkNewKey(req); err != nil {
+		return telamentis.APIKey{}, err
+	}
+	d := digest(token.Reveal())
+	key := telamentis.APIKey{
+		ID: id, Tenant: req.Tenant, Role: req.Role, PII: req.PII, Name: req.Name,
+		Hash: d[:], CreatedAt: k.cfg.Now().UTC(), ExpiresAt: req.ExpiresAt.UTC(),
+	}
+	if err := k.store.CreateKey(ctx, key); err != nil {
+		return telamentis.APIKey{}, fmt.Errorf("auth: import key: %w", err)
+	}
+	key.Hash = nil
+	return key, nil
+}
+
+// GenerateToken returns a fresh API key token, for provisioning a key file
+// that ImportKey later stores.
+func GenerateToken() telamentis.Secret {
+	_, token := newKeyToken()
+	return telamentis.NewSecret(token)
 }
 
 // RotateKey implements telamentis.KeyManager: it issues a key with the old

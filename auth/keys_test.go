@@ -321,3 +321,28 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+func TestImportKey(t *testing.T) {
+	k, store, _ := setupKeys(t)
+	tok := GenerateToken()
+	key, err := k.ImportKey(t.Context(), tok, telamentis.NewKey{Role: telamentis.RoleAdmin, Name: "bootstrap admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := parseKeyToken(tok.Reveal()); key.ID != id || key.Hash != nil {
+		t.Fatalf("imported %+v", key)
+	}
+	stored, _ := store.GetKey(t.Context(), key.ID)
+	if d := sha256.Sum256([]byte(tok.Reveal())); string(stored.Hash) != string(d[:]) {
+		t.Fatal("stored digest differs")
+	}
+	if p := mustAuth(t, k, tok.Reveal()); p.Role != telamentis.RoleAdmin {
+		t.Fatalf("%+v", p)
+	}
+	if _, err := k.ImportKey(t.Context(), tok, telamentis.NewKey{Role: telamentis.RoleAdmin}); telamentis.ErrorCode(err) != telamentis.CodeConflict {
+		t.Fatalf("second import: %v", err)
+	}
+	if _, err := k.ImportKey(t.Context(), telamentis.NewSecret("tm_nope"), telamentis.NewKey{Role: telamentis.RoleAdmin}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+		t.Fatalf("bad token: %v", err)
+	}
+}
