@@ -104,14 +104,17 @@ func (s *Server) Listen() (net.Addr, error) {
 }
 
 // Serve listens if needed and serves until ctx ends, then shuts down
-// gracefully within Config.ShutdownTimeout. With TLS it reloads the
-// certificate when its files change and on SIGHUP. It returns nil after a
-// clean shutdown.
+// gracefully within Config.ShutdownTimeout. Request contexts carry ctx's
+// values but are not cancelled by it, so requests in flight may finish
+// during the drain. With TLS it reloads the certificate when its files
+// change and on SIGHUP. It returns nil after a clean shutdown. Call it once.
 func (s *Server) Serve(ctx context.Context) error {
 	addr, err := s.Listen()
 	if err != nil {
 		return err
 	}
+	base := context.WithoutCancel(ctx)
+	s.srv.BaseContext = func(net.Listener) context.Context { return base }
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.certs != nil {
