@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 )
 
 // CursorCodec seals page positions into opaque cursors bound to a tenant and
@@ -40,10 +41,11 @@ func (c *CursorCodec) Seal(tenant string, q Query, pos []byte) string {
 // issued for another tenant or another query.
 func (c *CursorCodec) Open(tenant string, q Query, cursor string) ([]byte, error) {
 	bad := Invalid("cursor", "malformed, expired or issued for another query")
-	if len(cursor) > base64.RawURLEncoding.EncodedLen(MaxCursorPosition+cursorMACLen) {
+	if len(cursor) > base64.RawURLEncoding.EncodedLen(MaxCursorPosition+cursorMACLen) ||
+		strings.ContainsAny(cursor, "\r\n") { // the decoder would skip them
 		return nil, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor) // one spelling per cursor
 	if err != nil || len(raw) < cursorMACLen {
 		return nil, bad
 	}

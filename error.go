@@ -130,6 +130,9 @@ func prefixFields(err error, prefix string) error {
 }
 
 func joinField(prefix, field string) string {
+	if prefix == "" {
+		return field
+	}
 	if field == "" {
 		return prefix
 	}

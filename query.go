@@ -2,6 +2,7 @@ package telamentis
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -230,6 +231,7 @@ func (q Query) Normalize() (Query, error) {
 		if len(q.Props) > 64 {
 			return q, Invalid("props", "at most 64 filters")
 		}
+		props := make(map[string]json.RawMessage, len(q.Props)) // the caller's map stays as it was
 		for k, v := range q.Props {
 			if k == "" || len(k) > maxKeyBytes || !validText(k) {
 				return q, Invalid("props", "bad key %q", k)
@@ -238,7 +240,10 @@ func (q Query) Normalize() (Query, error) {
 			if err != nil {
 				return q, prefixFields(err, "props."+k)
 			}
-			q.Props[k] = c
+			props[k] = c
+		}
+		if q.Props != nil {
+			q.Props = props
 		}
 	case QueryEdges:
 		for name, r := range map[string]*Ref{"from": q.From, "to": q.To} {
@@ -329,12 +334,21 @@ func canonicalValue(v json.RawMessage) (json.RawMessage, error) {
 	if len(v) == 0 {
 		return nil, Invalid("", "value required")
 	}
+	if !json.Valid(v) { // one value, so that `1,"w":2` cannot add keys to the wrapper
+		return nil, Invalid("", "must be one JSON value")
+	}
 	wrapped := make([]byte, 0, len(v)+6)
 	wrapped = append(wrapped, `{"v":`...)
 	wrapped = append(wrapped, v...)
 	wrapped = append(wrapped, '}')
 	c, err := CanonicalProps(wrapped)
 	if err != nil {
+		// Field paths start with the wrapper's key "v": drop it.
+		if e, ok := err.(*Error); ok {
+			for i, f := range e.Fields {
+				e.Fields[i].Field = strings.TrimPrefix(strings.TrimPrefix(f.Field, "v"), ".")
+			}
+		}
 		return nil, err
 	}
 	return c[5 : len(c)-1], nil

@@ -54,10 +54,11 @@ func ParseTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, Errorf(CodeInvalid, "time %q is not RFC 3339 with a zone, such as 2024-01-02T15:04:05Z", s)
 	}
+	t = NormalizeTime(t) // before the range check: …59.9999999Z truncates into range
 	if t.Before(minTime) || t.After(maxTime) {
 		return time.Time{}, Errorf(CodeInvalid, "time %q is out of range", s)
 	}
-	return NormalizeTime(t), nil
+	return t, nil
 }
 
 func checkTime(field string, t time.Time) error {
