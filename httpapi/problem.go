@@ -208,7 +208,17 @@ func humaError(ctx huma.Context, status int, msg string, errs ...error) huma.Sta
 		}
 		var d *huma.ErrorDetail
 		if errors.As(e, &d) {
-			fields = append(fields, telamentis.FieldError{Field: fieldName(d.Location), Message: d.Message})
+			field := fieldName(d.Location)
+			if rest, ok := strings.CutPrefix(d.Message, "expected required property "); ok {
+				if name, _, ok := strings.Cut(rest, " "); ok {
+					if field == "body" {
+						field = name
+					} else {
+						field += "." + name
+					}
+				}
+			}
+			fields = append(fields, telamentis.FieldError{Field: field, Message: d.Message})
 			continue
 		}
 		if status < 500 {
