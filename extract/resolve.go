@@ -23,11 +23,11 @@ type resolved struct {
 }
 
 type provenance struct {
-	RequestID   string    `json:"request_id"`
-	Provider    string    `json:"provider"`
-	Model       string    `json:"model"`
-	ExtractedAt time.Time `json:"extracted_at"`
 	Confidence  float64   `json:"confidence"`
+	ExtractedAt time.Time `json:"extracted_at"`
+	Model       string    `json:"model"`
+	Provider    string    `json:"provider"`
+	RequestID   string    `json:"request_id"`
 }
 
 // resolve matches the plan against the tenant's live nodes and edges by
@@ -128,25 +128,25 @@ func withoutProvenance(props json.RawMessage) json.RawMessage {
 	return out
 }
 
-// withProvenance sets ProvenanceKey on props.
+// withProvenance sets ProvenanceKey on props, which must be a JSON object
+// without that key (canonical props with it removed). The store brings the
+// result into canonical form and checks its size.
 func withProvenance(props json.RawMessage, prov provenance) (json.RawMessage, error) {
 	pv, err := json.Marshal(prov)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if len(props) > 0 {
-		if err := json.Unmarshal(props, &m); err != nil {
-			return nil, telamentis.Invalid("props", "not an object")
-		}
+	props = bytes.TrimSpace(props)
+	if len(props) < 2 || props[0] != '{' {
+		return nil, telamentis.Invalid("props", "not an object")
 	}
-	if m == nil {
-		m = map[string]json.RawMessage{}
+	out := make([]byte, 0, len(props)+len(pv)+len(ProvenanceKey)+5)
+	out = append(out, `{"`+ProvenanceKey+`":`...)
+	out = append(out, pv...)
+	rest := bytes.TrimSpace(props[1:])
+	if len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
 	}
-	m[ProvenanceKey] = pv
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return telamentis.CanonicalProps(b)
+	out = append(out, rest...)
+	return out, nil
 }
