@@ -63,6 +63,7 @@ func badgerOptions(dir string, key []byte, cfg *Config, logger *slog.Logger, mem
 	o = o.WithLogger(badgerLogger{logger}).
 		WithSyncWrites(!cfg.NoSync && dir != "").
 		WithMemTableSize(memTable).
+		WithValueThreshold(min(1<<20, 15*memTable/100)).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(4).
 		WithNumLevelZeroTablesStall(12).
