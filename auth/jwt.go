@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -68,6 +69,12 @@ type JWTConfig struct {
 	// (default 30 s): a flood of tokens with random kids costs at most one
 	// JWKS fetch per interval.
 	MinRefreshInterval time.Duration
+	// CacheTTL is how long a verified token is remembered, so that a
+	// client reusing its access token is not verified (an RSA signature
+	// check) on every request (default 1 min; negative turns the cache
+	// off). A hit still checks exp. A key removed from the JWKS stops
+	// verifying tokens it signed within CacheTTL.
+	CacheTTL time.Duration
 	// HTTPClient fetches discovery and JWKS documents (default: a client
 	// with a 10 s timeout).
 	HTTPClient *http.Client
@@ -91,7 +98,19 @@ type JWT struct {
 	lastAttempt time.Time
 	fetching    chan struct{} // closed when the running fetch ends
 	jwksURL     string
+
+	cacheMu sync.RWMutex
+	cache   map[[sha256.Size]byte]*verified
 }
+
+// verified is a cached, verified token.
+type verified struct {
+	p     telamentis.Principal
+	exp   time.Time
+	until time.Time // end of the cache entry's life
+}
+
+const maxCachedTokens = 10_000
 
 var _ telamentis.Authenticator = (*JWT)(nil)
 
@@ -150,13 +169,16 @@ func NewJWT(cfg JWTConfig, logger *slog.Logger) (*JWT, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &JWT{cfg: cfg, algs: algs, logger: logger, jwksURL: cfg.JWKSURL}, nil
+	return &JWT{cfg: cfg, algs: algs, logger: logger, jwksURL: cfg.JWKSURL, cache: map[[sha256.Size]byte]*verified{}}, nil
 }
 
 func httpURL(s string) (*url.URL, error) {
@@ -219,7 +241,19 @@ func (j *JWT) Authenticate(ctx context.Context, authorization string) (*telament
 
 // AuthenticateToken verifies a bare compact JWT.
 func (j *JWT) AuthenticateToken(ctx context.Context, token string) (*telamentis.Principal, error) {
-	p, err := j.verify(ctx, token)
+	var sum [sha256.Size]byte
+	if j.cfg.CacheTTL > 0 {
+		sum = sha256.Sum256([]byte(token))
+		now := j.cfg.Now()
+		j.cacheMu.RLock()
+		v := j.cache[sum]
+		j.cacheMu.RUnlock()
+		if v != nil && now.Before(v.until) && now.Before(v.exp.Add(j.cfg.Leeway)) {
+			p := v.p
+			return &p, nil
+		}
+	}
+	p, exp, err := j.verify(ctx, token)
 	if err != nil {
 		var te *telamentis.Error
 		if errors.As(err, &te) && te.Code == telamentis.CodeUnavailable {
@@ -228,13 +262,26 @@ func (j *JWT) AuthenticateToken(ctx context.Context, token string) (*telamentis.
 		j.logger.Debug("jwt refused", "err", err)
 		return nil, ErrUnauthenticated()
 	}
+	if j.cfg.CacheTTL > 0 {
+		now := j.cfg.Now()
+		j.cacheMu.Lock()
+		if len(j.cache) >= maxCachedTokens {
+			for k, v := range j.cache {
+				if !now.Before(v.until) || len(j.cache) >= maxCachedTokens {
+					delete(j.cache, k)
+				}
+			}
+		}
+		j.cache[sum] = &verified{p: *p, exp: exp, until: now.Add(j.cfg.CacheTTL)}
+		j.cacheMu.Unlock()
+	}
 	return p, nil
 }
 
-func (j *JWT) verify(ctx context.Context, token string) (*telamentis.Principal, error) {
+func (j *JWT) verify(ctx context.Context, token string) (*telamentis.Principal, time.Time, error) {
 	h, alg, err := j.parseHeader(token)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	var key any
 	if slices.Contains(hmacAlgorithms, h.Alg) {
@@ -242,7 +289,7 @@ func (j *JWT) verify(ctx context.Context, token string) (*telamentis.Principal, 
 	} else {
 		k, err := j.key(ctx, h.Kid, h.Alg)
 		if err != nil {
-			return nil, err
+			return nil, time.Time{}, err
 		}
 		key = k
 	}
@@ -257,9 +304,11 @@ func (j *JWT) verify(ctx context.Context, token string) (*telamentis.Principal, 
 		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
 	)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return j.principal(tok)
+	exp, _ := tok.Expiration()
+	p, err := j.principal(tok)
+	return p, exp, err
 }
 
 // rolePriority orders roles from most to least privileged.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -462,4 +463,97 @@ func TestNewJWTConfig(t *testing.T) {
 			t.Errorf("config %d accepted", i)
 		}
 	}
+}
+
+func BenchmarkJWT(b *testing.B) {
+	for _, tc := range []struct {
+		alg string
+		ttl time.Duration
+	}{{"RS256", -1}, {"ES256", -1}, {"EdDSA", -1}, {"RS256", time.Minute}} {
+		alg := tc.alg
+		name := alg + "/uncached"
+		if tc.ttl > 0 {
+			name = alg + "/cached"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := &idp{}
+			mux := http.NewServeMux()
+			mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				json.NewEncoder(w).Encode(map[string]any{"keys": p.keys})
+			})
+			p.srv = httptest.NewServer(mux)
+			defer p.srv.Close()
+			var k *sigKey
+			switch alg {
+			case "RS256":
+				k = &sigKey{kid: "k", alg: alg, priv: rsaKey(b, 0)}
+			case "ES256":
+				priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				k = &sigKey{kid: "k", alg: alg, priv: priv}
+			default:
+				_, priv, _ := ed25519.GenerateKey(rand.Reader)
+				k = &sigKey{kid: "k", alg: alg, priv: priv}
+			}
+			p.serve(k)
+			j, err := NewJWT(JWTConfig{Issuer: "https://idp.example", Audience: "telamentis", JWKSURL: p.srv.URL + "/jwks", HTTPClient: p.srv.Client(), CacheTTL: tc.ttl}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			tok := k.sign(b, nil, map[string]any{"iss": "https://idp.example", "aud": "telamentis", "sub": "u", "exp": now.Add(time.Hour).Unix(), "tenant": "acme", "roles": "writer"})
+			h := "Bearer " + tok
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := j.Authenticate(context.Background(), h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestJWTCache(t *testing.T) {
+	// The JWKS is re-read every 30 s, so a key's removal shows at once
+	// unless the token is served from the cache.
+	e := newJWTEnv(t, func(c *JWTConfig) { c.RefreshInterval = 30 * time.Second; c.CacheTTL = 5 * time.Minute })
+	tok := e.rsa1.sign(t, nil, e.claims(func(c map[string]any) { c["exp"] = e.clock().Add(40 * time.Second).Unix() }))
+	if _, err := e.auth(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.idp.serve(e.ec)
+	e.advance(31 * time.Second)
+	if p, err := e.auth(t, tok); err != nil || p.Tenant != "acme" {
+		t.Fatalf("cached token: %+v %v", p, err)
+	}
+	// A cached token still expires with its exp (plus the 30 s leeway).
+	e.advance(40 * time.Second)
+	p, err := e.auth(t, tok)
+	wantUnauth(t, p, err)
+	// The cache ends after CacheTTL even for a long-lived token.
+	e.idp.serve(e.rsa1)
+	e.advance(31 * time.Second)
+	long := e.rsa1.sign(t, nil, e.claims(func(c map[string]any) { c["exp"] = e.clock().Add(time.Hour).Unix() }))
+	if _, err := e.auth(t, long); err != nil {
+		t.Fatal(err)
+	}
+	e.idp.serve(e.ec)
+	e.advance(4 * time.Minute)
+	if _, err := e.auth(t, long); err != nil {
+		t.Fatalf("within CacheTTL: %v", err)
+	}
+	e.advance(61 * time.Second)
+	p, err = e.auth(t, long)
+	wantUnauth(t, p, err)
+
+	off := newJWTEnv(t, func(c *JWTConfig) { c.RefreshInterval = 30 * time.Second; c.CacheTTL = -1 })
+	tok = off.rsa1.sign(t, nil, off.claims(nil))
+	if _, err := off.auth(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	off.idp.serve(off.ec)
+	off.advance(31 * time.Second)
+	p, err = off.auth(t, tok)
+	wantUnauth(t, p, err)
 }
