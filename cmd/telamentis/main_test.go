@@ -93,7 +93,9 @@ func startRun(t *testing.T, args []string, vars map[string]string) (addr string,
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), env(vars), io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), env(vars), io.Discard, logs)
+	}()
 	addr = waitFor(t, logs, addrRe, done)
 	return addr, logs, func() error {
 		cancel()
