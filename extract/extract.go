@@ -119,8 +119,15 @@ func (s *Service) Extract(ctx context.Context, tenant string, req telamentis.Ext
 	defer func() {
 		s.audit(ctx, tenant, &res, err)
 		if err != nil {
+			// Field errors may quote restored values: log the safe
+			// message, and the full chain only for internal errors.
+			msg := telamentis.ErrorMessage(err)
+			if telamentis.ErrorCode(err) == telamentis.CodeInternal {
+				msg = err.Error()
+			}
 			s.log.LogAttrs(ctx, slog.LevelWarn, "extraction failed", slog.String("tenant", tenant),
-				slog.String("request_id", res.Meta.RequestID), slog.String("err", err.Error()))
+				slog.String("request_id", res.Meta.RequestID), slog.String("code", string(telamentis.ErrorCode(err))),
+				slog.String("err", msg))
 		}
 	}()
 	if !telamentis.ValidTenantID(tenant) {
@@ -165,12 +172,14 @@ func (s *Service) Extract(ctx context.Context, tenant string, req telamentis.Ext
 	env, err := DecodeEnvelope(resp.Content)
 	if err != nil {
 		s.metrics.fail(tenant, resp.Provider, resp.Model, "envelope")
+		s.debugOutput(ctx, tenant, res.Meta.RequestID, resp.Content)
 		return res, fmt.Errorf("extract: decode envelope: %w", err)
 	}
 	restore(&env, red.Values)
 	p, err := s.validate(ctx, tenant, req, env, nonce, minConf)
 	if err != nil {
 		s.metrics.fail(tenant, resp.Provider, resp.Model, "envelope")
+		s.debugOutput(ctx, tenant, res.Meta.RequestID, resp.Content)
 		return res, fmt.Errorf("extract: validate envelope: %w", err)
 	}
 	res.Skipped = p.skipped
@@ -323,21 +332,29 @@ func (s *Service) call(ctx context.Context, t telamentis.Tenant, choice string, 
 				continue
 			}
 		}
+		// Reserve the estimate while the call runs, so that concurrent
+		// requests see it; settle to the reported usage afterwards.
+		var estCost float64
+		if p, ok := c.(Pricer); ok {
+			estCost = p.Price().Cost(telamentis.LLMUsage{InputTokens: est})
+		}
+		if lerr := s.cfg.Ledger.Add(ctx, t.ID, day, est, estCost); lerr != nil {
+			return telamentis.LLMResponse{}, fmt.Errorf("reserve budget: %w", lerr)
+		}
 		start := time.Now()
 		resp, err := c.Complete(ctx, lreq)
 		model := resp.Model
 		if model == "" {
 			model = c.Model()
 		}
-		if u := resp.Usage; u.Total() > 0 || resp.CostUSD > 0 {
-			if lerr := s.cfg.Ledger.Add(ctx, t.ID, day, u.Total(), resp.CostUSD); lerr != nil {
-				s.log.LogAttrs(ctx, slog.LevelError, "ledger add failed", slog.String("tenant", t.ID), slog.String("err", lerr.Error()))
-			}
-			usedCost += resp.CostUSD
-			meta.InputTokens += u.InputTokens
-			meta.OutputTokens += u.OutputTokens
-			meta.CostUSD += resp.CostUSD
+		u := resp.Usage
+		if lerr := s.cfg.Ledger.Add(ctx, t.ID, day, u.Total()-est, resp.CostUSD-estCost); lerr != nil {
+			s.log.LogAttrs(ctx, slog.LevelError, "ledger settle failed", slog.String("tenant", t.ID), slog.String("err", lerr.Error()))
 		}
+		usedCost += resp.CostUSD
+		meta.InputTokens += u.InputTokens
+		meta.OutputTokens += u.OutputTokens
+		meta.CostUSD += resp.CostUSD
 		outcome := "ok"
 		if err != nil {
 			outcome = "error"
@@ -407,6 +424,24 @@ func edgeAlias(from, kind, to string, validFrom time.Time) string {
 		h.Write([]byte(validFrom.UTC().Format(time.RFC3339Nano)))
 	}
 	return "llm:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// debugOutput logs the start of a rejected answer at debug level, run
+// through the Safeguard again: the answer only saw placeholders, but a
+// model can make up values too.
+func (s *Service) debugOutput(ctx context.Context, tenant, requestID, content string) {
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	if len(content) > 4096 {
+		content = content[:4096]
+	}
+	r, err := s.cfg.Redactor.Redact(ctx, "redact", []string{content})
+	if err != nil {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "envelope rejected", slog.String("tenant", tenant),
+		slog.String("request_id", requestID), slog.String("output", r.Texts[0]))
 }
 
 func (s *Service) audit(ctx context.Context, tenant string, res *telamentis.ExtractResult, err error) {

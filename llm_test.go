@@ -1,0 +1,122 @@
+package telamentis_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/telamentis/telamentis"
+)
+
+func TestLLMEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://api.openai.com/v1", true},
+		{"http://127.0.0.1:11434/v1", true},
+		{"http://localhost:1234/v1", true},
+		{"http://[::1]:8080", true},
+		{"http://10.0.0.5:11434/v1", false},
+		{"http://api.openai.com/v1", false},
+		{"https://user:pw@api.openai.com", false},
+		{"ftp://127.0.0.1", false},
+		{"/v1", false},
+	} {
+		_, err := telamentis.LLMEndpoint(tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("LLMEndpoint(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+func TestLLMRetryDelay(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := telamentis.LLMRetry{BaseDelay: time.Second, MaxDelay: 10 * time.Second}
+	for _, tt := range []struct {
+		n          int
+		retryAfter string
+		want       time.Duration
+		ok         bool
+	}{
+		{1, "", time.Second, true},
+		{3, "", 4 * time.Second, true},
+		{10, "", 10 * time.Second, true},
+		{1, "2", 2 * time.Second, true},
+		{1, "0.5", 500 * time.Millisecond, true},
+		{1, "60", 60 * time.Second, false},
+		{1, now.Add(3 * time.Second).Format(http.TimeFormat), 3 * time.Second, true},
+		{1, "garbage", time.Second, true},
+		{1, "-1", time.Second, true},
+	} {
+		d, ok := p.Delay(tt.n, tt.retryAfter, now)
+		if d != tt.want || ok != tt.ok {
+			t.Errorf("Delay(%d, %q) = %v %v, want %v %v", tt.n, tt.retryAfter, d, ok, tt.want, tt.ok)
+		}
+	}
+	if (telamentis.LLMRetry{}).Attempts() != 3 {
+		t.Error("default attempts")
+	}
+}
+
+func TestLLMHTTPClientLimits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/exact" {
+			io.WriteString(w, strings.Repeat("a", telamentis.MaxLLMResponseBytes))
+			return
+		}
+		if r.URL.Path == "/redirect" {
+			http.Redirect(w, r, "http://example.com/", http.StatusFound)
+			return
+		}
+		io.WriteString(w, strings.Repeat("a", telamentis.MaxLLMResponseBytes+1))
+	}))
+	defer srv.Close()
+	c, err := telamentis.LLMHTTPClient(5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(path string) error {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.ReadAll(resp.Body)
+		return err
+	}
+	if err := read("/exact"); err != nil {
+		t.Errorf("body at the limit: %v", err)
+	}
+	if err := read("/over"); err == nil {
+		t.Error("body over the limit read")
+	}
+	if err := read("/redirect"); err == nil {
+		t.Error("redirect to plain http off loopback followed")
+	}
+	if _, err := telamentis.LLMHTTPClient(time.Second, []byte("not pem")); err == nil {
+		t.Error("bad CA accepted")
+	}
+}
+
+func TestBudgetAndProviderErrors(t *testing.T) {
+	err := error(&telamentis.Error{Code: telamentis.CodeRateLimited, Err: &telamentis.BudgetError{Tenant: "a", Limit: "tokens"}})
+	if !errors.Is(err, telamentis.ErrBudgetExceeded) {
+		t.Error("BudgetError does not match ErrBudgetExceeded")
+	}
+	pe := telamentis.NewProviderError("openai", telamentis.ProviderRateLimited, 429, strings.Repeat("x", 2000), nil)
+	var p *telamentis.ProviderError
+	if pe.Code != telamentis.CodeRateLimited || !errors.As(pe, &p) || !p.Retryable() || len(p.Detail) > 512 {
+		t.Errorf("provider error = %+v", pe)
+	}
+	if telamentis.NewProviderError("x", telamentis.ProviderRefused, 0, "", nil).Err.(*telamentis.ProviderError).Retryable() {
+		t.Error("refusal retryable")
+	}
+	if c := (telamentis.LLMPrice{InputPerMTok: 2, OutputPerMTok: 10}).Cost(telamentis.LLMUsage{InputTokens: 1_000_000, OutputTokens: 500_000}); c != 7 {
+		t.Errorf("cost = %v", c)
+	}
+}
