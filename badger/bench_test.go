@@ -1,0 +1,134 @@
+package badger_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/badger"
+)
+
+// benchGraph loads nodes nodes and ~8 edges per node into tenant "bench".
+func benchGraph(b *testing.B, s *badger.Store, nodes int) {
+	b.Helper()
+	ctx := b.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for lo := 0; lo < nodes; lo += 500 {
+		var batch telamentis.Batch
+		for i := lo; i < min(lo+500, nodes); i++ {
+			batch.Nodes = append(batch.Nodes, telamentis.NodeInput{Alias: fmt.Sprintf("n%d", i), Label: "Person",
+				Props: json.RawMessage(fmt.Sprintf(`{"name":"person %d","score":0.5}`, i))})
+		}
+		if _, err := s.ApplyBatch(ctx, "bench", batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for lo := 0; lo < nodes; lo += 200 {
+		var batch telamentis.Batch
+		for i := lo; i < min(lo+200, nodes); i++ {
+			for range 8 {
+				batch.Edges = append(batch.Edges, telamentis.EdgeInput{
+					From: telamentis.Ref{Alias: fmt.Sprintf("n%d", i)}, To: telamentis.Ref{Alias: fmt.Sprintf("n%d", r.IntN(nodes))},
+					Kind:      []string{"KNOWS", "WORKS_AT", "LIKES"}[r.IntN(3)],
+					ValidFrom: time.Date(2015+r.IntN(9), 1, 1, 0, 0, 0, 0, time.UTC),
+					Props:     json.RawMessage(`{"w":0.5}`),
+				})
+			}
+		}
+		if _, err := s.ApplyBatch(ctx, "bench", batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchStores(b *testing.B) map[string]func(b *testing.B) *badger.Store {
+	return map[string]func(b *testing.B) *badger.Store{
+		"memory": func(b *testing.B) *badger.Store { return newMem(b) },
+		"disk-encrypted": func(b *testing.B) *badger.Store {
+			s := openDisk(b, b.TempDir(), true)
+			b.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+}
+
+// BenchmarkUpsert measures single-node upserts that change the node, one
+// writer and many (disk: concurrent writers share fsyncs).
+func BenchmarkUpsert(b *testing.B) {
+	for _, name := range []string{"memory", "disk-encrypted"} {
+		for _, par := range []int{1, 32} {
+			b.Run(fmt.Sprintf("store=%s/writers=%d", name, par), func(b *testing.B) {
+				s := benchStores(b)[name](b)
+				if _, err := s.CreateTenant(b.Context(), telamentis.Tenant{ID: "bench"}); err != nil {
+					b.Fatal(err)
+				}
+				var seq atomic.Int64
+				b.ReportAllocs()
+				b.SetParallelism(par)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := seq.Add(1)
+						_, err := s.UpsertNode(b.Context(), "bench", telamentis.NodeInput{
+							Alias: fmt.Sprintf("n%d", i%1000), Label: "Person", Props: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkGetByAlias measures a current lookup by alias.
+func BenchmarkGetByAlias(b *testing.B) {
+	s := newMem(b)
+	benchGraph(b, s, 10_000)
+	r := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetNode(b.Context(), "bench", telamentis.Ref{Alias: fmt.Sprintf("n%d", r.IntN(10_000))}, time.Time{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHop1 measures the out-neighbourhood of a node valid at a time,
+// now and as at a past transaction time.
+func BenchmarkHop1(b *testing.B) {
+	s := newMem(b)
+	benchGraph(b, s, 10_000)
+	past := time.Now()
+	// Later versions, so that as-at reads skip over them.
+	for i := range 2000 {
+		if _, err := s.UpsertNode(b.Context(), "bench", telamentis.NodeInput{Alias: fmt.Sprintf("n%d", i*5), Label: "Person"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		asAt time.Time
+	}{{"now", time.Time{}}, {"as-at", past}} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(5, 6))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := s.Query(b.Context(), "bench", telamentis.Query{
+					Kind: telamentis.QueryPaths, Start: &telamentis.Ref{Alias: fmt.Sprintf("n%d", r.IntN(10_000))},
+					ValidAt: time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC), AsAt: tc.asAt,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
