@@ -198,3 +198,27 @@ func checkOrigin(o string) error {
 	}
 	return nil
 }
+
+// ParsePrefixes parses a comma-separated list of CIDR prefixes or bare
+// addresses (taken as single-host prefixes), as used for the trusted
+// proxies setting. Blank entries are skipped.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("transport: %q is not a CIDR prefix or address", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}

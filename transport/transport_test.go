@@ -671,3 +671,19 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("second connection after the first closed: %v", err)
 	}
 }
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := ParsePrefixes(" 10.0.0.0/8, 192.0.2.7 ,, fd00::/8,::ffff:198.51.100.1, 10.1.2.3/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[10.0.0.0/8 192.0.2.7/32 fd00::/8 198.51.100.1/32 10.0.0.0/8]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0"} {
+		if _, err := ParsePrefixes(bad); err == nil {
+			t.Errorf("ParsePrefixes(%q) accepted", bad)
+		}
+	}
+}
