@@ -37,6 +37,8 @@ type env struct {
 
 type envOptions struct {
 	extraSteps []telamentis.Step
+	dir        string // on-disk store in dir (default in memory)
+	masterKey  []byte // with dir: encrypt at rest
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -68,7 +70,11 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if _, ok := t.(*testing.B); ok {
 		logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	store, err := badger.Open(badger.Config{InMemory: true}, slog.New(slog.DiscardHandler))
+	bcfg := badger.Config{InMemory: true}
+	if o.dir != "" {
+		bcfg = badger.Config{Dir: o.dir, MasterKey: o.masterKey, Unencrypted: len(o.masterKey) == 0}
+	}
+	store, err := badger.Open(bcfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
