@@ -221,6 +221,27 @@ func (k *Keys) checkNewKey(req telamentis.NewKey) error {
 	return nil
 }
 
+// ForgetTenant drops the cached keys of tenant, so that none of them is
+// accepted from the cache after the tenant is deleted or its keys are
+// removed by other means than Keys.
+func (k *Keys) ForgetTenant(tenant string) {
+	k.mu.Lock()
+	k.gen.Add(1)
+	for id, ck := range k.cache {
+		if ck.key.Tenant == tenant {
+			delete(k.cache, id)
+		}
+	}
+	k.mu.Unlock()
+}
+
+// Close waits for background last-used updates; call it before closing
+// the store.
+func (k *Keys) Close() error {
+	k.touches.Wait()
+	return nil
+}
+
 // IssueKey implements telamentis.KeyManager. An admin key has no tenant;
 // every other role needs a valid tenant ID. The token is returned once.
 func (k *Keys) IssueKey(ctx context.Context, req telamentis.NewKey) (telamentis.APIKey, telamentis.Secret, error) {

@@ -346,3 +346,24 @@ func TestImportKey(t *testing.T) {
 		t.Fatalf("bad token: %v", err)
 	}
 }
+
+func TestForgetTenant(t *testing.T) {
+	k, store, _ := setupKeys(t)
+	_, a := issue(t, k, telamentis.NewKey{Tenant: "acme", Role: telamentis.RoleReader})
+	_, g := issue(t, k, telamentis.NewKey{Tenant: "globex", Role: telamentis.RoleReader})
+	mustAuth(t, k, a)
+	mustAuth(t, k, g)
+	// The tenant's keys are revoked behind Keys' back (as a tenant
+	// deletion in the store would); ForgetTenant makes that visible now.
+	id, _ := parseKeyToken(a)
+	if _, err := store.RevokeKey(t.Context(), id, time.Date(2026, 6, 1, 11, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	mustAuth(t, k, a) // still cached
+	k.ForgetTenant("acme")
+	refuse(t, k, "Bearer "+a)
+	mustAuth(t, k, g)
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
