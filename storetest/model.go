@@ -114,6 +114,25 @@ func (s *sim) node(in nodeIn) expect {
 	return expect{ok: true, changed: true, id: cur.ID}
 }
 
+// nodeByID is an upsert by ID: the live node is updated, keeping its
+// alias, or the upsert fails with not_found.
+func (s *sim) nodeByID(id string, in nodeIn) expect {
+	i := s.m.liveNode(telamentis.Ref{ID: id})
+	if !telamentis.ValidIdentifier(in.Label) {
+		s.fail(telamentis.CodeInvalid)
+		if i < 0 {
+			s.fail(telamentis.CodeNotFound)
+		}
+		return expect{}
+	}
+	if i < 0 {
+		s.fail(telamentis.CodeNotFound)
+		return expect{}
+	}
+	in.Alias = s.m.nodes[i].Alias
+	return s.node(in)
+}
+
 type edgeIn struct {
 	Alias, From, To, Kind, Props string
 	VF, VT                       int64 // 0 = not given

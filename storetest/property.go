@@ -47,7 +47,7 @@ func (r *runner) testProperty(t *testing.T) {
 // opNames name the operations of the property test; the repeats weight
 // upserts.
 var opNames = []string{"upsert node", "upsert node", "upsert node", "upsert edge", "upsert edge", "upsert edge",
-	"batch", "invalidate", "retract", "erase", "upsert edge"}
+	"batch", "invalidate", "retract", "erase", "upsert edge", "upsert node by id"}
 
 // prop is one run of the property test: the store, the tenant, the model
 // and the transaction times observed so far.
@@ -292,6 +292,20 @@ func (p *prop) step(op int) {
 			}
 			p.m = sm.commit(p.written(res.TxTime, "retract edge"), nil, nil)
 		}
+	case 11: // upsert node by id
+		if len(p.nodeID) == 0 {
+			return
+		}
+		id := rapid.SampledFrom(p.nodeID).Draw(t, "node id")
+		in := drawNodeIn(t, "node by id")
+		p.log("upsert node by id %s %+v", id, in)
+		sm := newSim(p.m)
+		exp := sm.nodeByID(id, in)
+		res, err := p.s.UpsertNode(ctx, p.tenant, telamentis.NodeInput{ID: id, Label: in.Label, Props: props(in.Props)})
+		if !p.outcome(sm, err, "upsert node by id") {
+			return
+		}
+		p.applyUpserts(sm, "upsert node by id", res.Node.TxStart, []expect{exp}, []telamentis.NodeResult{res}, nil, nil)
 	case 9: // erase
 		ref := p.drawNodeRef("erase")
 		p.log("erase node %v", ref)
@@ -463,6 +477,12 @@ func (p *prop) check() {
 		i := p.m.edgeAt(byID(id), atUS)
 		g, err := p.s.GetEdge(ctx, p.tenant, byID(id), at)
 		p.compareGet(i < 0, err, func() (string, string) { return edgeKey(g), edgeKey(toEdge(p.m.edges[i])) }, "get edge "+id+" as_at "+atS)
+	}
+
+	for _, a := range edgeAliases {
+		i := p.m.edgeAt(byAlias(a), atUS)
+		g, err := p.s.GetEdge(ctx, p.tenant, byAlias(a), at)
+		p.compareGet(i < 0, err, func() (string, string) { return edgeKey(g), edgeKey(toEdge(p.m.edges[i])) }, "get edge alias "+a+" as_at "+atS)
 	}
 
 	switch rapid.IntRange(0, 4).Draw(t, "check query") {

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("paging", r.testPaging)
 	t.Run("validation", r.testValidation)
 	t.Run("quotas", r.testQuotas)
+	t.Run("concurrency", r.testConcurrency)
 	t.Run("stats", r.testStats)
 	t.Run("property", r.testProperty)
 	t.Run("isolation", r.testIsolation)

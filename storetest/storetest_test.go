@@ -60,7 +60,7 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"batch not atomic", "batch", "batch with a missing endpoint: nothing may be written"},
 	} {
 		t.Run(strings.ReplaceAll(c.bug+" "+c.run, " ", "_"), func(t *testing.T) {
-			cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestBuggyStore$/^"+c.run+"$", "-rapid.nofailfile")
+			cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestBuggyStore$/^"+c.run+"$", "-rapid.nofailfile", "-rapid.shrinktime=3s")
 			cmd.Env = append(os.Environ(), "STORETEST_BUG="+c.bug)
 			cmd.Dir = t.TempDir()
 			out, err := cmd.CombinedOutput()
