@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/telamentis/telamentis"
@@ -78,6 +79,47 @@ type Log struct {
 
 	syncMu sync.Mutex // one fsync at a time; waiters share the next one
 	sinkMu sync.Mutex
+
+	appends, failures, syncs atomic.Uint64
+}
+
+// Stats counts a Log's work since Open, for metrics.
+type Stats struct {
+	Appends  uint64 // records written durably
+	Failures uint64 // Appends that returned an error
+	Syncs    uint64 // fsyncs (concurrent appends share them)
+}
+
+// Stats returns the counters.
+func (l *Log) Stats() Stats {
+	return Stats{Appends: l.appends.Load(), Failures: l.failures.Load(), Syncs: l.syncs.Load()}
+}
+
+// Head returns the sequence number and hash of the last durable record
+// (0 and the genesis hash when empty). Recording it outside the log (a
+// metric, the SIEM, an operator's notes) lets Verify's caller see records
+// cut from the end, which the chain alone cannot show.
+func (l *Log) Head() (seq uint64, hash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.durable == 0 {
+		return 0, genesis
+	}
+	if l.durable == len(l.index) {
+		return l.seq, l.last
+	}
+	// Records past durable are written but not yet synced: report the
+	// last synced one by reading it back.
+	e := l.index[l.durable-1]
+	buf := make([]byte, e.n)
+	if _, err := l.f.ReadAt(buf, e.off); err != nil {
+		return 0, ""
+	}
+	rec, err := decodeLine(buf[:len(buf)-1])
+	if err != nil {
+		return 0, ""
+	}
+	return rec.Seq, rec.Hash
 }
 
 type entry struct {
@@ -187,6 +229,16 @@ func (l *Log) HashID(s string) string { return HashID(l.hidKey, s) }
 // file was removed or replaced under the running process, and from then on
 // until the log is reopened.
 func (l *Log) Append(ctx context.Context, rec telamentis.AuditRecord) error {
+	err := l.append(rec)
+	if err != nil {
+		l.failures.Add(1)
+	} else {
+		l.appends.Add(1)
+	}
+	return err
+}
+
+func (l *Log) append(rec telamentis.AuditRecord) error {
 	if rec.Action == "" || rec.Outcome == "" {
 		return fmt.Errorf("audit: append: action and outcome are required")
 	}
@@ -285,6 +337,7 @@ func (l *Log) sync(upto int) error {
 	f := l.f
 	l.mu.Unlock()
 	err := f.Sync()
+	l.syncs.Add(1)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {

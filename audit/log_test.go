@@ -320,6 +320,14 @@ func TestConcurrentAppends(t *testing.T) {
 	if err != nil || res.Records != writers*each {
 		t.Fatalf("verify: %+v %v", res, err)
 	}
+	if seq, hash := l.Head(); seq != res.LastSeq || hash != res.LastHash {
+		t.Fatalf("head %d %s, verify %+v", seq, hash, res)
+	}
+	st := l.Stats()
+	if st.Appends != writers*each || st.Failures != 0 || st.Syncs == 0 || st.Syncs > st.Appends {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("%d appends shared %d fsyncs", st.Appends, st.Syncs)
 	// The sink holds every record once, possibly out of order.
 	lines := strings.Split(strings.TrimSpace(sink.String()), "\n")
 	seen := map[uint64]bool{}

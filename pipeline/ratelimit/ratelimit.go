@@ -58,6 +58,36 @@ const (
 	ScopeAuth        = "auth" // the failed-authentication guard
 )
 
+var scopes = [...]string{ScopeTenant, ScopeKey, ScopeIP, ScopeConcurrency, ScopeAuth}
+
+// Stats counts a Limiter's refusals by scope and its Redis failures, for
+// metrics.
+type Stats struct {
+	Refused     map[string]uint64 // by Scope*
+	RedisErrors uint64
+}
+
+// Stats returns the counters.
+func (l *Limiter) Stats() Stats {
+	st := Stats{Refused: make(map[string]uint64, len(scopes)), RedisErrors: l.redisErrors.Load()}
+	for i, s := range scopes {
+		st.Refused[s] = l.refused[i].Load()
+	}
+	return st
+}
+
+func (l *Limiter) count(err error) {
+	var le *LimitError
+	if !errors.As(err, &le) {
+		return
+	}
+	for i, s := range scopes {
+		if s == le.Scope {
+			l.refused[i].Add(1)
+		}
+	}
+}
+
 // LimitError is a refusal. It unwraps to a CodeRateLimited
 // *telamentis.Error, so ErrorCode and ErrorMessage work on it.
 type LimitError struct {
@@ -128,6 +158,9 @@ type Limiter struct {
 	auditMu    sync.Mutex
 	audited    map[string]time.Time
 	auditQuota *rate.Limiter
+
+	refused     [len(scopes)]atomic.Uint64 // refusals by scope, as scopes
+	redisErrors atomic.Uint64
 
 	redisWarn atomic.Int64 // UnixNano of the last Redis failure log
 	redisDown atomic.Int64 // UnixNano until which Redis is not tried
@@ -267,7 +300,9 @@ func (l *Limiter) AuthFailed(ctx context.Context, ip string) error {
 // request's credentials, so that a guessing client is stopped even when a
 // guess would be right.
 func (l *Limiter) Blocked(ctx context.Context, ip string) error {
-	return l.take(ctx, []check{{ScopeAuth, &l.fails, ipKey(ip), l.cfg.FailedAuth, nil}}, false)
+	err := l.take(ctx, []check{{ScopeAuth, &l.fails, ipKey(ip), l.cfg.FailedAuth, nil}}, false)
+	l.count(err)
+	return err
 }
 
 // ipKey returns the bucket id of a client IP: the address, or its /64 for
@@ -331,6 +366,7 @@ func retryIn(lim *rate.Limiter, now time.Time) time.Duration {
 // Redis for redisBackoff, so that requests do not each wait for a dead
 // server.
 func (l *Limiter) redisFailed(err error) {
+	l.redisErrors.Add(1)
 	now := time.Now().UnixNano()
 	l.redisDown.Store(now + int64(redisBackoff))
 	last := l.redisWarn.Load()
@@ -341,6 +377,7 @@ func (l *Limiter) redisFailed(err error) {
 
 // trip records a refusal in the audit log, throttled.
 func (l *Limiter) trip(ctx context.Context, op *telamentis.Operation, err error) {
+	l.count(err)
 	if l.cfg.Audit == nil {
 		return
 	}

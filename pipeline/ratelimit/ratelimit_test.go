@@ -250,6 +250,9 @@ func TestFailedAuthGuard(t *testing.T) {
 	if err := l.Blocked(ctx, "198.51.100.8"); err != nil {
 		t.Fatalf("another IP blocked: %v", err)
 	}
+	if st := l.Stats(); st.Refused[ratelimit.ScopeAuth] != 2 || st.Refused[ratelimit.ScopeTenant] != 0 {
+		t.Fatalf("stats %+v", st)
+	}
 	clk.Advance(10 * time.Second)
 	if err := l.Blocked(ctx, "198.51.100.7"); err != nil {
 		t.Fatalf("still blocked after refill: %v", err)
@@ -355,6 +358,9 @@ func TestRedisDownFallsBack(t *testing.T) {
 	l := newLimiter(t, ratelimit.Config{Tenant: ratelimit.Limits{RPS: 0.01, Burst: 3}, Redis: rc})
 	if got := count(t, l, 6, func(int) *telamentis.Operation { return op("acme", "k", "") }); got != 3 {
 		t.Fatalf("fallback allowed %d", got)
+	}
+	if st := l.Stats(); st.RedisErrors != 1 || st.Refused[ratelimit.ScopeKey] != 3 {
+		t.Fatalf("stats %+v (one Redis failure, then the breaker)", st)
 	}
 }
 
