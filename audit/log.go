@@ -76,6 +76,9 @@ type Log struct {
 	failed  error   // sticky: once a write or sync fails, every Append fails
 	closed  bool
 	durable int // number of records known to be on disk
+	// headSeq and headHash name the last durable record.
+	headSeq  uint64
+	headHash string
 
 	syncMu sync.Mutex // one fsync at a time; waiters share the next one
 	sinkMu sync.Mutex
@@ -102,24 +105,7 @@ func (l *Log) Stats() Stats {
 func (l *Log) Head() (seq uint64, hash string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.durable == 0 {
-		return 0, genesis
-	}
-	if l.durable == len(l.index) {
-		return l.seq, l.last
-	}
-	// Records past durable are written but not yet synced: report the
-	// last synced one by reading it back.
-	e := l.index[l.durable-1]
-	buf := make([]byte, e.n)
-	if _, err := l.f.ReadAt(buf, e.off); err != nil {
-		return 0, ""
-	}
-	rec, err := decodeLine(buf[:len(buf)-1])
-	if err != nil {
-		return 0, ""
-	}
-	return rec.Seq, rec.Hash
+	return l.headSeq, l.headHash
 }
 
 type entry struct {
@@ -200,8 +186,9 @@ func Open(cfg Config, logger *slog.Logger) (*Log, error) {
 		return nil, unavailable("open", err)
 	}
 	l.seq, l.last, l.durable = res.LastSeq, genesis, len(l.index)
+	l.headSeq, l.headHash = res.LastSeq, genesis
 	if res.Records > 0 {
-		l.last = res.LastHash
+		l.last, l.headHash = res.LastHash, res.LastHash
 		l.size = l.index[len(l.index)-1].off + int64(l.index[len(l.index)-1].n)
 	}
 	return l, nil
@@ -333,7 +320,7 @@ func (l *Log) sync(upto int) error {
 		l.mu.Unlock()
 		return err
 	}
-	target := len(l.index)
+	target, tseq, thash := len(l.index), l.seq, l.last
 	f := l.f
 	l.mu.Unlock()
 	err := f.Sync()
@@ -345,7 +332,7 @@ func (l *Log) sync(upto int) error {
 		l.failed = unavailable("sync", err)
 		return l.failed
 	}
-	l.durable = target
+	l.durable, l.headSeq, l.headHash = target, tseq, thash
 	return nil
 }
 

@@ -102,6 +102,12 @@ func TestAppendVerifyReopen(t *testing.T) {
 	if err != nil || res.Records != 8 {
 		t.Fatalf("verify after reopen: %+v %v", res, err)
 	}
+	if seq, hash := l2.Head(); seq != 8 || hash != res.LastHash {
+		t.Fatalf("head %d %s", seq, hash)
+	}
+	if seq, hash := openLog(t, t.TempDir(), nil).Head(); seq != 0 || hash != genesis {
+		t.Fatalf("empty head %d %s", seq, hash)
+	}
 	lines := readLines(t, dir)
 	var r6 telamentis.AuditRecord
 	if err := json.Unmarshal([]byte(lines[5]), &r6); err != nil {
