@@ -115,11 +115,12 @@ const (
 	cDigit = 1 << iota
 	cUpper
 	cLower
-	cWordStart // can start a keyed credential at a word start
 	cHex
 	cEmailLocal
 	cDomain
 	cKey // [A-Za-z0-9_-]
+
+	cAlnum = cDigit | cUpper | cLower
 )
 
 var class [256]uint8
@@ -151,10 +152,6 @@ func init() {
 		case '_':
 			k |= cKey
 		}
-		switch c {
-		case 's', 't', 'e', 'g', 'x':
-			k |= cWordStart
-		}
 		class[c] = k
 	}
 }
@@ -168,14 +165,30 @@ func Scan(text string) []Span {
 	for i := 0; i < n; {
 		c := text[i]
 		k := class[c]
-		if k == 0 && c != '@' && c != '+' && c != '(' && c != ':' && c != '-' {
-			i++
-			continue
-		}
-		wordStart := i == 0 || !isAlnum(text[i-1])
 		var s Span
 		var ok bool
 		switch {
+		case k&cAlnum != 0:
+			// Words are skipped whole, so this is a word start unless a
+			// span ended inside a word.
+			if i == 0 || class[text[i-1]]&cAlnum == 0 {
+				switch {
+				case k&cDigit != 0:
+					s, ok = scanNumber(text, i)
+				case k&cUpper != 0:
+					s, ok = scanUpper(text, i)
+				}
+				if !ok && len(keyFirst[c]) > 0 {
+					s, ok = scanKey(text, i)
+				}
+			}
+			if !ok {
+				i++
+				for i < n && class[text[i]]&cAlnum != 0 {
+					i++
+				}
+				continue
+			}
 		case c == '@':
 			s, ok = scanEmail(text, i)
 		case c == ':':
@@ -184,24 +197,13 @@ func Scan(text string) []Span {
 			if strings.HasPrefix(text[i:], "-----BEGIN ") {
 				s, ok = scanPEM(text, i)
 			}
-		case !wordStart:
-			// inside a word: nothing starts here
-		case k&cDigit != 0 || c == '+' || c == '(':
-			s, ok = scanNumber(text, i)
-		case k&cUpper != 0:
-			s, ok = scanUpper(text, i)
-		}
-		if !ok && wordStart && k&cWordStart != 0 {
-			s, ok = scanKey(text, i)
+		case c == '+' || c == '(':
+			if i == 0 || class[text[i-1]]&cAlnum == 0 {
+				s, ok = scanNumber(text, i)
+			}
 		}
 		if !ok {
 			i++
-			if k&(cDigit|cUpper|cLower) != 0 {
-				// skip the rest of this word: values start at word starts
-				for i < n && class[text[i]]&(cDigit|cUpper|cLower) != 0 {
-					i++
-				}
-			}
 			continue
 		}
 		// A value found by looking back (email, IPv6) may overlap spans
@@ -339,16 +341,21 @@ var keyPrefixes = []struct {
 	{"EAACEdEose0cBA", 0}, // Facebook
 }
 
+// keyFirst lists, per first byte, the indices of keyPrefixes starting with
+// it, so that a word is checked only against the prefixes it could match.
+var keyFirst [256][]int
+
 func init() {
-	for _, k := range keyPrefixes {
-		class[k.p[0]] |= cWordStart
+	for i, k := range keyPrefixes {
+		keyFirst[k.p[0]] = append(keyFirst[k.p[0]], i)
 	}
 }
 
 // scanKey checks for a credential with a known prefix at i.
 func scanKey(t string, i int) (Span, bool) {
 	rest := t[i:]
-	for _, k := range keyPrefixes {
+	for _, ki := range keyFirst[t[i]] {
+		k := keyPrefixes[ki]
 		if !strings.HasPrefix(rest, k.p) {
 			continue
 		}
