@@ -192,19 +192,19 @@ func httpURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// header is the part of a JOSE header we look at.
+// header is the part of a JOSE header we use.
 type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	JWK  json.RawMessage `json:"jwk"`
-	JKU  *string         `json:"jku"`
-	X5U  *string         `json:"x5u"`
-	X5C  json.RawMessage `json:"x5c"`
-	Crit json.RawMessage `json:"crit"`
+	Alg string
+	Kid string
 }
 
-// parseHeader decodes and checks a compact JWS's protected header.
+// keyHeaders may name or carry a verification key; a token carrying any
+// of them (in any letter case) is refused. "crit" is refused too: we
+// implement no header extensions.
+var keyHeaders = []string{"jwk", "jku", "x5u", "x5c", "crit"}
+
+// parseHeader decodes and checks a compact JWS's protected header. Names
+// are matched exactly, as JOSE requires ("ALG" is not "alg").
 func (j *JWT) parseHeader(token string) (header, jwa.SignatureAlgorithm, error) {
 	var h header
 	if !IsJWT(token) {
@@ -214,14 +214,24 @@ func (j *JWT) parseHeader(token string) (header, jwa.SignatureAlgorithm, error) 
 	if err != nil {
 		return h, jwa.SignatureAlgorithm{}, fmt.Errorf("header encoding: %w", err)
 	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return h, jwa.SignatureAlgorithm{}, fmt.Errorf("header: %w", err)
 	}
-	if h.JWK != nil || h.JKU != nil || h.X5U != nil || h.X5C != nil {
-		return h, jwa.SignatureAlgorithm{}, errors.New("token carries its own key or key URL")
+	for name := range m {
+		for _, kh := range keyHeaders {
+			if strings.EqualFold(name, kh) {
+				return h, jwa.SignatureAlgorithm{}, fmt.Errorf("header %q refused", name)
+			}
+		}
 	}
-	if h.Crit != nil {
-		return h, jwa.SignatureAlgorithm{}, errors.New("critical header extensions")
+	if err := json.Unmarshal(m["alg"], &h.Alg); err != nil {
+		return h, jwa.SignatureAlgorithm{}, errors.New("header: alg is not a string")
+	}
+	if v, ok := m["kid"]; ok {
+		if err := json.Unmarshal(v, &h.Kid); err != nil {
+			return h, jwa.SignatureAlgorithm{}, errors.New("header: kid is not a string")
+		}
 	}
 	alg, ok := j.algs[h.Alg] // exact, case-sensitive: "None", "nOnE"… are not in it
 	if !ok {

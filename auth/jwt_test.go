@@ -337,6 +337,10 @@ func TestJWTRefused(t *testing.T) {
 		"good sig with jwk header": e.rsa1.sign(t, map[string]any{"jwk": e.rsa1.jwk()}, e.claims(nil)),
 		"good sig with jku header": e.rsa1.sign(t, map[string]any{"jku": attackerJWKS.URL}, e.claims(nil)),
 		"good sig with x5c header": e.rsa1.sign(t, map[string]any{"x5c": []string{"MIIB"}}, e.claims(nil)),
+		"good sig with JWK header": e.rsa1.sign(t, map[string]any{"JWK": e.rsa1.jwk()}, e.claims(nil)),
+		"alg in upper case name":   e.rsa1.sign(t, map[string]any{"alg": nil, "ALG": "RS256"}, e.claims(nil)),
+		"alg not a string":         e.rsa1.sign(t, map[string]any{"alg": []string{"RS256"}}, e.claims(nil)),
+		"kid not a string":         e.rsa1.sign(t, map[string]any{"kid": 1}, e.claims(nil)),
 		"garbage":                  "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln",
 	}
 	for _, none := range []string{"none", "None", "NONE", "nOnE"} {
