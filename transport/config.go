@@ -48,6 +48,10 @@ type Config struct {
 	ClientAuth   ClientAuth
 	// CertCheckInterval is how often the certificate files are polled.
 	CertCheckInterval time.Duration
+	// OnCertReload, if set, is called after every reload that loaded a new
+	// certificate (err nil) or failed (err set), e.g. to count reloads in
+	// metrics. It runs on the watcher goroutine and must not block.
+	OnCertReload func(err error)
 
 	// BehindProxy states that a TLS-terminating proxy sits in front. It
 	// allows plaintext on a non-loopback address and makes X-Forwarded-For

@@ -65,6 +65,7 @@ func New(cfg Config, h http.Handler, logger *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		certs.onReload = cfg.OnCertReload
 		tc, err := tlsConfig(cfg, certs)
 		if err != nil {
 			return nil, err

@@ -30,6 +30,7 @@ var cipherSuites = []uint16{
 type certStore struct {
 	certFile, keyFile string
 	logger            *slog.Logger
+	onReload          func(error)
 
 	cur atomic.Pointer[tls.Certificate]
 
@@ -112,6 +113,9 @@ func (s *certStore) watch(ctx context.Context, interval time.Duration, hup <-cha
 			s.logger.Warn("tls certificate reload failed; keeping the current one", slog.String("err", err.Error()))
 		case changed:
 			s.logger.Info("tls certificate reloaded", slog.String("op", "tls.reload"))
+		}
+		if s.onReload != nil && (changed || err != nil) {
+			s.onReload(err)
 		}
 	}
 }

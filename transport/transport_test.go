@@ -226,6 +226,8 @@ func TestCertificateReload(t *testing.T) {
 	for _, trigger := range []string{"file change", "SIGHUP", "Reload"} {
 		t.Run(trigger, func(t *testing.T) {
 			cfg, ca := tlsCfg(t)
+			reloads := make(chan error, 16)
+			cfg.OnCertReload = func(err error) { reloads <- err }
 			if trigger == "file change" {
 				cfg.CertCheckInterval = 20 * time.Millisecond
 			} else {
@@ -261,6 +263,10 @@ func TestCertificateReload(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 
+			if err := <-reloads; err != nil {
+				t.Fatalf("OnCertReload got %v", err)
+			}
+
 			// The old connection still works and is the same connection.
 			var reused bool
 			var oldCN string
@@ -289,11 +295,15 @@ func TestCertificateReload(t *testing.T) {
 func TestCertificateReloadKeepsCurrentOnBadFiles(t *testing.T) {
 	cfg, ca := tlsCfg(t)
 	cfg.CertCheckInterval = time.Hour
+	reloads := make(chan error, 1)
+	cfg.OnCertReload = func(err error) { reloads <- err }
 	s, url := start(t, cfg, echo)
 	addr := strings.TrimPrefix(url, "https://")
 	writeFile(t, cfg.TLSCertFile, []byte("not a certificate"))
 	s.Reload()
-	time.Sleep(50 * time.Millisecond) // let the watcher try; the assertion holds either way
+	if err := <-reloads; err == nil {
+		t.Fatal("loading a broken certificate file reported success")
+	}
 	if cn := peerCN(t, addr, ca); cn != "server-1" {
 		t.Fatalf("after a bad reload the server presents %q", cn)
 	}
