@@ -12,8 +12,9 @@
 // `go test -run 'TestStore/retract/node_cascades'` narrows a failure down:
 //
 //   - semantics (tenants, nodes, edges, invalidate, retract, erase, batch,
-//     queries, paging, validation, quotas, stats): table tests for every
-//     rule of DESIGN §2 and the doc comments of the root package;
+//     queries, paging, validation, quotas, concurrency, lifecycle, stats):
+//     table tests for every rule of DESIGN §2 and the doc comments of the
+//     root package, and telamentis.Importer when the store has it;
 //   - property: random operation sequences (pgregory.net/rapid) applied to
 //     the store and to a small reference model (model.go) and compared at
 //     random as_at and valid-time coordinates; a failure prints the broken
@@ -68,4 +69,13 @@
 //     cannot make the proof pass vacuously.
 //   - "Nothing written" is checked through Stats counts and the complete
 //     changes feed of the tenant.
+//   - Honouring ctx: a write with a canceled context fails and writes
+//     nothing. After Close every method answers CodeUnavailable; a second
+//     Close (New's cleanup) does not panic.
+//   - Concurrent writers of one node serialise: the history is one chain
+//     of versions, each closed at its successor's tx_start. A retraction
+//     racing edge creation leaves no live edge on a retracted node.
+//   - Import keeps transaction times; overlapping versions of one ID are
+//     invalid; later writes, also after reopening, get later tx times than
+//     any imported one (the clock observes stored times).
 package storetest

@@ -147,7 +147,10 @@ type tx struct {
 	wrote bool
 }
 
-func (s *memStore) begin(tenant string) (*tx, func(), error) {
+func (s *memStore) begin(ctx context.Context, tenant string) (*tx, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, telamentis.Errorf(telamentis.CodeUnavailable, "%v", err)
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return nil, nil, err
@@ -308,7 +311,7 @@ func (s *memStore) UpsertNode(ctx context.Context, tenant string, in telamentis.
 	if err != nil {
 		return telamentis.NodeResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.NodeResult{}, err
 	}
@@ -325,7 +328,7 @@ func (s *memStore) UpsertEdge(ctx context.Context, tenant string, in telamentis.
 	if err != nil {
 		return telamentis.EdgeResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.EdgeResult{}, err
 	}
@@ -342,7 +345,7 @@ func (s *memStore) ApplyBatch(ctx context.Context, tenant string, b telamentis.B
 	if err != nil {
 		return telamentis.BatchResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.BatchResult{}, err
 	}
@@ -380,7 +383,7 @@ func (s *memStore) InvalidateEdge(ctx context.Context, tenant string, ref telame
 	if at.IsZero() || at.Year() > 9999 {
 		return telamentis.EdgeResult{}, telamentis.Invalid("at", "out of range")
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.EdgeResult{}, err
 	}
@@ -408,7 +411,7 @@ func (s *memStore) RetractNode(ctx context.Context, tenant string, ref telamenti
 	if err := ref.Validate("ref"); err != nil {
 		return telamentis.RetractResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.RetractResult{}, err
 	}
@@ -434,7 +437,7 @@ func (s *memStore) RetractEdge(ctx context.Context, tenant string, ref telamenti
 	if err := ref.Validate("ref"); err != nil {
 		return telamentis.RetractResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.RetractResult{}, err
 	}
@@ -452,7 +455,7 @@ func (s *memStore) EraseNode(ctx context.Context, tenant string, ref telamentis.
 	if err := ref.Validate("ref"); err != nil {
 		return telamentis.EraseResult{}, err
 	}
-	x, unlock, err := s.begin(tenant)
+	x, unlock, err := s.begin(ctx, tenant)
 	if err != nil {
 		return telamentis.EraseResult{}, err
 	}

@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("validation", r.testValidation)
 	t.Run("quotas", r.testQuotas)
 	t.Run("concurrency", r.testConcurrency)
+	t.Run("lifecycle", r.testLifecycle)
 	t.Run("stats", r.testStats)
 	t.Run("property", r.testProperty)
 	t.Run("isolation", r.testIsolation)
