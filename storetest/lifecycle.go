@@ -47,7 +47,10 @@ func (r *runner) testLifecycle(t *testing.T) {
 			_, err := s.UpsertNode(t.Context(), tn, telamentis.NodeInput{Label: "P"})
 			return err
 		})
-		call("query", func() error { _, err := s.Query(t.Context(), tn, telamentis.Query{Kind: telamentis.QueryNodes}); return err })
+		call("query", func() error {
+			_, err := s.Query(t.Context(), tn, telamentis.Query{Kind: telamentis.QueryNodes})
+			return err
+		})
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
