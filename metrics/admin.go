@@ -21,9 +21,16 @@ type AdminConfig struct {
 	// on every admin request. Load it with the secrets package (at least
 	// 32 bytes).
 	Token telamentis.Secret
+	// TokenSource, if set, is asked for the token on every request instead
+	// of Token, so that a secret reloaded on SIGHUP takes effect at once
+	// (e.g. a secrets.Reloader's Get). A zero token from it refuses all.
+	TokenSource func() telamentis.Secret
 	// Pprof mounts net/http/pprof under /debug/pprof/.
 	Pprof bool
 }
+
+// minTokenLen is the shortest admin token accepted.
+const minTokenLen = 32
 
 // AdminDefaults returns a loopback admin config with pprof on.
 func AdminDefaults() AdminConfig { return AdminConfig{Addr: "127.0.0.1:9090", Pprof: true} }
@@ -35,11 +42,14 @@ func (c AdminConfig) Validate() error {
 	if err != nil {
 		return fmt.Errorf("metrics: admin config: addr %q: %w", c.Addr, err)
 	}
-	if !isLoopbackHost(host) && c.Token.IsZero() {
+	if !isLoopbackHost(host) && c.Token.IsZero() && c.TokenSource == nil {
 		return fmt.Errorf("metrics: admin config: addr %q is not loopback: a bearer token is required", c.Addr)
 	}
-	if !c.Token.IsZero() && len(c.Token.Reveal()) < 32 {
-		return fmt.Errorf("metrics: admin config: token shorter than 32 bytes")
+	if !c.Token.IsZero() && len(c.Token.Reveal()) < minTokenLen {
+		return fmt.Errorf("metrics: admin config: token shorter than %d bytes", minTokenLen)
+	}
+	if c.TokenSource != nil && len(c.TokenSource().Reveal()) < minTokenLen {
+		return fmt.Errorf("metrics: admin config: token source gives a token shorter than %d bytes", minTokenLen)
 	}
 	return nil
 }
@@ -64,13 +74,18 @@ func NewAdminHandler(m *Metrics, cfg AdminConfig) (http.Handler, error) {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	if cfg.Token.IsZero() {
-		return mux, nil
+	token := cfg.TokenSource
+	if token == nil {
+		if cfg.Token.IsZero() {
+			return mux, nil
+		}
+		token = func() telamentis.Secret { return cfg.Token }
 	}
-	want := []byte("Bearer " + cfg.Token.Reveal())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := token().Reveal()
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		want := []byte("Bearer " + tok)
+		if len(tok) < minTokenLen || subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="telamentis-admin"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			m.AuthFailure("admin_token", "bad_token")

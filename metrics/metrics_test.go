@@ -202,6 +202,48 @@ func TestAdminToken(t *testing.T) {
 	}
 }
 
+func TestAdminTokenSourceFollowsReload(t *testing.T) {
+	m := New()
+	cur := telamentis.NewSecret(strings.Repeat("a1", 20))
+	var mu sync.Mutex
+	h, err := NewAdminHandler(m, AdminConfig{Addr: "[::]:9090", TokenSource: func() telamentis.Secret {
+		mu.Lock()
+		defer mu.Unlock()
+		return cur
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	old := cur.Reveal()
+	if code, _ := scrape(t, srv.URL+"/metrics", old); code != 200 {
+		t.Fatalf("current token: %d", code)
+	}
+	mu.Lock()
+	cur = telamentis.NewSecret(strings.Repeat("b2", 20))
+	mu.Unlock()
+	if code, _ := scrape(t, srv.URL+"/metrics", old); code != http.StatusUnauthorized {
+		t.Fatalf("old token after rotation: %d", code)
+	}
+	if code, _ := scrape(t, srv.URL+"/metrics", strings.Repeat("b2", 20)); code != 200 {
+		t.Fatalf("new token: %d", code)
+	}
+	mu.Lock()
+	cur = telamentis.Secret{}
+	mu.Unlock()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer ")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an empty token from the source must refuse everyone: %d", resp.StatusCode)
+	}
+}
+
 func TestNilMetricsIsSafe(t *testing.T) {
 	var m *Metrics
 	m.ObserveRequest("r", "GET", 200, "t", time.Second)
