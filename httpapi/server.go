@@ -60,9 +60,22 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is shown in the OpenAPI document.
 	Version string
+	// AuthGuard, if set, throttles failed authentication per client IP
+	// (*ratelimit.Limiter is one): a blocked IP gets 429 before its
+	// credential is even tried.
+	AuthGuard AuthGuard
 	// QueryHasCredential, if set, is a further check that refuses requests
 	// whose query string seems to carry a credential (auth.QueryHasCredential).
 	QueryHasCredential func(rawQuery string) bool
+}
+
+// AuthGuard is the brute-force guard on authentication. Blocked reports,
+// without counting, whether ip may not try a credential now; AuthFailed
+// counts a failure and reports whether ip has now used up its budget.
+// Both return an error carrying RetryAfter when refusing.
+type AuthGuard interface {
+	Blocked(ctx context.Context, ip string) error
+	AuthFailed(ctx context.Context, ip string) error
 }
 
 // Server is the HTTP API. It is an http.Handler and safe for concurrent
@@ -77,6 +90,7 @@ type Server struct {
 	piiKey    []byte
 	logger    *slog.Logger
 	queryCred func(string) bool
+	guard     AuthGuard
 
 	api     huma.API
 	handler http.Handler
@@ -109,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
 		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
 		piiKey: append([]byte(nil), cfg.PIIKey...), queryCred: cfg.QueryHasCredential,
+		guard: cfg.AuthGuard,
 	}
 
 	mux := http.NewServeMux()
@@ -323,10 +338,23 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		ctx := r.Context()
 		id := telamentis.RequestIDFromContext(ctx)
+		ip := clientIP(r)
+		if s.guard != nil {
+			if err := s.guard.Blocked(ctx, ip); err != nil {
+				writeProblem(w, problemFor(err, id))
+				return
+			}
+		}
 		fail := func(detail string, cause error) {
 			s.auditAuth(ctx, r, nil, telamentis.AuditAuthFailure, telamentis.OutcomeDenied)
 			if cause != nil {
 				s.logger.Info("authentication failed", slog.String("request_id", id), slog.String("err", cause.Error()))
+			}
+			if s.guard != nil {
+				if err := s.guard.AuthFailed(ctx, ip); err != nil {
+					writeProblem(w, problemFor(err, id))
+					return
+				}
 			}
 			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
 		}

@@ -40,8 +40,23 @@ type Config struct {
 	// AuditAuthSuccess records every successful authentication in the
 	// audit log (one durable write per request).
 	AuditAuthSuccess bool `yaml:"audit_auth_success"`
+	// RateLimit sets the request rate limits (0 = unlimited). A tenant's
+	// own quotas (requests_per_second, burst, max_concurrent) override
+	// TenantRPS for that tenant.
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	// RedisAddr, if set, shares rate-limit buckets between replicas.
+	RedisAddr string `yaml:"redis_addr"`
 	// OIDC configures JWT bearer tokens; off while Issuer is empty.
 	OIDC OIDCConfig `yaml:"oidc"`
+}
+
+// RateLimitConfig holds default request rates per second.
+type RateLimitConfig struct {
+	TenantRPS float64 `yaml:"tenant_rps"`
+	KeyRPS    float64 `yaml:"key_rps"`
+	IPRPS     float64 `yaml:"ip_rps"`
+	// FailedAuthRPS bounds failed authentications per client IP (burst 10).
+	FailedAuthRPS float64 `yaml:"failed_auth_rps"`
 }
 
 // OIDCConfig configures OIDC/JWT authentication.
@@ -62,6 +77,7 @@ func DefaultConfig() Config {
 		Listen:          "127.0.0.1:8080",
 		LogLevel:        "info",
 		ShutdownTimeout: 30 * time.Second,
+		RateLimit:       RateLimitConfig{FailedAuthRPS: 1},
 	}
 }
 
@@ -80,6 +96,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
 		return errors.New("config: shutdown_timeout: must be in (0, 10m]")
+	}
+	for _, r := range []float64{c.RateLimit.TenantRPS, c.RateLimit.KeyRPS, c.RateLimit.IPRPS, c.RateLimit.FailedAuthRPS} {
+		if r < 0 {
+			return errors.New("config: rate_limit: rates must not be negative")
+		}
 	}
 	if c.OIDC.Issuer != "" && c.OIDC.Audience == "" {
 		return errors.New("config: oidc.audience: required with oidc.issuer")
@@ -104,6 +125,11 @@ func settings(c *Config) []setting {
 		{"no-sync", "do not fsync commits (benchmarks only)", &c.NoSync},
 		{"audit-dir", "audit log directory (default: <data>-audit beside the data directory)", &c.AuditDir},
 		{"audit-auth-success", "audit every successful authentication", &c.AuditAuthSuccess},
+		{"ratelimit-tenant-rps", "default requests/s per tenant (0 = unlimited)", &c.RateLimit.TenantRPS},
+		{"ratelimit-key-rps", "requests/s per credential (0 = the tenant's rate)", &c.RateLimit.KeyRPS},
+		{"ratelimit-ip-rps", "requests/s per client IP (0 = unlimited)", &c.RateLimit.IPRPS},
+		{"ratelimit-failed-auth-rps", "failed authentications/s per client IP (burst 10)", &c.RateLimit.FailedAuthRPS},
+		{"redis-addr", "Redis address for rate limits shared by replicas", &c.RedisAddr},
 		{"oidc-issuer", "OIDC issuer (enables JWT bearer tokens)", &c.OIDC.Issuer},
 		{"oidc-audience", "expected JWT audience", &c.OIDC.Audience},
 		{"oidc-jwks-url", "JWKS URL (default: issuer discovery)", &c.OIDC.JWKSURL},
@@ -123,6 +149,8 @@ func registerFlags(fs *pflag.FlagSet, c *Config) {
 			fs.Bool(s.name, *p, s.usage)
 		case *time.Duration:
 			fs.Duration(s.name, *p, s.usage)
+		case *float64:
+			fs.Float64(s.name, *p, s.usage)
 		}
 	}
 	fs.String("config", "", "YAML config file (also TELAMENTIS_CONFIG)")
@@ -182,6 +210,12 @@ func setValue(ptr any, v string) error {
 			return err
 		}
 		*p = d
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return err
+		}
+		*p = f
 	}
 	return nil
 }

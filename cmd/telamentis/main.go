@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/telamentis/telamentis"
@@ -30,6 +31,7 @@ import (
 	"github.com/telamentis/telamentis/httpapi"
 	"github.com/telamentis/telamentis/pipeline"
 	pipeaudit "github.com/telamentis/telamentis/pipeline/audit"
+	"github.com/telamentis/telamentis/pipeline/ratelimit"
 	"github.com/telamentis/telamentis/pipeline/tenantguard"
 )
 
@@ -114,6 +116,8 @@ func derefSetting(p any) any {
 		return *v
 	case *time.Duration:
 		return *v
+	case *float64:
+		return *v
 	}
 	return nil
 }
@@ -173,8 +177,8 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		return err
 	}
 
-	steps := []telamentis.Step{tenantguard.New(store)}
 	var auditLog telamentis.AuditLog
+	var auditStep telamentis.Step
 	if dir := auditDir(cfg); dir != "" {
 		key := derive(master, "telamentis/audit-chain/v1")
 		alog, err := audit.Open(audit.Config{Dir: dir, Key: telamentis.NewSecret(string(key))}, logger)
@@ -186,10 +190,34 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		if err != nil {
 			return fmt.Errorf("serve: audit step: %w", err)
 		}
-		steps = append(steps, step)
-		auditLog = alog
+		auditStep, auditLog = step, alog
 	} else {
 		logger.Warn("audit log disabled (in-memory store without audit_dir)")
+	}
+	rcfg := ratelimit.Config{
+		Quotas: func(ctx context.Context, tenant string) (telamentis.Quotas, error) {
+			t, err := store.GetTenant(ctx, tenant)
+			return t.Quotas, err
+		},
+		Tenant:     ratelimit.Limits{RPS: cfg.RateLimit.TenantRPS},
+		Key:        ratelimit.Limits{RPS: cfg.RateLimit.KeyRPS},
+		IP:         ratelimit.Limits{RPS: cfg.RateLimit.IPRPS},
+		FailedAuth: ratelimit.Limits{RPS: cfg.RateLimit.FailedAuthRPS, Burst: 10},
+		Audit:      auditLog,
+	}
+	if cfg.RedisAddr != "" {
+		rcfg.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr})
+	}
+	limiter, err := ratelimit.New(rcfg, logger)
+	if err != nil {
+		return fmt.Errorf("serve: rate limiter: %w", err)
+	}
+	defer limiter.Close()
+	// The pipeline order: refuse cheaply first (rate limits), then scope
+	// to the tenant, then audit what runs.
+	steps := []telamentis.Step{limiter, tenantguard.New(store)}
+	if auditStep != nil {
+		steps = append(steps, auditStep)
 	}
 	chain, err := pipeline.New(logger, steps...)
 	if err != nil {
@@ -200,7 +228,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		Store: store, Auth: authn, Keys: keys, Pipeline: chain,
 		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess,
 		PIIKey: derive(master, "telamentis/pii-pseudonym/v1"), Logger: logger, Version: version,
-		QueryHasCredential: auth.QueryHasCredential,
+		QueryHasCredential: auth.QueryHasCredential, AuthGuard: limiter,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -311,3 +311,30 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatal("bad log level accepted")
 	}
 }
+
+// TestFailedAuthGuard checks the wiring of the brute-force guard: after a
+// burst of failed authentications a client IP gets 429 with Retry-After,
+// even with a valid key.
+func TestFailedAuthGuard(t *testing.T) {
+	addr, logs, stop := startRun(t, []string{"--in-memory", "--ratelimit-failed-auth-rps", "0.01"}, nil)
+	defer stop()
+	admin := keyRe.FindString(logs.String())
+	url := "http://" + addr + "/v1/tenants"
+	codes := map[int]int{}
+	for range 15 {
+		codes[get(t, url, "tm_aaaaaaaaaaaaaaaa_"+strings.Repeat("b", 52))]++
+	}
+	if codes[401] == 0 || codes[429] == 0 {
+		t.Fatalf("failed-auth statuses %v", codes)
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("blocked IP with a valid key: %d retry-after %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+}
