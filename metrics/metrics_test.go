@@ -369,6 +369,41 @@ func TestTracingPropagatesTraceContext(t *testing.T) {
 	}
 }
 
+func TestNameSpanFromInsideTheHandler(t *testing.T) {
+	col := &collector{}
+	cs := httptest.NewServer(col)
+	defer cs.Close()
+	tr, err := NewTracing(t.Context(), TracingConfig{Enabled: true, OTLPEndpoint: cs.URL + "/v1/traces", SampleRatio: 1}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The handler clones the request before its mux, as httpapi does, so
+	// r.Pattern is invisible outside; it names the span itself.
+	inner := http.NewServeMux()
+	inner.HandleFunc("GET /v1/tenants/{tenant}", func(w http.ResponseWriter, r *http.Request) { NameSpan(r.Context(), r.Pattern) })
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r.WithContext(r.Context())) })
+	srv := httptest.NewServer(tr.Middleware(h, nil))
+	defer srv.Close()
+	scrape(t, srv.URL+"/v1/tenants/acme", "")
+	scrape(t, srv.URL+"/nowhere", "")
+	if err := tr.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range col.reqs {
+		for _, rs := range r.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					names = append(names, s.Name)
+				}
+			}
+		}
+	}
+	if strings.Join(names, ",") != "GET /v1/tenants/{tenant},GET" {
+		t.Fatalf("span names %q", names)
+	}
+}
+
 func hexs(b []byte) string {
 	const digits = "0123456789abcdef"
 	out := make([]byte, 0, 2*len(b))

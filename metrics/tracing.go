@@ -117,9 +117,10 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 
 // Middleware starts a server span per request, as a child of the caller's
 // traceparent if present. The span is named by the route pattern from labels
-// (nil means PatternLabels) and records method, route and status only: no
-// path, query, headers or client address. When tracing is disabled it
-// returns next.
+// (nil means PatternLabels), or by a handler calling NameSpan; with neither
+// it keeps the method as its name. It records method, route and status
+// only: no path, query, headers or client address. When tracing is disabled
+// it returns next.
 func (t *Tracing) Middleware(next http.Handler, labels Labels) http.Handler {
 	if t == nil || t.provider == nil {
 		return next
@@ -135,16 +136,14 @@ func (t *Tracing) Middleware(next http.Handler, labels Labels) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(ctx)
 		next.ServeHTTP(sw, r)
-		route, _ := labels(r)
-		if route == "" {
-			route = "unmatched"
-		}
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		span.SetName(route)
-		span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if route, _ := labels(r); route != "" {
+			NameSpan(ctx, route)
+		}
 		if status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
@@ -159,4 +158,17 @@ func (t *Tracing) Inject(ctx context.Context, h http.Header) {
 		return
 	}
 	t.prop.Inject(ctx, propagation.HeaderCarrier(h))
+}
+
+// NameSpan names the current server span after the matched route pattern
+// and records it as http.route. A handler that knows its route (but hides it
+// from r.Pattern, e.g. behind its own middleware) calls it; it does nothing
+// without a recording span.
+func NameSpan(ctx context.Context, route string) {
+	span := trace.SpanFromContext(ctx)
+	if route == "" || !span.IsRecording() {
+		return
+	}
+	span.SetName(route)
+	span.SetAttributes(attribute.String("http.route", route))
 }
