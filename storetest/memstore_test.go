@@ -501,8 +501,14 @@ func visibleAt(start, end, asAt time.Time) bool {
 	if asAt.IsZero() {
 		return end.IsZero()
 	}
+	if globalBug == "as_at excludes tx_start" {
+		return start.Before(asAt) && (end.IsZero() || asAt.Before(end))
+	}
 	return !start.After(asAt) && (end.IsZero() || asAt.Before(end))
 }
+
+// globalBug is a deliberate violation in code without a store at hand.
+var globalBug string
 
 func (s *memStore) read(tenant string) (*memTenant, func(), error) {
 	unlock, err := s.lock()
@@ -595,7 +601,11 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 	defer unlock()
 	off := 0
 	if q.Cursor != "" {
-		pos, err := s.codec.Open(tenant, q, q.Cursor)
+		bound := tenant
+		if s.bugs["cursor not bound to tenant"] {
+			bound = ""
+		}
+		pos, err := s.codec.Open(bound, q, q.Cursor)
 		if err != nil {
 			return telamentis.Page{}, err
 		}
@@ -607,6 +617,10 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 	var page telamentis.Page
 	var n int
 	pass := q.ValidFilter()
+	if s.bugs["valid_between includes its end"] && q.ValidBetween != nil {
+		w := telamentis.SpanOf(*q.ValidBetween)
+		pass = func(sp telamentis.Span) bool { return sp.Start <= w.End && sp.End > w.Start }
+	}
 	edgeOK := func(e telamentis.Edge) bool {
 		return visibleAt(e.TxStart, e.TxEnd, q.AsAt) && (pass == nil || pass(e.ValidSpan())) && (len(q.Kinds) == 0 || slices.Contains(q.Kinds, e.Kind))
 	}
@@ -664,6 +678,7 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		slices.SortFunc(es, func(a, b telamentis.Edge) int { return strings.Compare(a.ID, b.ID) })
 		level := map[string]bool{start.ID: true}
 		seen := map[string]bool{}
+		visited := map[string]bool{}
 		var out []telamentis.Neighbor
 		for k := 1; k <= q.Depth; k++ {
 			next := map[string]telamentis.Edge{}
@@ -683,11 +698,14 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 			level = map[string]bool{}
 			for id, via := range next {
 				level[id] = true
-				if k >= q.MinDepth && !seen[id] {
+				if k >= q.MinDepth && !seen[id] && !(s.bugs["paths by shortest distance"] && (visited[id] || id == start.ID)) {
 					seen[id] = true
 					v, _ := findNode(tn, telamentis.Ref{ID: id}, q.AsAt)
 					found = append(found, telamentis.Neighbor{Node: v, Depth: k, Via: via})
 				}
+			}
+			for id := range level {
+				visited[id] = true
 			}
 			slices.SortFunc(found, func(a, b telamentis.Neighbor) int { return strings.Compare(a.Node.ID, b.Node.ID) })
 			out = append(out, found...)
@@ -755,7 +773,11 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 	}
 	if off+q.Limit < n {
 		pos := binary.BigEndian.AppendUint64(nil, uint64(off+q.Limit))
-		page.NextCursor = s.codec.Seal(tenant, q, pos)
+		if s.bugs["cursor not bound to tenant"] {
+			page.NextCursor = s.codec.Seal("", q, pos)
+		} else {
+			page.NextCursor = s.codec.Seal(tenant, q, pos)
+		}
 	}
 	return page, nil
 }

@@ -855,6 +855,32 @@ func (r *runner) testQuotas(t *testing.T) {
 			t.Errorf("after raising MaxNodes to 4 a fourth node fits: %v", err)
 		}
 	})
+	t.Run("retracted and erased nodes free their slot", func(t *testing.T) {
+		tn := newTenant(t, s, func(tn *telamentis.Tenant) { tn.Quotas = telamentis.Quotas{MaxNodes: 2, MaxEdges: 1} })
+		mustNode(t, s, tn, telamentis.NodeInput{Alias: "a", Label: "P"})
+		mustNode(t, s, tn, telamentis.NodeInput{Alias: "b", Label: "P"})
+		mustEdge(t, s, tn, telamentis.EdgeInput{Alias: "ab", From: byAlias("a"), To: byAlias("b"), Kind: "K"})
+		if _, err := s.RetractEdge(ctx, tn, byAlias("ab")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpsertEdge(ctx, tn, telamentis.EdgeInput{From: byAlias("b"), To: byAlias("a"), Kind: "K"}); err != nil {
+			t.Errorf("quotas count live edges: after retracting the only edge a new one fits MaxEdges=1: %v", err)
+		}
+		if _, err := s.RetractNode(ctx, tn, byAlias("a")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpsertNode(ctx, tn, telamentis.NodeInput{Alias: "c", Label: "P"}); err != nil {
+			t.Errorf("quotas count live nodes: after retracting one of 2 nodes a new one fits MaxNodes=2: %v", err)
+		}
+		if _, err := s.EraseNode(ctx, tn, byAlias("c")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpsertNode(ctx, tn, telamentis.NodeInput{Alias: "d", Label: "P"}); err != nil {
+			t.Errorf("quotas count live nodes: after erasing one a new one fits: %v", err)
+		}
+		_, err := s.UpsertNode(ctx, tn, telamentis.NodeInput{Alias: "e", Label: "P"})
+		wantCode(t, err, "a third live node beyond MaxNodes=2", telamentis.CodeQuota)
+	})
 	t.Run("concurrent writers never overshoot", func(t *testing.T) {
 		const max = 10
 		tn := newTenant(t, s, func(tn *telamentis.Tenant) { tn.Quotas = telamentis.Quotas{MaxNodes: max + 2, MaxEdges: max} })
