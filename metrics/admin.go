@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"strings"
 
@@ -55,7 +54,7 @@ func (c AdminConfig) Validate() error {
 }
 
 // NewAdminHandler returns the admin listener's handler: /metrics and, if
-// enabled, /debug/pprof/. Serve it on its own listener (for example with
+// enabled, the profiles under /debug/pprof/ (see pprof.go). Serve it on its own listener (for example with
 // transport.New for timeouts and TLS); never mount it on the API handler.
 // Everything else answers 404.
 func NewAdminHandler(m *Metrics, cfg AdminConfig) (http.Handler, error) {
@@ -68,11 +67,7 @@ func NewAdminHandler(m *Metrics, cfg AdminConfig) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	if cfg.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mountPprof(mux)
 	}
 	token := cfg.TokenSource
 	if token == nil {

@@ -73,13 +73,32 @@ func TestMetricsOnAdminListenerOnly(t *testing.T) {
 	admin := httptest.NewServer(h)
 	defer admin.Close()
 
-	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+	for _, p := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
 		if code, _ := scrape(t, api.URL+p, ""); code != http.StatusNotFound {
 			t.Errorf("API handler serves %s: %d", p, code)
 		}
+		// Nothing registered profiles on the default mux either (as
+		// importing net/http/pprof would).
+		if _, pattern := http.DefaultServeMux.Handler(httptest.NewRequest(http.MethodGet, p, nil)); pattern != "" {
+			t.Errorf("http.DefaultServeMux serves %s via %q", p, pattern)
+		}
 	}
 	if code, body := scrape(t, admin.URL+"/debug/pprof/", ""); code != 200 || !strings.Contains(body, "goroutine") {
-		t.Errorf("admin pprof: %d", code)
+		t.Errorf("admin pprof index: %d", code)
+	}
+	if code, body := scrape(t, admin.URL+"/debug/pprof/goroutine?debug=1", ""); code != 200 || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("admin goroutine profile: %d", code)
+	}
+	for _, p := range []string{"/debug/pprof/heap", "/debug/pprof/allocs?gc=1", "/debug/pprof/profile?seconds=1"} {
+		code, body := scrape(t, admin.URL+p, "")
+		if code != 200 || !strings.HasPrefix(body, "\x1f\x8b") { // gzipped profile.proto
+			t.Errorf("admin %s: %d, %d bytes", p, code, len(body))
+		}
+	}
+	for _, p := range []string{"/debug/pprof/cmdline", "/debug/pprof/nosuch", "/debug/pprof/profile?seconds=0"} {
+		if code, _ := scrape(t, admin.URL+p, ""); code == 200 {
+			t.Errorf("admin %s served", p)
+		}
 	}
 	code, body := scrape(t, admin.URL+"/metrics", "")
 	if code != 200 {
