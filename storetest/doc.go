@@ -30,6 +30,16 @@
 //     Harness.Residue the backend searches its own storage instead;
 //   - check: telamentis.Checker.Check, if the store has it, after the rest.
 //
+// # Running it
+//
+//	go test ./badger -run 'TestStore$'                          # the whole suite
+//	go test ./badger -run 'TestStore$/property' -rapid.checks=2000 -rapid.steps=100
+//	go test ./badger -run 'TestStore$/property' -rapid.seed=N   # replay a failure
+//
+// A property failure prints the broken rule, the operations that broke it
+// and the seed. Fail files are off by default (-rapid.nofailfile=false
+// turns them on).
+//
 // # Readings of the contract
 //
 // Where DESIGN §2 and the root package's doc comments leave room, the suite

@@ -27,10 +27,16 @@ func flagGiven(name string) bool {
 }
 
 func (r *runner) testProperty(t *testing.T) {
-	if f := flag.Lookup("rapid.checks"); f != nil && !flagGiven("rapid.checks") && os.Getenv("RAPID_CHECKS") == "" {
-		old := f.Value.String()
-		flag.Set("rapid.checks", fmt.Sprint(defaultChecks))
-		defer flag.Set("rapid.checks", old)
+	// Defaults unless the command line or the environment says otherwise:
+	// a short run, and no fail files in the backend's testdata (the printed
+	// -rapid.seed reproduces a failure).
+	for name, value := range map[string]string{"rapid.checks": fmt.Sprint(defaultChecks), "rapid.nofailfile": "true"} {
+		env := "RAPID_" + strings.ToUpper(strings.TrimPrefix(name, "rapid."))
+		if f := flag.Lookup(name); f != nil && !flagGiven(name) && os.Getenv(env) == "" {
+			old := f.Value.String()
+			flag.Set(name, value)
+			defer flag.Set(name, old)
+		}
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		p := &prop{t: rt, s: r.s, m: &model{}}
