@@ -44,6 +44,8 @@ type dbHandle struct {
 	db *bdb.DB
 
 	reqs     chan *commitReq
+	closeMu  sync.RWMutex // RLock to queue; Lock to stop queueing
+	closing  bool
 	stop     chan struct{}
 	stopped  chan struct{}
 	failed   atomic.Pointer[error]
@@ -149,12 +151,13 @@ func (h *dbHandle) submit(kvs []kv, size int64, after func()) (*commitReq, error
 		return nil, err
 	}
 	r := &commitReq{kvs: kvs, size: size, after: after, done: make(chan error, 1)}
-	select {
-	case h.reqs <- r:
-		return r, nil
-	case <-h.stop:
+	h.closeMu.RLock()
+	defer h.closeMu.RUnlock()
+	if h.closing {
 		return nil, errClosed
 	}
+	h.reqs <- r // the committer runs until closing is set, so this returns
+	return r, nil
 }
 
 // barrier returns once every change queued before it has committed.
@@ -297,7 +300,7 @@ func (h *dbHandle) compact(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.db == nil {
-		return errClosed
+		return nil // closed (a dropped dedicated tenant)
 	}
 	cdir, odir := h.dir+".compact", h.dir+".old"
 	if err := os.RemoveAll(cdir); err != nil {
@@ -365,11 +368,13 @@ func syncDir(dir string) {
 
 // close stops the committer and closes the database.
 func (h *dbHandle) close() error {
-	select {
-	case <-h.stop:
+	h.closeMu.Lock()
+	if h.closing {
+		h.closeMu.Unlock()
 		return nil
-	default:
 	}
+	h.closing = true
+	h.closeMu.Unlock()
 	close(h.stop)
 	<-h.stopped
 	h.mu.Lock()

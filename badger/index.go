@@ -35,7 +35,6 @@ type edgeVer struct {
 
 type edgeRec struct {
 	id       id16
-	idStr    string
 	from, to *nodeRec
 	vers     []edgeVer
 }
@@ -146,19 +145,21 @@ type tenantState struct {
 	rec     telamentis.Tenant // guarded by mu
 	dropped bool              // guarded by planMu
 
-	nodes         map[id16]*nodeRec
-	edges         map[id16]*edgeRec
+	nodes         map[id16]*nodeRec // edges are found in allEdges by binary search
 	liveNodeAlias map[string]*nodeRec
 	liveEdgeAlias map[string]*edgeRec
 	nodeAliases   map[string][]*nodeRec // every node that ever had the alias
 	edgeAliases   map[string][]*edgeRec
 	allNodes      []*nodeRec // sorted by ID
-	allEdges      []*edgeRec
+	allEdges      []*edgeRec // sorted by ID
 	byLabel       map[string][]*nodeRec // nodes that ever had the label
 	byKind        map[string][]*edgeRec // edges that ever had the kind
 	intern        map[string]string
 
-	evMu     sync.Mutex // guards sorting of events under mu.RLock
+	// The changes feed is built on the first changes query (most tenants
+	// never ask) and maintained from then on.
+	evMu     sync.Mutex // guards building and sorting under mu.RLock
+	evBuilt  bool
 	events   []event
 	evSorted bool
 
@@ -171,7 +172,6 @@ func newTenantState(rec telamentis.Tenant, h *dbHandle) *tenantState {
 	return &tenantState{
 		id: rec.ID, h: h, rec: rec,
 		nodes:         make(map[id16]*nodeRec),
-		edges:         make(map[id16]*edgeRec),
 		liveNodeAlias: make(map[string]*nodeRec),
 		liveEdgeAlias: make(map[string]*edgeRec),
 		nodeAliases:   make(map[string][]*nodeRec),
@@ -273,11 +273,24 @@ func removeRec[T comparable](s []T, x T) []T {
 	return s
 }
 
-// sortedEvents returns the events in feed order. The caller holds mu (read
-// or write).
+// edgeByID returns the edge with id, or nil.
+func (ts *tenantState) edgeByID(id id16) *edgeRec {
+	i := searchID(ts.allEdges, id)
+	if i < len(ts.allEdges) && ts.allEdges[i].id == id {
+		return ts.allEdges[i]
+	}
+	return nil
+}
+
+// sortedEvents returns the events in feed order, building the feed on
+// first use. The caller holds mu (read or write).
 func (ts *tenantState) sortedEvents() []event {
 	ts.evMu.Lock()
 	defer ts.evMu.Unlock()
+	if !ts.evBuilt {
+		ts.events = ts.buildEvents()
+		ts.evBuilt, ts.evSorted = true, false
+	}
 	if !ts.evSorted {
 		slices.SortFunc(ts.events, func(a, b event) int { return cmpEvent(&a, &b) })
 		ts.evSorted = true
@@ -285,10 +298,34 @@ func (ts *tenantState) sortedEvents() []event {
 	return ts.events
 }
 
+// buildEvents lists the write and close events of every stored version.
+func (ts *tenantState) buildEvents() []event {
+	evs := make([]event, 0, 2*(ts.nodeVersions+ts.edgeVersions))
+	for _, r := range ts.allNodes {
+		for i := range r.vers {
+			v := &r.vers[i]
+			evs = append(evs, event{t: v.txStart, n: r, vi: int32(i), op: 1})
+			if v.txEnd != open {
+				evs = append(evs, event{t: v.txEnd, n: r, vi: int32(i), op: 0})
+			}
+		}
+	}
+	for _, r := range ts.allEdges {
+		for i := range r.vers {
+			v := &r.vers[i]
+			evs = append(evs, event{t: v.txStart, e: r, vi: int32(i), op: 1})
+			if v.txEnd != open {
+				evs = append(evs, event{t: v.txEnd, e: r, vi: int32(i), op: 0})
+			}
+		}
+	}
+	return evs
+}
+
 // appendEvents adds events of one commit (all at times after every earlier
 // event unless imported). The caller holds mu.
 func (ts *tenantState) appendEvents(evs []event) {
-	if len(evs) == 0 {
+	if len(evs) == 0 || !ts.evBuilt {
 		return
 	}
 	slices.SortFunc(evs, func(a, b event) int { return cmpEvent(&a, &b) })
@@ -329,7 +366,6 @@ func (ts *tenantState) addNodeVersion(r *nodeRec, v nodeVer, isNew bool) {
 func (ts *tenantState) addEdgeVersion(r *edgeRec, v edgeVer, isNew bool) {
 	v.kind = ts.internStr(v.kind)
 	if isNew {
-		ts.edges[r.id] = r
 		ts.allEdges = insertSorted(ts.allEdges, r)
 		r.from.out = insertSorted(r.from.out, r)
 		r.to.in = insertSorted(r.to.in, r)
@@ -378,7 +414,6 @@ func (ts *tenantState) removeNode(r *nodeRec) {
 }
 
 func (ts *tenantState) removeEdge(r *edgeRec) {
-	delete(ts.edges, r.id)
 	ts.allEdges = removeSorted(ts.allEdges, r.id)
 	r.from.out = removeSorted(r.from.out, r.id)
 	r.to.in = removeSorted(r.to.in, r.id)
@@ -413,6 +448,9 @@ func (ts *tenantState) removeEdge(r *edgeRec) {
 func (ts *tenantState) dropEvents(nodes map[*nodeRec]bool, edges map[*edgeRec]bool) {
 	ts.evMu.Lock()
 	defer ts.evMu.Unlock()
+	if !ts.evBuilt {
+		return
+	}
 	ts.events = slices.DeleteFunc(ts.events, func(ev event) bool {
 		return (ev.n != nil && nodes[ev.n]) || (ev.e != nil && edges[ev.e])
 	})
@@ -441,7 +479,7 @@ func toEdge(r *edgeRec, v *edgeVer, vis int64) telamentis.Edge {
 		txEnd = open
 	}
 	return telamentis.Edge{
-		ID:        r.idStr,
+		ID:        r.id.String(),
 		Alias:     v.alias,
 		From:      r.from.idStr,
 		To:        r.to.idStr,

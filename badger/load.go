@@ -224,8 +224,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 				if fn == nil || tn == nil {
 					return fmt.Errorf("edge %s: endpoint node missing", id)
 				}
-				cure = &edgeRec{id: id, idStr: id.String(), from: fn, to: tn}
-				ts.edges[id] = cure
+				cure = &edgeRec{id: id, from: fn, to: tn}
 				ts.allEdges = append(ts.allEdges, cure)
 				fn.out = append(fn.out, cure)
 				tn.in = append(tn.in, cure)
@@ -265,10 +264,6 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 			}
 			ts.nodeVersions++
 			ts.bytes += nodeVerBytes(ts.id, v)
-			ts.events = append(ts.events, event{t: v.txStart, n: r, vi: int32(i), op: 1})
-			if v.txEnd != open {
-				ts.events = append(ts.events, event{t: v.txEnd, n: r, vi: int32(i), op: 0})
-			}
 		}
 		if v := r.live(); v != nil {
 			ts.liveNodes++
@@ -298,10 +293,6 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 			}
 			ts.edgeVersions++
 			ts.bytes += edgeVerBytes(ts.id, v)
-			ts.events = append(ts.events, event{t: v.txStart, e: r, vi: int32(i), op: 1})
-			if v.txEnd != open {
-				ts.events = append(ts.events, event{t: v.txEnd, e: r, vi: int32(i), op: 0})
-			}
 		}
 		if v := r.live(); v != nil {
 			ts.liveEdges++
@@ -313,7 +304,9 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 	for k, from := range kindStart {
 		ts.byKind[k] = sortTail(ts.byKind[k], from)
 	}
-	ts.evSorted = false
+	if ts.evBuilt {
+		ts.evBuilt, ts.events = false, nil // rebuilt on the next changes query
+	}
 }
 
 // Import implements telamentis.Importer: it writes versions with their
@@ -420,7 +413,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		r := newEdges[id]
 		if r == nil {
-			r = &edgeRec{id: id, idStr: id.String()}
+			r = &edgeRec{id: id}
 			newEdges[id] = r
 			ends[r] = edgeEnds{from, to}
 			edgeOrder = append(edgeOrder, r)
@@ -474,7 +467,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		return ts.nodes[id]
 	}
 	for i, r := range edgeOrder {
-		if _, exists := ts.edges[r.id]; exists {
+		if ts.edgeByID(r.id) != nil {
 			return telamentis.Errorf(telamentis.CodeConflict, "edge %s already exists", r.id)
 		}
 		if v := r.live(); v != nil && v.alias != "" && ts.liveEdgeAlias[v.alias] != nil {
@@ -510,7 +503,6 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		for i := range r.vers {
 			r.vers[i].kind = ts.internStr(r.vers[i].kind)
 		}
-		ts.edges[r.id] = r
 		ts.allEdges = append(ts.allEdges, r)
 		for _, n := range []*nodeRec{r.from, r.to} {
 			if _, ok := touched[n]; !ok {
@@ -585,9 +577,9 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	if len(fresh.nodes) != len(ts.nodes) || len(fresh.edges) != len(ts.edges) {
+	if len(fresh.nodes) != len(ts.nodes) || len(fresh.allEdges) != len(ts.allEdges) {
 		return fmt.Errorf("index has %d nodes and %d edges, storage %d and %d",
-			len(ts.nodes), len(ts.edges), len(fresh.nodes), len(fresh.edges))
+			len(ts.nodes), len(ts.allEdges), len(fresh.nodes), len(fresh.allEdges))
 	}
 	for id, r := range ts.nodes {
 		f := fresh.nodes[id]
@@ -601,8 +593,9 @@ func (s *Store) checkTenant(ts *tenantState) error {
 			return err
 		}
 	}
-	for id, r := range ts.edges {
-		f := fresh.edges[id]
+	for _, r := range ts.allEdges {
+		id := r.id
+		f := fresh.edgeByID(id)
 		if f == nil {
 			return fmt.Errorf("edge %s in the index but not in storage", id)
 		}
@@ -652,7 +645,7 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	if len(ts.allNodes) != len(ts.nodes) || !isSorted(len(ts.allNodes), func(i int) bool { return ts.allNodes[i-1].id.less(ts.allNodes[i].id) }) {
 		return errors.New("node list unsorted or incomplete")
 	}
-	if len(ts.allEdges) != len(ts.edges) || !isSorted(len(ts.allEdges), func(i int) bool { return ts.allEdges[i-1].id.less(ts.allEdges[i].id) }) {
+	if !isSorted(len(ts.allEdges), func(i int) bool { return ts.allEdges[i-1].id.less(ts.allEdges[i].id) }) {
 		return errors.New("edge list unsorted or incomplete")
 	}
 	for _, r := range ts.nodes {
@@ -661,12 +654,12 @@ func (s *Store) checkTenant(ts *tenantState) error {
 			return fmt.Errorf("node %s: adjacency unsorted", r.id)
 		}
 		for _, e := range r.out {
-			if ts.edges[e.id] != e || e.from != r {
+			if ts.edgeByID(e.id) != e || e.from != r {
 				return fmt.Errorf("node %s: stale out edge %s", r.id, e.id)
 			}
 		}
 		for _, e := range r.in {
-			if ts.edges[e.id] != e || e.to != r {
+			if ts.edgeByID(e.id) != e || e.to != r {
 				return fmt.Errorf("node %s: stale in edge %s", r.id, e.id)
 			}
 		}

@@ -42,7 +42,7 @@ func (ts *tenantState) resolveEdgeAt(r telamentis.Ref, T int64) (*edgeRec, *edge
 		if err != nil {
 			return nil, nil
 		}
-		rec := ts.edges[id]
+		rec := ts.edgeByID(id)
 		if rec == nil {
 			return nil, nil
 		}
@@ -564,7 +564,7 @@ func (ts *tenantState) historyEdge(r telamentis.Ref) *edgeRec {
 		if err != nil {
 			return nil
 		}
-		return ts.edges[id]
+		return ts.edgeByID(id)
 	}
 	var best *edgeRec
 	var bestT int64 = math.MinInt64

@@ -411,7 +411,7 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 	}
 	s.clock.Forget(id)
 	ts.mu.Lock()
-	ts.nodes, ts.edges, ts.allNodes, ts.allEdges, ts.events = nil, nil, nil, nil, nil
+	ts.nodes, ts.allNodes, ts.allEdges, ts.events = nil, nil, nil, nil
 	ts.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("badger: drop tenant: %w", err)

@@ -127,7 +127,7 @@ func (st *stage) edgeByID(s string) *edgeRec {
 	if err != nil {
 		return nil
 	}
-	if r := st.ts.edges[id]; r != nil {
+	if r := st.ts.edgeByID(id); r != nil {
 		return r
 	}
 	return st.newEdges[id]
@@ -296,7 +296,7 @@ func (st *stage) upsertEdge(in telamentis.EdgeInput) (telamentis.EdgeResult, err
 		if err != nil {
 			return telamentis.EdgeResult{}, err
 		}
-		rec = &edgeRec{id: id, idStr: id.String(), from: from, to: to}
+		rec = &edgeRec{id: id, from: from, to: to}
 		se := &stagedEdge{rec: rec, isNew: true, baseIdx: -1, live: true,
 			cur: edgeVer{vf: vf, vt: vt, kind: in.Kind, alias: in.Alias, props: string(in.Props)}}
 		st.edges[rec] = se
