@@ -150,8 +150,8 @@ type tenantState struct {
 	liveEdgeAlias map[string]*edgeRec
 	nodeAliases   map[string][]*nodeRec // every node that ever had the alias
 	edgeAliases   map[string][]*edgeRec
-	allNodes      []*nodeRec // sorted by ID
-	allEdges      []*edgeRec // sorted by ID
+	allNodes      []*nodeRec            // sorted by ID
+	allEdges      []*edgeRec            // sorted by ID
 	byLabel       map[string][]*nodeRec // nodes that ever had the label
 	byKind        map[string][]*edgeRec // edges that ever had the kind
 	intern        map[string]string
