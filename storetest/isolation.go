@@ -53,18 +53,19 @@ func view(t *testing.T, s telamentis.Store, tenant string) string {
 }
 
 func (r *runner) testIsolation(t *testing.T) {
+	shared := func(*telamentis.Tenant) {}
 	for _, pair := range []struct {
 		name string
-		b    func(*telamentis.Tenant)
-	}{{"shared", func(*telamentis.Tenant) {}}, {"dedicated", dedicated}} {
-		t.Run(pair.name, func(t *testing.T) { r.isolation(t, pair.b) })
+		a, b func(*telamentis.Tenant)
+	}{{"shared", shared, shared}, {"dedicated", shared, dedicated}, {"both dedicated", dedicated, dedicated}} {
+		t.Run(pair.name, func(t *testing.T) { r.isolation(t, pair.a, pair.b) })
 	}
 }
 
-func (r *runner) isolation(t *testing.T, bIso func(*telamentis.Tenant)) {
+func (r *runner) isolation(t *testing.T, aIso, bIso func(*telamentis.Tenant)) {
 	s := r.s
 	ctx := t.Context()
-	a := writeFixture(t, s, newTenant(t, s))
+	a := writeFixture(t, s, newTenant(t, s, aIso))
 	b := writeFixture(t, s, newTenant(t, s, bIso))
 	viewA, viewB := view(t, s, a.tenant), view(t, s, b.tenant)
 	// A missing id answers exactly like an id of the other tenant.

@@ -40,7 +40,11 @@ func (r *runner) testProperty(t *testing.T) {
 	}
 	rapid.Check(t, func(rt *rapid.T) {
 		p := &prop{t: rt, s: r.s, m: &model{}}
-		p.tenant = newTenant(rt, r.s)
+		if rapid.Bool().Draw(rt, "dedicated tenant") {
+			p.tenant = newTenant(rt, r.s, dedicated)
+		} else {
+			p.tenant = newTenant(rt, r.s)
+		}
 		defer r.s.DropTenant(t.Context(), p.tenant)
 		actions := map[string]func(*rapid.T){"": func(*rapid.T) { p.check() }}
 		for op, name := range opNames {
