@@ -48,6 +48,8 @@ type config struct {
 	Keep          bool
 	CPUProfile    string
 	IngestProfile string
+	ReopenProfile string
+	MemProfile    string
 	ShowMismatch  int
 }
 
@@ -100,6 +102,8 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the embedded store's directory")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the query phase to this file")
 	fs.StringVar(&cfg.IngestProfile, "cpuprofile-ingest", "", "write a CPU profile of the load to this file")
+	fs.StringVar(&cfg.ReopenProfile, "cpuprofile-reopen", "", "write a CPU profile of the reopen to this file")
+	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile of the reopened store (before the queries) to this file")
 	fs.IntVar(&cfg.ShowMismatch, "show-mismatches", 5, "print up to this many mismatched queries per type")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -270,11 +274,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	debug.FreeOSMemory()
 	_, hwmLoad := rssMiB()
 	hwmReset := resetPeakRSS()
+	if stopProfile, err = startProfile(cfg.ReopenProfile); err != nil {
+		return false, err
+	}
 	t3 := time.Now()
 	if st, err = be.open(ctx); err != nil {
 		return false, fmt.Errorf("reopen: %w", err)
 	}
 	tReopen := time.Since(t3)
+	stopProfile()
 	t4 := time.Now()
 	if _, err := st.GetNode(ctx, qs[0].Tenant, firstRef(qs), time.Time{}); err != nil && telamentis.ErrorCode(err) != telamentis.CodeNotFound {
 		return false, fmt.Errorf("first read after reopen: %w", err)
@@ -283,6 +291,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	rssReopen, _ := rssMiB()
+	if err := writeHeapProfile(cfg.MemProfile); err != nil {
+		return false, err
+	}
 	fmt.Printf("close %.2fs; reopen %.2fs (+ first read %.1f ms); RSS after reopen %.0f MiB\n",
 		tClose.Seconds(), tReopen.Seconds(), float64(tFirst.Microseconds())/1e3, rssReopen)
 
@@ -410,6 +421,21 @@ func startProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func writeHeapProfile(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func vcsRevision(bi *debug.BuildInfo) string {
