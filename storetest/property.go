@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,35 +21,77 @@ import (
 // RAPID_CHECKS override it.
 const defaultChecks = 50
 
-func flagGiven(name string) bool {
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
+// userFlags are the flags set on the command line, read once before the
+// suite sets any itself (flag.Set marks a flag as set).
+var userFlags = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+})
+
+func flagGiven(name string) bool { return userFlags()[name] }
+
+// setDefault sets a rapid flag for the rest of the test unless the command
+// line or the environment gives it.
+func setDefault(t *testing.T, name, value string) {
+	env := "RAPID_" + strings.ToUpper(strings.TrimPrefix(name, "rapid."))
+	if f := flag.Lookup(name); f != nil && !flagGiven(name) && os.Getenv(env) == "" {
+		old := f.Value.String()
+		flag.Set(name, value)
+		t.Cleanup(func() { flag.Set(name, old) })
+	}
 }
 
 func (r *runner) testProperty(t *testing.T) {
-	// Defaults unless the command line or the environment says otherwise:
-	// a short run, and no fail files in the backend's testdata (the printed
-	// -rapid.seed reproduces a failure).
-	for name, value := range map[string]string{"rapid.checks": fmt.Sprint(defaultChecks), "rapid.nofailfile": "true"} {
-		env := "RAPID_" + strings.ToUpper(strings.TrimPrefix(name, "rapid."))
-		if f := flag.Lookup(name); f != nil && !flagGiven(name) && os.Getenv(env) == "" {
-			old := f.Value.String()
-			flag.Set(name, value)
-			defer flag.Set(name, old)
-		}
+	// A short run by default, and no fail files in the backend's testdata:
+	// the printed -rapid.seed reproduces a failure.
+	setDefault(t, "rapid.checks", fmt.Sprint(defaultChecks))
+	setDefault(t, "rapid.nofailfile", "true")
+	t.Run("store", func(t *testing.T) {
+		r.property(t, func() telamentis.Store { return r.s }, nil)
+	})
+	if r.h.Disk == nil {
+		return
 	}
+	// On disk, an extra operation closes and reopens the store: whatever
+	// the store keeps in memory must come back from disk.
+	t.Run("reopen", func(t *testing.T) {
+		setDefault(t, "rapid.checks", fmt.Sprint(defaultChecks/5))
+		dir := t.TempDir()
+		cur := r.h.Disk(t, dir, true)
+		t.Cleanup(func() { cur.Close() })
+		r.property(t, func() telamentis.Store { return cur }, func() (telamentis.Store, error) {
+			if err := cur.Close(); err != nil {
+				return nil, err
+			}
+			cur = r.h.Disk(t, dir, true)
+			return cur, nil
+		})
+	})
+}
+
+func (r *runner) property(t *testing.T, store func() telamentis.Store, reopen func() (telamentis.Store, error)) {
 	rapid.Check(t, func(rt *rapid.T) {
-		p := &prop{t: rt, s: r.s, m: &model{}}
+		p := &prop{t: rt, s: store(), m: &model{}}
 		if rapid.Bool().Draw(rt, "dedicated tenant") {
-			p.tenant = newTenant(rt, r.s, dedicated)
+			p.tenant = newTenant(rt, p.s, dedicated)
 		} else {
-			p.tenant = newTenant(rt, r.s)
+			p.tenant = newTenant(rt, p.s)
 		}
-		defer r.s.DropTenant(t.Context(), p.tenant)
+		defer func() { p.s.DropTenant(t.Context(), p.tenant) }()
 		actions := map[string]func(*rapid.T){"": func(*rapid.T) { p.check() }}
 		for op, name := range opNames {
 			actions[fmt.Sprintf("%02d %s", op, name)] = func(*rapid.T) { p.step(op) }
+		}
+		if reopen != nil {
+			actions["99 reopen"] = func(*rapid.T) {
+				p.log("close and reopen the store")
+				s, err := reopen()
+				if err != nil {
+					p.fail("close", "%v", err)
+				}
+				p.s = s
+			}
 		}
 		rt.Repeat(actions)
 	})
