@@ -18,6 +18,7 @@ func (s *Server) registerRoutes() {
 	s.registerGraphRoutes()
 	s.registerStreamRoutes()
 	s.registerAuditRoutes()
+	s.registerImportRoute()
 }
 
 var specAuditQuery = opSpec{name: "audit.query", allowed: rAdmin | rTenantAdmin}

@@ -63,6 +63,8 @@ var routes = []route{
 	{"tenant.get", "GET", "/v1/tenants/{t}", "", 200, "ATWR", true},
 	{"tenant.update", "PATCH", "/v1/tenants/{t}", `{"name":"renamed"}`, 200, "A", true},
 	{"tenant.delete", "DELETE", "/v1/tenants/{t}", "", 204, "A", true},
+	// 409: allowed, but the fixture tenant is not empty (TestImportRoundTrip imports for real).
+	{"tenant.import", "POST", "/v1/tenants/{t}/import", "", 409, "A", true},
 	{"key.create", "POST", "/v1/tenants/{t}/keys", `{"role":"reader"}`, 201, "AT", true},
 	{"key.list", "GET", "/v1/tenants/{t}/keys", "", 200, "AT", true},
 	{"key.get", "GET", "/v1/tenants/{t}/keys/{key}", "", 200, "AT", true},

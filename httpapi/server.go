@@ -421,12 +421,12 @@ func clientIP(r *http.Request) string {
 
 // strictBody reads and checks the body of every JSON request before huma
 // sees it: size (1 MiB, 16 MiB for batches), content type, and CheckJSON
-// (UTF-8, NUL, duplicate keys, depth). The ingest stream is checked line by
-// line by its handler.
+// (UTF-8, NUL, duplicate keys, depth). The ingest and import streams are
+// checked line by line by their handlers.
 func (s *Server) strictBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead ||
-			strings.HasSuffix(r.URL.Path, "/ingest") {
+			strings.HasSuffix(r.URL.Path, "/ingest") || strings.HasSuffix(r.URL.Path, "/import") {
 			next.ServeHTTP(w, r)
 			return
 		}
