@@ -31,8 +31,9 @@ type env struct {
 	admin  string // a system admin API key
 	store  *badger.Store
 	keys   *auth.Keys
-	client *http.Client
-	logs   *syncBuffer
+	client  *http.Client
+	logs    *syncBuffer
+	handler http.Handler
 }
 
 type envOptions struct {
@@ -107,7 +108,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, url: ts.URL, admin: sec.Reveal(), store: store, keys: keys, client: ts.Client(), logs: logs}
+	return &env{t: t, url: ts.URL, admin: sec.Reveal(), store: store, keys: keys, client: ts.Client(), logs: logs, handler: srv}
 }
 
 // resp is a read response.
