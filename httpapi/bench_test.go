@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -28,10 +29,13 @@ const benchNodes = 25_000
 // keep-alive clients. It reports p50/p99 latency and requests/s.
 //
 //	go test ./httpapi -run '^$' -bench HTTP -benchtime 20000x
+//
+// TELAMENTIS_BENCH_NOSYNC=1 turns off fsync per commit, to separate the
+// cost of the HTTP stack from the disk's.
 func BenchmarkHTTP(b *testing.B) {
 	master := make([]byte, 32)
 	rand.Read(master)
-	e := newEnv(b, envOptions{dir: b.TempDir(), masterKey: master})
+	e := newEnv(b, envOptions{dir: b.TempDir(), masterKey: master, noSync: os.Getenv("TELAMENTIS_BENCH_NOSYNC") != ""})
 	e.tenant("bench")
 	key := e.key("bench", telamentis.RoleWriter, false)
 	ctx := context.Background()

@@ -26,11 +26,11 @@ import (
 // env is a real server on a loopback port: the badger store in memory,
 // auth.Keys, the pipeline with the tenant guard, and httpapi.
 type env struct {
-	t      testing.TB
-	url    string
-	admin  string // a system admin API key
-	store  *badger.Store
-	keys   *auth.Keys
+	t       testing.TB
+	url     string
+	admin   string // a system admin API key
+	store   *badger.Store
+	keys    *auth.Keys
 	client  *http.Client
 	logs    *syncBuffer
 	handler http.Handler
@@ -40,6 +40,7 @@ type envOptions struct {
 	extraSteps []telamentis.Step
 	dir        string // on-disk store in dir (default in memory)
 	masterKey  []byte // with dir: encrypt at rest
+	noSync     bool   // with dir: do not fsync commits
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -73,7 +74,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	}
 	bcfg := badger.Config{InMemory: true}
 	if o.dir != "" {
-		bcfg = badger.Config{Dir: o.dir, MasterKey: o.masterKey, Unencrypted: len(o.masterKey) == 0}
+		bcfg = badger.Config{Dir: o.dir, MasterKey: o.masterKey, Unencrypted: len(o.masterKey) == 0, NoSync: o.noSync}
 	}
 	store, err := badger.Open(bcfg, slog.New(slog.DiscardHandler))
 	if err != nil {

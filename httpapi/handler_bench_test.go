@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/telamentis/telamentis"
@@ -34,6 +35,22 @@ func BenchmarkHandler(b *testing.B) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if w.Code != http.StatusOK {
+				b.Fatal(w.Code, w.Body.String())
+			}
+			i++
+		}
+	})
+	b.Run("upsert", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			body := fmt.Sprintf(`{"alias":"writer/%04d","label":"Person","props":{"n":%d}}`, i%500, i)
+			r := httptest.NewRequest("POST", "/v1/graph/bench/nodes", strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+key)
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK && w.Code != http.StatusCreated {
 				b.Fatal(w.Code, w.Body.String())
 			}
 			i++
