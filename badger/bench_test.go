@@ -132,3 +132,29 @@ func BenchmarkHop1(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverlap measures an interval-overlap query by kind, paged to the
+// end in pages of 1000 (about 27K edges of the kind, ~40% matching).
+func BenchmarkOverlap(b *testing.B) {
+	s := newMem(b)
+	benchGraph(b, s, 10_000)
+	b.ReportAllocs()
+	rows := 0
+	for b.Loop() {
+		q := telamentis.Query{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"}, Limit: telamentis.MaxLimit,
+			ValidBetween: &telamentis.Interval{Start: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)}}
+		rows = 0
+		for {
+			p, err := s.Query(b.Context(), "bench", q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += len(p.Edges)
+			if p.NextCursor == "" {
+				break
+			}
+			q.Cursor = p.NextCursor
+		}
+	}
+	b.ReportMetric(float64(rows), "rows/op")
+}

@@ -37,6 +37,15 @@ type edgeRec struct {
 	id       id16
 	from, to *nodeRec
 	vers     []edgeVer
+	// v0 holds the first version in the record's own allocation (most
+	// edges have one version), saving a pointer chase on every scan.
+	v0 [1]edgeVer
+}
+
+func newEdgeRec(id id16, from, to *nodeRec) *edgeRec {
+	r := &edgeRec{id: id, from: from, to: to}
+	r.vers = r.v0[:0]
+	return r
 }
 
 func (r *nodeRec) key() id16 { return r.id }
@@ -490,4 +499,53 @@ func toEdge(r *edgeRec, v *edgeVer, vis int64) telamentis.Edge {
 		TxStart:   telamentis.FromMicros(v.txStart),
 		TxEnd:     telamentis.FromMicros(txEnd),
 	}
+}
+
+// appendIDHex appends the canonical string form of id.
+func appendIDHex(b []byte, id id16) []byte {
+	const hexd = "0123456789abcdef"
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexd[c>>4], hexd[c&15])
+	}
+	return b
+}
+
+// edgesOut converts a page of edge versions, sharing one allocation for
+// all their ID strings and one for all their props.
+func edgesOut(recs []*edgeRec, vers []*edgeVer, vis int64) []telamentis.Edge {
+	out := make([]telamentis.Edge, len(recs))
+	n := 0
+	for _, v := range vers {
+		n += len(v.props)
+	}
+	props := make([]byte, 0, n)
+	idb := make([]byte, 0, 36*len(recs))
+	for _, r := range recs {
+		idb = appendIDHex(idb, r.id)
+	}
+	ids := string(idb)
+	for i, r := range recs {
+		v := vers[i]
+		txEnd := v.txEnd
+		if txEnd > vis {
+			txEnd = open
+		}
+		start := len(props)
+		props = append(props, v.props...)
+		e := &out[i]
+		e.ID = ids[36*i : 36*i+36]
+		e.Alias = v.alias
+		e.From = r.from.idStr
+		e.To = r.to.idStr
+		e.Kind = v.kind
+		e.Props = props[start:len(props):len(props)]
+		e.ValidFrom = telamentis.FromMicros(v.vf)
+		e.ValidTo = telamentis.FromMicros(v.vt)
+		e.TxStart = telamentis.FromMicros(v.txStart)
+		e.TxEnd = telamentis.FromMicros(txEnd)
+	}
+	return out
 }

@@ -224,7 +224,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 				if fn == nil || tn == nil {
 					return fmt.Errorf("edge %s: endpoint node missing", id)
 				}
-				cure = &edgeRec{id: id, from: fn, to: tn}
+				cure = newEdgeRec(id, fn, tn)
 				ts.allEdges = append(ts.allEdges, cure)
 				fn.out = append(fn.out, cure)
 				tn.in = append(tn.in, cure)
@@ -413,7 +413,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		r := newEdges[id]
 		if r == nil {
-			r = &edgeRec{id: id}
+			r = newEdgeRec(id, nil, nil)
 			newEdges[id] = r
 			ends[r] = edgeEnds{from, to}
 			edgeOrder = append(edgeOrder, r)

@@ -400,11 +400,11 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		recs = recs[:q.Limit]
 		next = &position{T: T, id: recs[len(recs)-1].id}
 	}
-	out := make([]telamentis.Edge, len(recs))
+	vers := make([]*edgeVer, len(recs))
 	for i, r := range recs {
-		out[i] = toEdge(r, r.at(T), vis)
+		vers[i] = r.at(T)
 	}
-	return out, next, nil
+	return edgesOut(recs, vers, vis), next, nil
 }
 
 type reached struct {

@@ -296,7 +296,7 @@ func (st *stage) upsertEdge(in telamentis.EdgeInput) (telamentis.EdgeResult, err
 		if err != nil {
 			return telamentis.EdgeResult{}, err
 		}
-		rec = &edgeRec{id: id, from: from, to: to}
+		rec = newEdgeRec(id, from, to)
 		se := &stagedEdge{rec: rec, isNew: true, baseIdx: -1, live: true,
 			cur: edgeVer{vf: vf, vt: vt, kind: in.Kind, alias: in.Alias, props: string(in.Props)}}
 		st.edges[rec] = se
