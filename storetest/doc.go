@@ -73,7 +73,10 @@
 //   - A tenant-level call on a missing tenant, including a second drop,
 //     answers not_found.
 //   - A cursor is bound to tenant, kind and every filter, but not to the
-//     page size: the limit may change from page to page.
+//     page size: the limit may change from page to page. A query without
+//     as_at (or a changes query without until) resolves "now" on its first
+//     page and its cursor carries it (query.go), so later pages continue
+//     that snapshot whatever was written in between.
 //   - The erasure proof requires that, with encryption off, the canary is
 //     found before the erasure (a control), so compression or encoding
 //     cannot make the proof pass vacuously.

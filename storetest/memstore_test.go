@@ -599,6 +599,17 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		return telamentis.Page{}, err
 	}
 	defer unlock()
+	// Resolve "now" once, on the first page, and carry it in the cursor:
+	// the latest transaction time of the tenant shows exactly what is
+	// current, and later writes come after it.
+	sealed := q // the query as the client sends it, which the cursor binds
+	var now int64
+	for _, v := range tn.nodes {
+		now = max(now, telamentis.Micros(v.TxStart), ifClosed(v.TxEnd))
+	}
+	for _, e := range tn.edges {
+		now = max(now, telamentis.Micros(e.TxStart), ifClosed(e.TxEnd))
+	}
 	off := 0
 	if q.Cursor != "" {
 		bound := tenant
@@ -609,10 +620,17 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		if err != nil {
 			return telamentis.Page{}, err
 		}
-		if len(pos) != 8 {
+		if len(pos) != 16 {
 			return telamentis.Page{}, telamentis.Invalid("cursor", "malformed")
 		}
 		off = int(binary.BigEndian.Uint64(pos))
+		now = int64(binary.BigEndian.Uint64(pos[8:]))
+	}
+	if q.AsAt.IsZero() && now > 0 {
+		q.AsAt = telamentis.FromMicros(now)
+	}
+	if q.Kind == telamentis.QueryChanges && q.Until.IsZero() {
+		q.Until = telamentis.FromMicros(now + 1)
 	}
 	var page telamentis.Page
 	var n int
@@ -773,6 +791,8 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 	}
 	if off+q.Limit < n {
 		pos := binary.BigEndian.AppendUint64(nil, uint64(off+q.Limit))
+		pos = binary.BigEndian.AppendUint64(pos, uint64(now))
+		q = sealed
 		if s.bugs["cursor not bound to tenant"] {
 			page.NextCursor = s.codec.Seal("", q, pos)
 		} else {
@@ -780,6 +800,13 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		}
 	}
 	return page, nil
+}
+
+func ifClosed(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return telamentis.Micros(t)
 }
 
 func window[T any](s []T, off, limit int) []T {
