@@ -382,3 +382,55 @@ func TestImportRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestExportSnapshot checks export with as_at, valid_at and include.
+func TestExportSnapshot(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("snap")
+	ta := e.key("snap", telamentis.RoleTenantAdmin, false)
+	e.node("snap", ta, "alice", "Person", nil)
+	e.node("snap", ta, "acme", "Org", nil)
+	e.node("snap", ta, "globex", "Org", nil)
+	var first telamentis.EdgeResult
+	e.must(201, "POST", "/v1/graph/snap/edges", ta, map[string]any{"alias": "job1", "from": map[string]string{"alias": "alice"},
+		"to": map[string]string{"alias": "acme"}, "kind": "WORKS_AT", "valid_from": "2021-01-01T00:00:00Z"}).json(t, &first)
+	e.must(200, "POST", "/v1/graph/snap/edges/"+first.Edge.ID+"/invalidate", ta, map[string]any{"at": "2024-01-01T00:00:00Z"})
+	e.edge("snap", ta, "job2", "alice", "globex", "WORKS_AT", "2024-01-01T00:00:00Z")
+
+	lines := func(query string) (nodes, edges []string) {
+		t.Helper()
+		r := e.must(200, "GET", "/v1/graph/snap/export"+query, ta, nil)
+		for _, l := range strings.Split(strings.TrimSpace(r.String()), "\n") {
+			if l == "" {
+				continue
+			}
+			var x httpapi.ExportLine
+			if err := jsonUnmarshalStrict([]byte(l), &x); err != nil {
+				t.Fatalf("line %s: %v", l, err)
+			}
+			if x.Node != nil {
+				nodes = append(nodes, x.Node.Alias)
+			} else {
+				edges = append(edges, x.Edge.Alias+":"+fmt.Sprint(x.Edge.ValidTo.Year()))
+			}
+		}
+		return nodes, edges
+	}
+	n, ed := lines("")
+	if len(n) != 3 || len(ed) != 3 { // full history: job1 twice
+		t.Fatalf("history export %v %v", n, ed)
+	}
+	n, ed = lines("?valid_at=2022-01-01T00:00:00Z")
+	if len(n) != 3 || fmt.Sprint(ed) != "[job1:2024]" {
+		t.Fatalf("valid_at 2022: %v %v", n, ed)
+	}
+	n, ed = lines("?as_at=" + url.QueryEscape(first.Edge.TxStart.Format(time.RFC3339Nano)))
+	if len(n) != 3 || fmt.Sprint(ed) != "[job1:1]" {
+		t.Fatalf("as_at first fact: %v %v", n, ed)
+	}
+	n, ed = lines("?valid_at=2025-01-01T00:00:00Z&include=edges")
+	if len(n) != 0 || fmt.Sprint(ed) != "[job2:1]" {
+		t.Fatalf("edges valid 2025: %v %v", n, ed)
+	}
+	checkProblem(t, e.req("GET", "/v1/graph/snap/export?as_at=yesterday", ta, nil), 400, "invalid")
+}

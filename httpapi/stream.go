@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -58,15 +59,21 @@ const (
 func (s *Server) registerStreamRoutes() {
 	huma.Register(s.api, huma.Operation{
 		OperationID: "graph.export", Method: http.MethodGet, Path: "/v1/graph/{tenant}/export",
-		Summary:     "Stream every stored version of every node and edge as JSON lines",
-		Description: "Content type application/x-ndjson; one ExportLine per line, ordered by tx_start. A failure after the first line ends the stream with a line {\"error\": problem}.",
-		Tags:        []string{"graph"},
+		Summary: "Stream every stored version of every node and edge as JSON lines, or a snapshot",
+		Description: "Content type application/x-ndjson; one ExportLine per line. Without as_at and valid_at: every stored version " +
+			"(the tenant's full history, ordered by tx_start; POST /v1/tenants/{tenant}/import restores it). With as_at and/or " +
+			"valid_at: the nodes and then the edges visible at as_at (default now) and, for edges, valid at valid_at. A failure " +
+			"after the first line ends the stream with a line {\"error\": problem}.",
+		Tags: []string{"graph"},
 		Responses: map[string]*huma.Response{"200": {Description: "JSON lines of ExportLine",
 			Content: map[string]*huma.MediaType{"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[ExportLine](), true, "ExportLine")}}}},
-	}, func(ctx context.Context, in *TenantParam) (*huma.StreamResponse, error) {
+	}, func(ctx context.Context, in *struct {
+		TenantParam
+		ExportParams
+	}) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			_, w := humago.Unwrap(hctx)
-			s.export(ctx, w, in.Tenant)
+			s.export(ctx, w, in.Tenant, in.ExportParams)
 		}}, nil
 	})
 
@@ -97,51 +104,114 @@ func (s *Server) registerStreamRoutes() {
 	}
 }
 
-func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant string) {
+// ExportParams are the query parameters of an export.
+type ExportParams struct {
+	AsAt    string   `query:"as_at" maxLength:"64" doc:"Snapshot as the database knew it at this transaction time: only the versions visible then."`
+	ValidAt string   `query:"valid_at" maxLength:"64" doc:"Snapshot of the edges valid at this time (implies a snapshot)."`
+	Include []string `query:"include" enum:"nodes,edges" maxItems:"2" doc:"What to export (default both)."`
+}
+
+// exportQueries turns export parameters into the queries to page through:
+// the changes feed (every version) by default, or node and edge snapshots.
+func exportQueries(in ExportParams) (qs []telamentis.Query, nodes, edges bool, err error) {
+	nodes, edges = len(in.Include) == 0, len(in.Include) == 0
+	for _, k := range in.Include {
+		nodes = nodes || k == "nodes"
+		edges = edges || k == "edges"
+	}
+	asAt, err := parseTime("as_at", in.AsAt)
+	if err != nil {
+		return nil, false, false, err
+	}
+	validAt, err := parseTime("valid_at", in.ValidAt)
+	if err != nil {
+		return nil, false, false, err
+	}
+	if asAt.IsZero() && validAt.IsZero() {
+		return []telamentis.Query{{Kind: telamentis.QueryChanges, Limit: telamentis.MaxLimit}}, nodes, edges, nil
+	}
+	if asAt.IsZero() {
+		asAt = telamentis.NormalizeTime(time.Now()) // one instant for both queries
+	}
+	if nodes {
+		qs = append(qs, telamentis.Query{Kind: telamentis.QueryNodes, AsAt: asAt, Limit: telamentis.MaxLimit})
+	}
+	if edges {
+		qs = append(qs, telamentis.Query{Kind: telamentis.QueryEdges, AsAt: asAt, ValidAt: validAt, Limit: telamentis.MaxLimit})
+	}
+	return qs, nodes, edges, nil
+}
+
+func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant string, in ExportParams) {
 	wrote := false
 	err := s.do(ctx, specExport, tenant, "", func(ctx context.Context, c *call) error {
+		qs, wantNodes, wantEdges, err := exportQueries(in)
+		if err != nil {
+			return err
+		}
 		m := s.maskerFor(c)
-		q := telamentis.Query{Kind: telamentis.QueryChanges, Limit: telamentis.MaxLimit}
 		bw := bufio.NewWriterSize(w, 64<<10)
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		for {
-			p, err := s.store.Query(ctx, tenant, q)
-			if err != nil {
-				return fmt.Errorf("httpapi: export: %w", err)
-			}
-			if !wrote {
-				w.Header().Set("Content-Type", "application/x-ndjson")
-				w.WriteHeader(http.StatusOK)
-				wrote = true
-			}
-			for _, ch := range p.Changes {
-				if ch.Op != telamentis.ChangeWrite {
-					continue
-				}
-				var line ExportLine
-				if ch.Node != nil {
-					m.node(ch.Node)
-					line.Node = ch.Node
-				} else if ch.Edge != nil {
-					m.edge(ch.Edge)
-					line.Edge = ch.Edge
-				}
-				if err := enc.Encode(line); err != nil {
-					return fmt.Errorf("httpapi: export: write: %w", err)
-				}
-			}
-			if err := bw.Flush(); err != nil {
-				return fmt.Errorf("httpapi: export: write: %w", err)
-			}
-			if f, ok := w.(http.Flusher); ok {
-				f.Flush()
-			}
-			if p.NextCursor == "" {
+		emit := func(n *telamentis.Node, e *telamentis.Edge) error {
+			var line ExportLine
+			switch {
+			case n != nil && wantNodes:
+				m.node(n)
+				line.Node = n
+			case e != nil && wantEdges:
+				m.edge(e)
+				line.Edge = e
+			default:
 				return nil
 			}
-			q.Cursor = p.NextCursor
+			if err := enc.Encode(line); err != nil {
+				return fmt.Errorf("httpapi: export: write: %w", err)
+			}
+			return nil
 		}
+		for _, q := range qs {
+			for {
+				p, err := s.store.Query(ctx, tenant, q)
+				if err != nil {
+					return fmt.Errorf("httpapi: export: %w", err)
+				}
+				if !wrote {
+					w.Header().Set("Content-Type", "application/x-ndjson")
+					w.WriteHeader(http.StatusOK)
+					wrote = true
+				}
+				for i := range p.Nodes {
+					if err := emit(&p.Nodes[i], nil); err != nil {
+						return err
+					}
+				}
+				for i := range p.Edges {
+					if err := emit(nil, &p.Edges[i]); err != nil {
+						return err
+					}
+				}
+				for _, ch := range p.Changes {
+					if ch.Op != telamentis.ChangeWrite {
+						continue
+					}
+					if err := emit(ch.Node, ch.Edge); err != nil {
+						return err
+					}
+				}
+				if err := bw.Flush(); err != nil {
+					return fmt.Errorf("httpapi: export: write: %w", err)
+				}
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+				if p.NextCursor == "" {
+					break
+				}
+				q.Cursor = p.NextCursor
+			}
+		}
+		return nil
 	})
 	if err == nil {
 		return
