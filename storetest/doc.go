@@ -16,13 +16,16 @@
 //     table tests for every rule of DESIGN §2 and the doc comments of the
 //     root package, and telamentis.Importer when the store has it;
 //   - property: random operation sequences (pgregory.net/rapid) applied to
-//     the store and to a small reference model (model.go) and compared at
-//     random as_at and valid-time coordinates; a failure prints the broken
-//     rule, the operations, and rapid's seed (-rapid.seed) and fail file.
-//     It runs 50 cases of up to 30 operations by default; -rapid.checks
+//     the store and to a small reference model (model.go) and compared
+//     after every step at random as_at and valid-time coordinates (get by
+//     id and alias, nodes, edges, paths, history and changes, all paged);
+//     property/store runs on New's store, property/reopen, with Disk,
+//     also closes and reopens the store mid-sequence. A failure prints the
+//     broken rule, the shrunk operations and the seed. It runs 50 cases
+//     (10 for reopen) of about 30 operations by default; -rapid.checks
 //     (or RAPID_CHECKS) and -rapid.steps make it longer;
-//   - isolation: two tenants with colliding aliases, labels and props, one
-//     of them shared and one shared or dedicated;
+//   - isolation: two tenants with colliding aliases, labels and props,
+//     shared/shared, shared/dedicated and dedicated/dedicated;
 //   - erasure: with Harness.Disk, the bytes of an erased node, of its edges
 //     and of dropped tenants are absent from every file under the data
 //     directory after Compact (when the store is a telamentis.Compactor);
