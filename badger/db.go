@@ -206,7 +206,18 @@ func (h *dbHandle) committer() {
 		err := h.usable()
 		if err == nil && count > 0 {
 			err = h.commitGroup(group)
+			if errors.Is(err, bdb.ErrTxnTooBig) && len(group) > 1 {
+				// The size estimate was off for the group; each change
+				// alone was checked to fit.
+				for _, r := range group {
+					if err = h.commitGroup([]*commitReq{r}); err != nil {
+						break
+					}
+				}
+			}
 			if err != nil {
+				// The index already holds the change (invisibly); only
+				// refusing every later write keeps it from showing.
 				h.logger.Error("badger commit failed; refusing further writes", "err", err)
 				h.failed.CompareAndSwap(nil, &err)
 				err = h.usable()
@@ -277,6 +288,11 @@ func (h *dbHandle) writeBatch(kvs []kv) error {
 	if err := wb.Flush(); err != nil {
 		return err
 	}
+	if !h.opts.SyncWrites {
+		return nil
+	}
+	// Each WriteBatch transaction synced the active memtable's WAL; this
+	// also covers the value log.
 	return h.db.Sync()
 }
 
