@@ -62,4 +62,40 @@ if [ "$PG_PEER" = 1 ]; then
   step "postgres $SIZE" "$BENCH/run-pg.sh" "$SIZE"
 fi
 python3 "$BENCH/summarize.py" "$SIZE"
+
+# Ratios of TelaMentis to the peers measured in this run, and the targets of
+# issue #2 (p50 and 1-client throughput: >= 2x SQLite and >= the raw Badger
+# ceiling; ingest >= 110K edge rows/s; RSS <= 1.5 GB; reopen <= 5 s).
+python3 - "$KGBENCH_DIR/results" "$SIZE" <<'PY'
+import json, os, sys
+rdir, size = sys.argv[1], sys.argv[2]
+def load(e):
+    p = os.path.join(rdir, f"{e}-{size}.json")
+    return json.load(open(p)) if os.path.exists(p) else None
+peers = {e: load(e) for e in ("sqlite", "badger", "postgres")}
+for eng in ("telamentis-embedded", "telamentis-postgres"):
+    us = load(eng)
+    if not us:
+        continue
+    print(f"## {eng} vs peers, size {size} (speed-up = peer time / ours, or our q/s / peer q/s)\n")
+    names = [e for e, r in peers.items() if r]
+    for c in (1, 8):
+        print(f"{c} client{'s' if c > 1 else ''}:\n")
+        print("| type | ours p50 / q/s | " + " | ".join(f"x {e} p50 / q/s" for e in names) + " |")
+        print("|---|---|" + "---|" * len(names))
+        for t in ("lookup", "hop1", "hop2", "asat", "overlap"):
+            q = next((x for x in us["queries"] if x["type"] == t and x["clients"] == c), None)
+            if not q:
+                continue
+            cells = []
+            for e in names:
+                p = next((x for x in peers[e]["queries"] if x["type"] == t and x["clients"] == c), None)
+                cells.append(f"{p['p50_us']/q['p50_us']:.1f}x / {q['qps']/p['qps']:.1f}x" if p and q["p50_us"] and p["qps"] else "—")
+            print(f"| {t} | {q['p50_us']:.1f} µs / {q['qps']:,.0f} | " + " | ".join(cells) + " |")
+        print()
+    ing = us["ingest"]
+    print(f"ingest {ing.get('edge_rows_per_s', 0):,.0f} edge rows/s ({ing.get('edge_rows_per_s_incl_close', 0):,.0f} incl. close); "
+          f"reopen {ing.get('reopen_s', 0):.2f} s; RSS after reopen {ing.get('rss_after_reopen_mib', 0):.0f} MiB, "
+          f"after queries {ing.get('rss_after_queries_mib', 0):.0f} MiB, serving peak {ing.get('rss_peak_serving_mib', 0):.0f} MiB\n")
+PY
 exit "$status"
