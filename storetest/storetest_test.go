@@ -15,6 +15,7 @@ func memHarness(bugs ...string) Harness {
 	return Harness{
 		New: func(t testing.TB) telamentis.Store {
 			s := newMemStore()
+			globalBug = ""
 			if len(bugs) > 0 {
 				globalBug = bugs[0]
 			}
