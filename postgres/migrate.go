@@ -142,7 +142,18 @@ func Migrate(ctx context.Context, cfg MigrateConfig) error {
 				return err
 			}
 		}
+		var canTemp bool
+		if err := tx.QueryRow(ctx, `SELECT has_database_privilege(current_user, current_database(), 'TEMPORARY WITH GRANT OPTION')`).Scan(&canTemp); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
 		for _, r := range cfg.ServiceRoles {
+			// Import copies into a temporary table (COPY cannot write
+			// into a table with row-level security).
+			if canTemp {
+				if _, err := tx.Exec(ctx, `GRANT TEMPORARY ON DATABASE `+ident(dbName(ctx, tx))+` TO `+ident(r)); err != nil {
+					return fmt.Errorf("postgres: migrate: %w", err)
+				}
+			}
 			if err := grant(ctx, tx, cfg.Schema, r); err != nil {
 				return err
 			}
@@ -212,3 +223,9 @@ func grant(ctx context.Context, tx pgx.Tx, schema, role string) error {
 
 // ident quotes an SQL identifier.
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func dbName(ctx context.Context, tx pgx.Tx) string {
+	var n string
+	tx.QueryRow(ctx, `SELECT current_database()`).Scan(&n)
+	return n
+}

@@ -113,68 +113,75 @@ func (s *Store) get(ctx context.Context, tenant string, build func(schema string
 	return true, nil
 }
 
-// read runs a query of tenant in one round trip, in a read-only
-// repeatable-read transaction scoped to tenant: it resolves "now" (the
-// later of the wall clock and the tenant's last transaction time, read in
-// the same snapshot as the query, so that "tx_end open" and "visible at
-// now" select the same versions) and runs the query. It returns the
-// resolved now, or CodeNotFound if the tenant does not exist.
-func (s *Store) read(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(pgx.Rows) error) (int64, error) {
+// read runs a query of tenant in one round trip: set_config and the query
+// in the implicit transaction of a pipelined batch, so the tenant setting
+// ends with it. build gets nowCol, an SQL expression for "now" (the later of
+// the wall clock and the tenant's last transaction time) that it selects as
+// the first column of every row: evaluated once, in the query's own
+// snapshot, so that "tx_end open" and "visible at now" select the same
+// versions and a cursor can carry now. A query that returns no rows is
+// followed by a check that the tenant exists (CodeNotFound otherwise).
+func (s *Store) read(ctx context.Context, tenant string, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	for attempt := 0; ; attempt++ {
-		now, found, err := s.readIn(ctx, schema, tenant, build, scan)
-		if err != nil || found {
-			return now, err
+		n, err := s.readIn(ctx, schema, tenant, build, scan)
+		if err != nil || n > 0 {
+			return err
+		}
+		var exists bool
+		if _, err := s.get(ctx, tenant, func(string) (string, args) {
+			return q(schema, `SELECT true FROM {s}.tenant_state WHERE tenant_id = $1`), args{tenant}
+		}, func(r pgx.Row) error { return r.Scan(&exists) }); err != nil {
+			return err
+		}
+		if exists {
+			return nil
 		}
 		if attempt == 1 {
-			return 0, telamentis.NotFound("tenant")
+			return telamentis.NotFound("tenant")
 		}
 		if schema, err = s.refreshSchema(ctx, tenant); err != nil {
-			return 0, err
+			return err
 		}
 	}
 }
 
-func (s *Store) readIn(ctx context.Context, schema, tenant string, build func(string) (string, args), scan func(pgx.Rows) error) (now int64, found bool, err error) {
-	sql, a := build(schema)
+func (s *Store) readIn(ctx context.Context, schema, tenant string, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, error) {
+	a := args{tenant}
+	nowCol := "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
+	sql := q(schema, build(schema, nowCol, &a))
+	if sqlHook != nil {
+		sqlHook(sql, a)
+	}
 	b := &pgx.Batch{}
-	b.Queue(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)
 	b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
-	b.Queue(q(schema, `SELECT greatest($2::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1`), tenant, s.now().UnixMicro())
 	b.Queue(sql, a...)
-	b.Queue(`COMMIT`)
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return 0, false, mapErr(err)
-		}
-	}
-	if err := br.QueryRow().Scan(&now); errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, nil
-	} else if err != nil {
-		return 0, false, mapErr(err)
+	if _, err := br.Exec(); err != nil {
+		return 0, mapErr(err)
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return 0, false, mapErr(err)
+		return 0, mapErr(err)
 	}
-	err = scan(rows)
+	n, err := scan(rows)
 	rows.Close()
 	if err == nil {
 		err = rows.Err()
 	}
 	if err != nil {
-		return 0, false, mapErr(err)
+		return 0, mapErr(err)
 	}
-	if _, err := br.Exec(); err != nil {
-		return 0, false, mapErr(err)
-	}
-	return now, true, nil
+	return n, nil
 }
+
+// sqlHook, if set (by tests only), sees every query statement and its
+// arguments, so that tests can EXPLAIN them.
+var sqlHook func(sql string, args []any)
 
 // pos is a page position, sealed into cursors by the CursorCodec.
 type pos struct {
@@ -315,10 +322,10 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	var nodes []telamentis.Node
-	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		a := args{tenant}
+	var now int64
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
-		b.WriteString(`SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + visible("", cur, t, &a))
+		b.WriteString(`SELECT ` + nowCol + `, ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + visible("", cur, t, a))
 		switch len(qn.Labels) {
 		case 0:
 		case 1:
@@ -341,16 +348,16 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 			b.WriteString(" AND id > " + a.add(p.ID) + "::uuid")
 		}
 		b.WriteString(" ORDER BY id LIMIT " + strconv.Itoa(limit+1))
-		return q(schema, b.String()), a
-	}, func(rows pgx.Rows) error {
+		return b.String()
+	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
-			n, err := scanNode(rows)
+			n, err := scanNode(nowScanner{rows, &now})
 			if err != nil {
-				return err
+				return 0, err
 			}
 			nodes = append(nodes, n)
 		}
-		return nil
+		return len(nodes), nil
 	})
 	if err != nil {
 		return telamentis.Page{}, err
@@ -369,36 +376,46 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 	return page, nil
 }
 
+// nowScanner scans the leading "now" column, then the rest.
+type nowScanner struct {
+	r   scanner
+	now *int64
+}
+
+func (n nowScanner) Scan(dst ...any) error {
+	return n.r.Scan(append([]any{n.now}, dst...)...)
+}
+
 func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	var edges []telamentis.Edge
-	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		a := args{tenant}
+	var now int64
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
-		b.WriteString(`SELECT ` + edgeCols + ` FROM {s}.edges e WHERE tenant_id = $1 AND ` + visible("e.", cur, t, &a))
+		b.WriteString(`SELECT ` + nowCol + `, ` + edgeCols + ` FROM {s}.edges e WHERE tenant_id = $1 AND ` + visible("e.", cur, t, a))
 		if qn.From != nil {
-			b.WriteString(" AND e.from_id = " + nodeRefSQL(qn.From, cur, t, &a))
+			b.WriteString(" AND e.from_id = " + nodeRefSQL(qn.From, cur, t, a))
 		}
 		if qn.To != nil {
-			b.WriteString(" AND e.to_id = " + nodeRefSQL(qn.To, cur, t, &a))
+			b.WriteString(" AND e.to_id = " + nodeRefSQL(qn.To, cur, t, a))
 		}
-		b.WriteString(kindsSQL("e.", qn.Kinds, &a))
-		b.WriteString(validSQL("e.", qn, &a))
+		b.WriteString(kindsSQL("e.", qn.Kinds, a))
+		b.WriteString(validSQL("e.", qn, a))
 		if p != nil {
 			b.WriteString(" AND e.id > " + a.add(p.ID) + "::uuid")
 		}
 		b.WriteString(" ORDER BY e.id LIMIT " + strconv.Itoa(limit+1))
-		return q(schema, b.String()), a
-	}, func(rows pgx.Rows) error {
+		return b.String()
+	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
-			e, err := scanEdge(rows)
+			e, err := scanEdge(nowScanner{rows, &now})
 			if err != nil {
-				return err
+				return 0, err
 			}
 			edges = append(edges, e)
 		}
-		return nil
+		return len(edges), nil
 	})
 	if err != nil {
 		return telamentis.Page{}, err
@@ -425,70 +442,99 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	var out []telamentis.Neighbor
+	var now int64
 	startFound := true
-	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		a := args{tenant}
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var st string
 		if qn.Start.ID != "" {
 			st = "id = " + a.add(qn.Start.ID) + "::uuid"
 		} else {
 			st = "alias = " + a.add(qn.Start.Alias)
 		}
-		st = "SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, &a) + " LIMIT 1"
+		st = "SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
 		// Edge filter on alias e (transaction time, valid time, kinds);
 		// the placeholders are shared by every use.
-		ef := visible("e.", cur, t, &a) + validSQL("e.", qn, &a) + kindsSQL("e.", qn.Kinds, &a)
-		depth := a.add(qn.Depth)
-		minDepth := a.add(qn.MinDepth)
-		var step, via string
-		switch qn.Direction {
-		case telamentis.DirOut:
-			step = `SELECT e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-			via = `e.from_id = w.node AND e.to_id = f.node`
-		case telamentis.DirIn:
-			step = `SELECT e.from_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
-			via = `e.to_id = w.node AND e.from_id = f.node`
-		default:
-			step = `SELECT e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef +
-				` UNION ALL SELECT e.from_id FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
-			via = `((e.from_id = w.node AND e.to_id = f.node) OR (e.to_id = w.node AND e.from_id = f.node))`
-		}
+		ef := visible("e.", cur, t, a) + validSQL("e.", qn, a) + kindsSQL("e.", qn.Kinds, a)
 		after := ""
 		if p != nil {
 			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
 		}
-		sql := `WITH RECURSIVE st AS (` + st + `),
+		cols := `SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth,
+	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
+	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end`
+		nodeJoin := `JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a)
+		if qn.Depth == 1 {
+			// One hop needs no recursion: the neighbours of start,
+			// each via its smallest-ID edge.
+			var nb, match string
+			switch qn.Direction {
+			case telamentis.DirOut:
+				nb, match = "e.to_id", "e.from_id = st.id"
+			case telamentis.DirIn:
+				nb, match = "e.from_id", "e.to_id = st.id"
+			default:
+				nb, match = "CASE WHEN e.from_id = st.id THEN e.to_id ELSE e.from_id END", "(e.from_id = st.id OR e.to_id = st.id)"
+			}
+			return `WITH st AS (` + st + `),
+via AS (
+	SELECT DISTINCT ON (` + nb + `) ` + nb + ` AS node, 1 AS depth, e.*
+	FROM st JOIN {s}.edges e ON e.tenant_id = $1 AND ` + match + ` AND ` + ef + `
+	ORDER BY ` + nb + `, e.id
+)
+` + cols + `
+FROM (SELECT 1) one LEFT JOIN (via v ` + nodeJoin + `) ON true` + after + `
+ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
+		}
+		depth := a.add(qn.Depth)
+		minDepth := a.add(qn.MinDepth)
+		// step lists the edges leaving walk row w in Direction, with
+		// the node they lead to as nxt.
+		out := `SELECT e.*, e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+		in := `SELECT e.*, e.from_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+		var step string
+		switch qn.Direction {
+		case telamentis.DirOut:
+			step = out
+		case telamentis.DirIn:
+			step = in
+		default:
+			step = out + ` UNION ALL ` + in
+		}
+		// The via edges are found from the walk's side: one index probe
+		// per walk row (the MATERIALIZED fence keeps the planner from
+		// probing once per pair of levels), then matched to the nodes
+		// first reached one level further.
+		return `WITH RECURSIVE st AS (` + st + `),
 walk(node, depth) AS (
 	SELECT id, 0 FROM st
 	UNION
 	SELECT x.nxt, w.depth + 1 FROM walk w CROSS JOIN LATERAL (` + step + `) x WHERE w.depth < ` + depth + `::int
 ),
 firsts AS (SELECT node, min(depth) AS depth FROM walk WHERE depth >= ` + minDepth + `::int GROUP BY node),
+cand AS MATERIALIZED (
+	SELECT w.depth + 1 AS depth, x.*
+	FROM (SELECT * FROM walk WHERE depth < ` + depth + `::int) w CROSS JOIN LATERAL (` + step + `) x
+),
 via AS (
-	SELECT DISTINCT ON (f.node) f.node, f.depth, e.*
-	FROM firsts f JOIN walk w ON w.depth = f.depth - 1
-	JOIN {s}.edges e ON e.tenant_id = $1 AND ` + via + ` AND ` + ef + `
-	ORDER BY f.node, e.id
+	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.*
+	FROM cand c JOIN firsts f ON f.node = c.nxt AND f.depth = c.depth
+	ORDER BY c.nxt, c.id
 )
-SELECT (SELECT count(*) FROM st), v.depth, n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
-	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end
-FROM (SELECT 1) one
-LEFT JOIN (via v JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, &a) + `) ON true` +
-			after + `
+` + cols + `
+FROM (SELECT 1) one LEFT JOIN (via v ` + nodeJoin + `) ON true` + after + `
 ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
-		return q(schema, sql), a
-	}, func(rows pgx.Rows) error {
+	}, func(rows pgx.Rows) (int, error) {
+		n := 0
 		for rows.Next() {
+			n++
 			var nst int
 			var depth *int
 			var nb telamentis.Neighbor
-			var nprops, eprops string
 			var nts, nte, vf, vt, ets, ete *int64
-			var nid, nalias, nlabel, eid, ealias, from, to, kind *string
-			var np, ep *string = &nprops, &eprops
-			if err := rows.Scan(&nst, &depth, &nid, &nalias, &nlabel, &np, &nts, &nte,
+			var nid, nalias, nlabel, np, eid, ealias, from, to, kind, ep *string
+			if err := rows.Scan(&now, &nst, &depth, &nid, &nalias, &nlabel, &np, &nts, &nte,
 				&eid, &ealias, &from, &to, &kind, &ep, &vf, &vt, &ets, &ete); err != nil {
-				return err
+				return 0, err
 			}
 			if nst == 0 {
 				startFound = false
@@ -504,7 +550,7 @@ ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
 				TxStart: telamentis.FromMicros(*ets), TxEnd: telamentis.FromMicros(*ete)}
 			out = append(out, nb)
 		}
-		return nil
+		return n, nil
 	})
 	if err != nil {
 		return telamentis.Page{}, err
@@ -535,8 +581,8 @@ func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Q
 	}
 	var nodes []telamentis.Node
 	var edges []telamentis.Edge
-	_, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		a := args{tenant}
+	var now int64
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var id string
 		if ref.ID != "" {
 			id = a.add(ref.ID) + "::uuid"
@@ -544,29 +590,28 @@ func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Q
 			id = "(SELECT id FROM {s}." + table + " WHERE tenant_id = $1 AND alias = " + a.add(ref.Alias) +
 				" ORDER BY tx_end DESC, tx_start DESC LIMIT 1)"
 		}
-		sql := `SELECT ` + cols + ` FROM {s}.` + table + ` WHERE tenant_id = $1 AND id = ` + id
+		sql := `SELECT ` + nowCol + `, ` + cols + ` FROM {s}.` + table + ` WHERE tenant_id = $1 AND id = ` + id
 		if p != nil {
 			sql += " AND tx_start > " + a.add(p.TS)
 		}
-		sql += " ORDER BY tx_start LIMIT " + strconv.Itoa(limit+1)
-		return q(schema, sql), a
-	}, func(rows pgx.Rows) error {
+		return sql + " ORDER BY tx_start LIMIT " + strconv.Itoa(limit+1)
+	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			if qn.Edge != nil {
-				e, err := scanEdge(rows)
+				e, err := scanEdge(nowScanner{rows, &now})
 				if err != nil {
-					return err
+					return 0, err
 				}
 				edges = append(edges, e)
 				continue
 			}
-			n, err := scanNode(rows)
+			n, err := scanNode(nowScanner{rows, &now})
 			if err != nil {
-				return err
+				return 0, err
 			}
 			nodes = append(nodes, n)
 		}
-		return nil
+		return len(nodes) + len(edges), nil
 	})
 	if err != nil {
 		return telamentis.Page{}, err
@@ -619,19 +664,19 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 	}
 	var out []telamentis.Change
 	var last []pos
-	now, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		a := args{tenant}
+	var now int64
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		sn := a.add(since)
 		var un string
 		if cur {
-			// "now": every version in the snapshot is before it.
+			// "now": every version of the snapshot is before it.
 			un = openSQL
 		} else {
 			un = a.add(until)
 		}
 		nodeSel := `NULL::uuid AS from_id, NULL::uuid AS to_id, label AS kind, props_c, NULL::bigint AS valid_from, NULL::bigint AS valid_to, tx_start, tx_end`
 		edgeSel := `from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end`
-		sql := `SELECT * FROM (
+		sql := `SELECT ` + nowCol + `, c.* FROM (
 	SELECT tx_start AS t, 0 AS typ, id, 1 AS op, coalesce(alias, '') AS alias, ` + nodeSel + ` FROM {s}.nodes
 		WHERE tenant_id = $1 AND tx_start >= ` + sn + ` AND tx_start < ` + un + `
 	UNION ALL
@@ -647,17 +692,16 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 		if p != nil {
 			sql += ` WHERE (t, typ, id, op) > (` + a.add(p.TS) + `::bigint, ` + a.add(p.Type) + `::int, ` + a.add(p.ID) + `::uuid, ` + a.add(p.Op) + `::int)`
 		}
-		sql += ` ORDER BY t, typ, id, op LIMIT ` + strconv.Itoa(limit+1)
-		return q(schema, sql), a
-	}, func(rows pgx.Rows) error {
+		return sql + ` ORDER BY t, typ, id, op LIMIT ` + strconv.Itoa(limit+1)
+	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			var t, ts, te int64
 			var typ, op int
 			var id, alias, kind, props string
 			var from, to *string
 			var vf, vt *int64
-			if err := rows.Scan(&t, &typ, &id, &op, &alias, &from, &to, &kind, &props, &vf, &vt, &ts, &te); err != nil {
-				return err
+			if err := rows.Scan(&now, &t, &typ, &id, &op, &alias, &from, &to, &kind, &props, &vf, &vt, &ts, &te); err != nil {
+				return 0, err
 			}
 			c := telamentis.Change{TxTime: telamentis.FromMicros(t), Op: telamentis.ChangeWrite}
 			if op == 0 {
@@ -674,7 +718,7 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 			out = append(out, c)
 			last = append(last, pos{TS: t, Type: typ, ID: id, Op: op})
 		}
-		return nil
+		return len(out), nil
 	})
 	if err != nil {
 		return telamentis.Page{}, err
@@ -698,20 +742,23 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 // Stats counts a tenant's data.
 func (s *Store) Stats(ctx context.Context, tenant string) (telamentis.TenantStats, error) {
 	var st telamentis.TenantStats
-	_, err := s.read(ctx, tenant, func(schema string) (string, args) {
-		return q(schema, `SELECT st.nodes_live, st.edges_live,
+	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+		return `SELECT ` + nowCol + `, st.nodes_live, st.edges_live,
 			(SELECT count(*) FROM {s}.nodes WHERE tenant_id = $1),
 			(SELECT count(*) FROM {s}.edges WHERE tenant_id = $1),
 			(SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM {s}.nodes n WHERE tenant_id = $1) +
 			(SELECT coalesce(sum(pg_column_size(e.*)), 0) FROM {s}.edges e WHERE tenant_id = $1)
-			FROM {s}.tenant_state st WHERE st.tenant_id = $1`), args{tenant}
-	}, func(rows pgx.Rows) error {
+			FROM {s}.tenant_state st WHERE st.tenant_id = $1`
+	}, func(rows pgx.Rows) (int, error) {
+		n := 0
+		var now int64
 		for rows.Next() {
-			if err := rows.Scan(&st.Nodes, &st.Edges, &st.NodeVersions, &st.EdgeVersions, &st.Bytes); err != nil {
-				return err
+			n++
+			if err := rows.Scan(&now, &st.Nodes, &st.Edges, &st.NodeVersions, &st.EdgeVersions, &st.Bytes); err != nil {
+				return 0, err
 			}
 		}
-		return nil
+		return n, nil
 	})
 	if err != nil {
 		return st, fmt.Errorf("postgres: stats: %w", err)

@@ -216,7 +216,7 @@ func (w *wtx) upsertNode(in telamentis.NodeInput) (telamentis.NodeResult, error)
 			_, err = w.tx.Exec(w.ctx, w.q(`WITH closed AS (UPDATE {s}.nodes SET tx_end = $3
 					WHERE tenant_id = $1 AND id = $2 AND tx_start = $4 RETURNING 1)
 				INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
-				VALUES ($1, $2, $3, `+openSQL+`, $5, $6, $7)`),
+				SELECT $1::text, $2::uuid, $3::bigint, `+openSQL+`, $5::text, $6::text, $7::text FROM closed`),
 				w.tenant, cur.ID, w.at, ts, nullable(alias), in.Label, string(in.Props))
 			ts = w.at
 		}

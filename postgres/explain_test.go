@@ -1,0 +1,64 @@
+package postgres_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/postgres"
+)
+
+// TestExplain prints EXPLAIN ANALYZE of the benchmark queries as the
+// service role; run with TM_EXPLAIN=1 -v.
+func TestExplain(t *testing.T) {
+	if os.Getenv("TM_EXPLAIN") == "" {
+		t.Skip("TM_EXPLAIN not set")
+	}
+	d := database(t)
+	s := d.open(t, d.newSchema(t), nil)
+	b := &testing.B{}
+	_ = b
+	ids := benchGraphT(t, s, "bench", 10_000)
+	type cap struct {
+		sql  string
+		args []any
+	}
+	var got []cap
+	postgres.SetSQLHook(func(sql string, args []any) { got = append(got, cap{sql, args}) })
+	defer postgres.SetSQLHook(nil)
+	vt := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+	ctx := t.Context()
+	qs := []telamentis.Query{
+		{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, Limit: 1000},
+		{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, Depth: 2, Limit: 1000},
+		{Kind: telamentis.QueryEdges, From: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, AsAt: time.Date(2024, 1, 1, 0, 30, 0, 0, time.UTC)},
+		{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"}, ValidBetween: &telamentis.Interval{Start: vt, End: vt.AddDate(0, 1, 0)}, Limit: 1000},
+		{Kind: telamentis.QueryNodes, Alias: "person/7"},
+	}
+	for _, q := range qs {
+		if _, err := s.Query(ctx, "bench", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, d.svcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, c := range got {
+		tx, _ := conn.Begin(ctx)
+		tx.Exec(ctx, `SELECT set_config('telamentis.tenant', 'bench', true)`)
+		rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+c.sql, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		t.Logf("%s\n%s", c.sql, strings.Join(lines, "\n"))
+		tx.Rollback(ctx)
+	}
+}
