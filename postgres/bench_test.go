@@ -141,4 +141,6 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(float64(n)*(10_000+60_000)/b.Elapsed().Seconds(), "rows/s")
 }
 
-func benchGraphT(t testing.TB, s *postgres.Store, tenant string, n int) []string { return benchGraph(t, s, tenant, n) }
+func benchGraphT(t testing.TB, s *postgres.Store, tenant string, n int) []string {
+	return benchGraph(t, s, tenant, n)
+}
