@@ -261,18 +261,22 @@ func validSQL(e string, qn telamentis.Query, a *args) string {
 		return " AND " + vf + " < " + a.add(w.End) + " AND " + vt + " > " + a.add(w.Start)
 	case qn.Allen != nil:
 		w := telamentis.SpanOf(qn.Allen.Interval)
+		switch qn.Allen.Relation {
+		case telamentis.Before:
+			return " AND " + vt + " < " + a.add(w.Start)
+		case telamentis.Meets:
+			return " AND " + vt + " = " + a.add(w.Start)
+		case telamentis.After:
+			return " AND " + a.add(w.End) + " < " + vf
+		case telamentis.MetBy:
+			return " AND " + a.add(w.End) + " = " + vf
+		}
+		// The overlapping relations use both ends (every placeholder must
+		// be used).
 		bs, be := a.add(w.Start), a.add(w.End)
 		ov := " AND " + vt + " > " + bs + " AND " + be + " > " + vf
 		var c string
 		switch qn.Allen.Relation {
-		case telamentis.Before:
-			return " AND " + vt + " < " + bs
-		case telamentis.Meets:
-			return " AND " + vt + " = " + bs
-		case telamentis.After:
-			return " AND " + be + " < " + vf
-		case telamentis.MetBy:
-			return " AND " + be + " = " + vf
 		case telamentis.Equals:
 			c = vf + " = " + bs + " AND " + vt + " = " + be
 		case telamentis.Starts:
