@@ -48,6 +48,22 @@ func newEdgeRec(id id16, from, to *nodeRec) *edgeRec {
 	return r
 }
 
+// edgeSlab hands out edge records from contiguous chunks: records loaded
+// or imported together (in ID order) sit next to each other in memory, so
+// scans of ID-sorted lists read memory mostly in order.
+type edgeSlab struct{ chunk []edgeRec }
+
+func (s *edgeSlab) new(id id16, from, to *nodeRec) *edgeRec {
+	if len(s.chunk) == 0 {
+		s.chunk = make([]edgeRec, 1024)
+	}
+	r := &s.chunk[0]
+	s.chunk = s.chunk[1:]
+	r.id, r.from, r.to = id, from, to
+	r.vers = r.v0[:0]
+	return r
+}
+
 func (r *nodeRec) key() id16 { return r.id }
 func (r *edgeRec) key() id16 { return r.id }
 
@@ -451,6 +467,8 @@ func (ts *tenantState) removeEdge(r *edgeRec) {
 	if r.live() != nil {
 		ts.liveEdges--
 	}
+	// The record may share a slab with live ones: drop its data now.
+	r.vers, r.v0 = nil, [1]edgeVer{}
 }
 
 // dropEvents removes the events of erased records. The caller holds mu.

@@ -204,6 +204,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 		it = txn.NewIterator(bdb.IteratorOptions{Prefix: ep, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
 		var cure *edgeRec
+		var slab edgeSlab
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			id, txStart, ok := splitVersionKey(item.Key(), len(ep))
@@ -224,7 +225,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 				if fn == nil || tn == nil {
 					return fmt.Errorf("edge %s: endpoint node missing", id)
 				}
-				cure = newEdgeRec(id, fn, tn)
+				cure = slab.new(id, fn, tn)
 				ts.allEdges = append(ts.allEdges, cure)
 				fn.out = append(fn.out, cure)
 				tn.in = append(tn.in, cure)
@@ -373,6 +374,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	newEdges := make(map[id16]*edgeRec, len(edges))
 	ends := make(map[*edgeRec]edgeEnds, len(edges))
 	var edgeOrder []*edgeRec
+	var slab edgeSlab
 	for i := range edges {
 		e := &edges[i]
 		f := func() string { return "edges[" + strconv.Itoa(i) + "]" }
@@ -413,7 +415,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		r := newEdges[id]
 		if r == nil {
-			r = newEdgeRec(id, nil, nil)
+			r = slab.new(id, nil, nil)
 			newEdges[id] = r
 			ends[r] = edgeEnds{from, to}
 			edgeOrder = append(edgeOrder, r)
