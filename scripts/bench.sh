@@ -41,6 +41,9 @@ if [ ! -s "$DATA/queries.csv" ]; then
 fi
 
 (cd "$ROOT" && go build -o "$KGBENCH_DIR/bin/tmbench" ./cmd/tmbench)
+REV="$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+if ! (cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null); then REV="$REV+dirty"; fi
+EXTRA=(-revision "$REV" "${EXTRA[@]}")
 
 status=0
 step() { # step NAME CMD...: run one runner, remember a failure, go on

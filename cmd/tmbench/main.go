@@ -51,6 +51,7 @@ type config struct {
 	ReopenProfile string
 	MemProfile    string
 	ShowMismatch  int
+	Revision      string
 }
 
 // backend opens one kind of store. open may be called again after the
@@ -104,6 +105,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.IngestProfile, "cpuprofile-ingest", "", "write a CPU profile of the load to this file")
 	fs.StringVar(&cfg.ReopenProfile, "cpuprofile-reopen", "", "write a CPU profile of the reopen to this file")
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile of the reopened store (before the queries) to this file")
+	fs.StringVar(&cfg.Revision, "revision", "", "TelaMentis revision to record (default: from the build's VCS stamp)")
 	fs.IntVar(&cfg.ShowMismatch, "show-mismatches", 5, "print up to this many mismatched queries per type")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -195,9 +197,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	rep := &report{Engine: be.engine, Size: filepath.Base(filepath.Clean(cfg.Data)),
 		Date: time.Now().UTC().Format(time.RFC3339), Machine: machine(), Ingest: map[string]float64{}}
 	rep.Notes = append(rep.Notes, be.notes...)
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rep.Notes = append(rep.Notes, "TelaMentis "+vcsRevision(bi)+", "+runtime.Version())
+	rev := cfg.Revision
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		rev = vcsRevision(bi)
 	}
+	rep.Notes = append(rep.Notes, "TelaMentis "+rev+", "+runtime.Version())
 
 	st, err := be.open(ctx)
 	if err != nil {
