@@ -191,7 +191,7 @@ func (c *Client) ImportStream(ctx context.Context, tenant string, body io.Reader
 	if errors.As(err, &pe) && (pe.Status == http.StatusNotFound || pe.Status == http.StatusMethodNotAllowed) {
 		if _, terr := c.GetTenant(ctx, tenant); terr == nil {
 			return &telamentis.Error{Code: telamentis.CodeUnavailable,
-				Message: "the server has no import route (POST /v1/graph/{tenant}/import); restore needs it", Err: err}
+				Message: "the server has no import route (POST /v1/graph/{tenant}/import); restore needs it (request id " + pe.RequestID + ")"}
 		}
 	}
 	return err

@@ -55,6 +55,33 @@ func newBackupCmd(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&o.Output, "output", "", "backup file (required; - = stdout)")
 	cmd.Flags().StringArrayVar(&o.Recipients, "recipient", nil, "age recipient (age1…), repeatable")
 	cmd.Flags().StringArrayVar(&o.RecipientFiles, "recipients-file", nil, "file of age recipients, one a line")
+	var keyOut string
+	keygen := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create an age identity file (mode 0600) and print its recipient",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keyOut == "" {
+				return usagef("--output is required")
+			}
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				return err
+			}
+			fh, err := os.OpenFile(keyOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			fmt.Fprintf(fh, "# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+			if err := fh.Close(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(f.IO.Out, id.Recipient().String())
+			return err
+		},
+	}
+	keygen.Flags().StringVar(&keyOut, "output", "", "identity file to create")
+	cmd.AddCommand(keygen)
 	return cmd
 }
 
@@ -255,6 +282,7 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 	if err != nil {
 		return err
 	}
+	created := false
 	if _, err := cli.GetTenant(ctx, c.Tenant); err != nil {
 		if telamentis.ErrorCode(err) != telamentis.CodeNotFound || !o.Create {
 			return err
@@ -264,6 +292,7 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 		if _, err := cli.CreateTenant(ctx, t); err != nil {
 			return err
 		}
+		created = true
 		fmt.Fprintf(f.IO.ErrOut, "kgctl: created tenant %s (settings of %s)\n", c.Tenant, hdr.Tenant.ID)
 	}
 	// Stream the versions; the pipe fails the request if the backup turns
@@ -305,6 +334,12 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 	start := time.Now()
 	if err := cli.ImportStream(ctx, c.Tenant, pr); err != nil {
 		pr.CloseWithError(err)
+		if created {
+			// Leave nothing half-restored behind.
+			if derr := cli.DropTenant(context.WithoutCancel(ctx), c.Tenant); derr == nil {
+				fmt.Fprintf(f.IO.ErrOut, "kgctl: restore failed; removed tenant %s again\n", c.Tenant)
+			}
+		}
 		return err
 	}
 	fmt.Fprintf(f.IO.ErrOut, "kgctl: restored %d versions into tenant %s in %.2fs\n", n, c.Tenant, time.Since(start).Seconds())

@@ -170,8 +170,10 @@ func exportRun(ctx context.Context, f *Factory, o *ExportOptions) error {
 	if !o.IncludeNodes && !o.IncludeEdges {
 		return usagef("nothing to export: --include-nodes=false and --include-edges=false")
 	}
-	if _, err := newGraphWriter(o.Format, nil); err != nil {
-		return err
+	switch o.Format {
+	case "graphml", "jsonl", "cypher", "csv":
+	default:
+		return usagef("--format %q: must be graphml, jsonl, cypher or csv", o.Format)
 	}
 	tenant, err := f.tenant(ctx)
 	if err != nil {

@@ -172,6 +172,10 @@ func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 		}
 	}
 	tot.Seconds = time.Since(start).Seconds()
+	var ue *usageError
+	if errors.As(firstErr, &ue) && tot.Rows == 0 {
+		return firstErr
+	}
 	if perr := printOne(f, tot, func() [][2]string {
 		rate := 0.0
 		if tot.Seconds > 0 {

@@ -26,7 +26,7 @@ func tenantFields(t telamentis.Tenant) [][2]string {
 		{"quotas.requests_per_second", fnum(q.RequestsPerSecond)}, {"quotas.burst", num(int64(q.Burst))},
 		{"quotas.max_concurrent", num(int64(q.MaxConcurrent))},
 		{"quotas.llm_tokens_per_day", num(q.LLMTokensPerDay)}, {"quotas.llm_cost_per_day_usd", fnum(q.LLMCostPerDayUSD)},
-		{"retention_days", num(int64(t.RetentionDays))},
+		{"retention_days", retention(t.RetentionDays)},
 		{"pii.fields", orDash(strings.Join(t.PII.Fields, ","))}, {"pii.mode", orDash(t.PII.Mode)}, {"pii.llm", orDash(t.PII.LLM)},
 		{"created_at", ts(t.CreatedAt)}, {"updated_at", ts(t.UpdatedAt)},
 	}
@@ -337,4 +337,11 @@ func tenantDeleteRun(ctx context.Context, f *Factory, o *TenantDeleteOptions) er
 	}
 	fmt.Fprintf(f.IO.ErrOut, "kgctl: tenant %s deleted\n", o.ID)
 	return nil
+}
+
+func retention(d int) string {
+	if d == 0 {
+		return "forever"
+	}
+	return strconv.Itoa(d)
 }
