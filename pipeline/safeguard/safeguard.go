@@ -202,7 +202,7 @@ func Scan(text string) []Span {
 				s, ok = scanNumber(text, i)
 			}
 		}
-		if !ok {
+		if !ok || s.End <= i {
 			i++
 			continue
 		}
