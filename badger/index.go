@@ -438,37 +438,59 @@ func (ts *tenantState) removeNode(r *nodeRec) {
 	}
 }
 
-func (ts *tenantState) removeEdge(r *edgeRec) {
-	ts.allEdges = removeSorted(ts.allEdges, r.id)
-	r.from.out = removeSorted(r.from.out, r.id)
-	r.to.in = removeSorted(r.to.in, r.id)
-	for i := range r.vers {
-		v := &r.vers[i]
-		ts.edgeVersions--
-		ts.bytes -= edgeVerBytes(ts.id, v)
-		if l, ok := ts.byKind[v.kind]; ok {
-			if l = removeSorted(l, r.id); len(l) == 0 {
-				delete(ts.byKind, v.kind)
-			} else {
-				ts.byKind[v.kind] = l
+// removeEdges drops edge records from every index (erase). Long lists are
+// filtered in one pass, so erasing a hub with thousands of edges stays
+// linear. The caller holds mu.
+func (ts *tenantState) removeEdges(set map[*edgeRec]bool) {
+	if len(set) == 0 {
+		return
+	}
+	gone := func(r *edgeRec) bool { return set[r] }
+	kinds := map[string]bool{}
+	for r := range set {
+		r.from.out = removeSorted(r.from.out, r.id)
+		r.to.in = removeSorted(r.to.in, r.id)
+		for i := range r.vers {
+			v := &r.vers[i]
+			ts.edgeVersions--
+			ts.bytes -= edgeVerBytes(ts.id, v)
+			kinds[v.kind] = true
+			if v.alias != "" {
+				if l := removeRec(ts.edgeAliases[v.alias], r); len(l) == 0 {
+					delete(ts.edgeAliases, v.alias)
+				} else {
+					ts.edgeAliases[v.alias] = l
+				}
+				if ts.liveEdgeAlias[v.alias] == r {
+					delete(ts.liveEdgeAlias, v.alias)
+				}
 			}
 		}
-		if v.alias != "" {
-			if l := removeRec(ts.edgeAliases[v.alias], r); len(l) == 0 {
-				delete(ts.edgeAliases, v.alias)
-			} else {
-				ts.edgeAliases[v.alias] = l
-			}
-			if ts.liveEdgeAlias[v.alias] == r {
-				delete(ts.liveEdgeAlias, v.alias)
-			}
+		if r.live() != nil {
+			ts.liveEdges--
 		}
 	}
-	if r.live() != nil {
-		ts.liveEdges--
+	remove := func(l []*edgeRec) []*edgeRec {
+		if len(set) > 8 {
+			return slices.DeleteFunc(l, gone)
+		}
+		for r := range set {
+			l = removeSorted(l, r.id)
+		}
+		return l
 	}
-	// The record may share a slab with live ones: drop its data now.
-	r.vers, r.v0 = nil, [1]edgeVer{}
+	ts.allEdges = remove(ts.allEdges)
+	for k := range kinds {
+		if l := remove(ts.byKind[k]); len(l) == 0 {
+			delete(ts.byKind, k)
+		} else {
+			ts.byKind[k] = l
+		}
+	}
+	for r := range set {
+		// The record may share a slab with live ones: drop its data now.
+		r.vers, r.v0 = nil, [1]edgeVer{}
+	}
 }
 
 // dropEvents removes the events of erased records. The caller holds mu.

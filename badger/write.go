@@ -787,9 +787,7 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 	}
 	ts.h.dirty.Store(true)
 	ts.mu.Lock()
-	for e := range edges {
-		ts.removeEdge(e)
-	}
+	ts.removeEdges(edges)
 	ts.removeNode(rec)
 	ts.dropEvents(map[*nodeRec]bool{rec: true}, edges)
 	ts.mu.Unlock()
