@@ -221,5 +221,61 @@ func residue(t testing.TB, s telamentis.Store, canary string) []string {
 			out = append(out, c.schema+"."+c.table+"."+c.column)
 		}
 	}
+	return append(out, fileResidue(t, schema, canary)...)
+}
+
+// fileResidue searches the on-disk files of every relation of the store's
+// schemas (tables, indexes, TOAST) for canary, after a CHECKPOINT: dead
+// tuples that SQL no longer shows still count. It needs a superuser admin
+// connection (pg_read_binary_file) and reports nothing without one.
+func fileResidue(t testing.TB, schema, canary string) []string {
+	t.Helper()
+	d := database(t)
+	ctx := context.Background()
+	var super bool
+	if err := d.admin.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil || !super {
+		return nil
+	}
+	if _, err := d.admin.Exec(ctx, `CHECKPOINT`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := d.admin.Query(ctx, `WITH rels AS (
+			SELECT c.oid, c.relname, c.reltoastrelid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE (n.nspname = $1 OR n.nspname LIKE $2) AND c.relkind IN ('r', 'i', 't'))
+		SELECT relname, pg_relation_filepath(oid) FROM rels
+		UNION ALL SELECT t.relname, pg_relation_filepath(t.oid) FROM rels r JOIN pg_class t ON t.oid = r.reltoastrelid
+		UNION ALL SELECT i.relname, pg_relation_filepath(i.oid) FROM rels r JOIN pg_index x ON x.indrelid = r.reltoastrelid
+			JOIN pg_class i ON i.oid = x.indexrelid`, schema, schema+`\_t\_%`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rel struct{ name, path string }
+	rels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rel, error) {
+		var x rel
+		var p *string
+		err := r.Scan(&x.name, &p)
+		if p != nil {
+			x.path = *p
+		}
+		return x, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rels {
+		if r.path == "" {
+			continue
+		}
+		var hit bool
+		err := d.admin.QueryRow(ctx, `SELECT position($2::bytea IN pg_read_binary_file($1::text)) > 0`,
+			r.path, []byte(canary)).Scan(&hit)
+		if err != nil {
+			t.Fatalf("read %s: %v", r.path, err)
+		}
+		if hit {
+			out = append(out, "file of "+r.name)
+		}
+	}
 	return out
 }
