@@ -126,7 +126,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (telamen
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	at = telamentis.NormalizeTime(at)
 	_, err := s.pool.Exec(ctx, s.sysq(`UPDATE {s}.api_keys SET last_used_at = $2
-		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')`), id, at)
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`), id, at)
 	if err != nil {
 		return fmt.Errorf("postgres: touch key: %w", mapErr(err))
 	}
