@@ -105,7 +105,12 @@ func tagPrefix(tenant string, tag byte) []byte {
 }
 
 func versionKey(tenant string, tag byte, id id16, txStart int64) []byte {
-	b := make([]byte, 0, len(tenant)+3+16+8)
+	return appendVersionKey(make([]byte, 0, versionKeyLen(tenant)), tenant, tag, id, txStart)
+}
+
+func versionKeyLen(tenant string) int { return len(tenant) + 3 + 16 + 8 }
+
+func appendVersionKey(b []byte, tenant string, tag byte, id id16, txStart int64) []byte {
 	b = append(b, 'g')
 	b = append(b, tenant...)
 	b = append(b, 0, tag)
@@ -143,8 +148,11 @@ func readStr(b []byte) (string, []byte, bool) {
 	return string(b[k : k+int(n)]), b[k+int(n):], true
 }
 
-func encodeNode(v *nodeVer) []byte {
-	b := make([]byte, 0, 1+8+2+len(v.label)+len(v.alias)+len(v.props))
+func encodeNode(v *nodeVer) []byte { return appendNode(make([]byte, 0, nodeLen(v)), v) }
+
+func nodeLen(v *nodeVer) int { return 1 + 8 + 4 + len(v.label) + len(v.alias) + len(v.props) }
+
+func appendNode(b []byte, v *nodeVer) []byte {
 	b = append(b, valueVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(v.txEnd))
 	b = appendStr(b, v.label)
@@ -172,7 +180,12 @@ func decodeNode(b []byte, v *nodeVer) error {
 }
 
 func encodeEdge(from, to id16, v *edgeVer) []byte {
-	b := make([]byte, 0, 1+8+32+16+2+len(v.kind)+len(v.alias)+len(v.props))
+	return appendEdge(make([]byte, 0, edgeLen(v)), from, to, v)
+}
+
+func edgeLen(v *edgeVer) int { return 1 + 8 + 32 + 16 + 4 + len(v.kind) + len(v.alias) + len(v.props) }
+
+func appendEdge(b []byte, from, to id16, v *edgeVer) []byte {
 	b = append(b, valueVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(v.txEnd))
 	b = append(b, from[:]...)
@@ -203,4 +216,18 @@ func decodeEdge(b []byte, from, to *id16, v *edgeVer) error {
 	}
 	v.props = string(rest)
 	return nil
+}
+
+// bump hands out byte slices from large chunks, so a big import makes a few
+// allocations instead of two per version.
+type bump struct{ buf []byte }
+
+// take returns an empty slice with capacity n.
+func (b *bump) take(n int) []byte {
+	if cap(b.buf)-len(b.buf) < n {
+		b.buf = make([]byte, 0, max(256<<10, n))
+	}
+	l := len(b.buf)
+	b.buf = b.buf[:l+n]
+	return b.buf[l:l:l+n]
 }

@@ -326,6 +326,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	var nodeOrder []*nodeRec
 	maxTx := int64(math.MinInt64)
 	kvs := make([]kv, 0, len(nodes)+len(edges))
+	var mem bump
 	for i := range nodes {
 		n := &nodes[i]
 		f := func() string { return "nodes[" + strconv.Itoa(i) + "]" }
@@ -359,7 +360,10 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		r.vers = append(r.vers, v)
 		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{key: versionKey(tenant, tagNode, id, v.txStart), value: encodeNode(&v)})
+		kvs = append(kvs, kv{
+			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagNode, id, v.txStart),
+			value: appendNode(mem.take(nodeLen(&v)), &v),
+		})
 	}
 	liveAlias := map[string]bool{}
 	for _, r := range nodeOrder {
@@ -429,7 +433,10 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		r.vers = append(r.vers, v)
 		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{key: versionKey(tenant, tagEdge, id, v.txStart), value: encodeEdge(from, to, &v)})
+		kvs = append(kvs, kv{
+			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagEdge, id, v.txStart),
+			value: appendEdge(mem.take(edgeLen(&v)), from, to, &v),
+		})
 	}
 	liveEdgeAlias := map[string]bool{}
 	for _, r := range edgeOrder {
