@@ -229,5 +229,5 @@ func (b *bump) take(n int) []byte {
 	}
 	l := len(b.buf)
 	b.buf = b.buf[:l+n]
-	return b.buf[l:l:l+n]
+	return b.buf[l : l : l+n]
 }
