@@ -301,34 +301,8 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 	pr, pw := io.Pipe()
 	var n int64
 	go func() {
-		bw := bufio.NewWriterSize(pw, 256<<10)
-		err := func() error {
-			for {
-				line, err := br.ReadBytes('\n')
-				if err == io.EOF && len(line) == 0 {
-					return errors.New("backup: truncated (no end marker)")
-				}
-				if err != nil && err != io.EOF {
-					return fmt.Errorf("backup: read: %w", err)
-				}
-				line = bytes.TrimRight(line, "\n")
-				if bytes.HasPrefix(line, []byte(`{"kgctl_backup_end":`)) {
-					var tr backupTrailer
-					if json.Unmarshal(line, &tr) != nil || tr.End.Versions != n {
-						return fmt.Errorf("backup: corrupt (the end marker counts %d versions, read %d)", tr.End.Versions, n)
-					}
-					return bw.Flush()
-				}
-				if !bytes.HasPrefix(line, nodePrefix) && !bytes.HasPrefix(line, edgePrefix) {
-					return errors.New("backup: corrupt line")
-				}
-				bw.Write(line)
-				if err := bw.WriteByte('\n'); err != nil {
-					return err
-				}
-				n++
-			}
-		}()
+		var err error
+		n, err = copyBackup(br, pw)
 		pw.CloseWithError(err)
 	}()
 	start := time.Now()
@@ -344,4 +318,36 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "kgctl: restored %d versions into tenant %s in %.2fs\n", n, c.Tenant, time.Since(start).Seconds())
 	return nil
+}
+
+// copyBackup copies the version lines of a decrypted backup to w and
+// checks the end marker: a truncated or altered backup is an error.
+func copyBackup(br *bufio.Reader, w io.Writer) (int64, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var n int64
+	for {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF && len(line) == 0 {
+			return n, errors.New("backup: truncated (no end marker)")
+		}
+		if err != nil && err != io.EOF {
+			return n, fmt.Errorf("backup: read: %w", err)
+		}
+		line = bytes.TrimRight(line, "\n")
+		if bytes.HasPrefix(line, []byte(`{"kgctl_backup_end":`)) {
+			var tr backupTrailer
+			if json.Unmarshal(line, &tr) != nil || tr.End.Versions != n {
+				return n, fmt.Errorf("backup: corrupt (the end marker counts %d versions, read %d)", tr.End.Versions, n)
+			}
+			return n, bw.Flush()
+		}
+		if !bytes.HasPrefix(line, nodePrefix) && !bytes.HasPrefix(line, edgePrefix) {
+			return n, errors.New("backup: corrupt line")
+		}
+		bw.Write(line)
+		if err := bw.WriteByte('\n'); err != nil {
+			return n, err
+		}
+		n++
+	}
 }
