@@ -479,3 +479,39 @@ func TestBatchTooLarge(t *testing.T) {
 		t.Fatalf("batch within the limit: %v", err)
 	}
 }
+
+// TestGroupCommit checks that concurrent writers on a synced disk store
+// share Badger transactions (and so fsyncs) instead of taking one each.
+func TestGroupCommit(t *testing.T) {
+	s := openDisk(t, t.TempDir(), true)
+	defer s.Close()
+	ctx := t.Context()
+	for i := range 4 {
+		mustTenant(t, s, telamentis.Tenant{ID: fmt.Sprintf("g%d", i)})
+	}
+	g0, c0 := s.CommitCounts()
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Go(func() {
+			for i := range 20 {
+				// Half the writers share a tenant: their changes must
+				// still be grouped, not serialised per tenant.
+				tn := fmt.Sprintf("g%d", w%4)
+				if _, err := s.UpsertNode(ctx, tn, telamentis.NodeInput{Alias: fmt.Sprintf("w%d-%d", w, i), Label: "N"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	g1, c1 := s.CommitCounts()
+	groups, changes := g1-g0, c1-c0
+	t.Logf("%d changes in %d synced Badger transactions", changes, groups)
+	if changes != 32*20 {
+		t.Fatalf("committer carried %d changes, want %d", changes, 32*20)
+	}
+	if groups*2 > changes {
+		t.Errorf("%d changes took %d transactions: concurrent writers do not share commits", changes, groups)
+	}
+}

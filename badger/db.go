@@ -50,6 +50,8 @@ type dbHandle struct {
 	stopped  chan struct{}
 	failed   atomic.Pointer[error]
 	dirty    atomic.Bool // erased or dropped data may remain in files
+	groups   atomic.Int64 // Badger transactions the committer made
+	changes  atomic.Int64 // writers' changes they carried
 	maxSize  int64
 	maxCount int64
 }
@@ -205,6 +207,8 @@ func (h *dbHandle) committer() {
 		}
 		err := h.usable()
 		if err == nil && count > 0 {
+			h.groups.Add(1)
+			h.changes.Add(int64(len(group)))
 			err = h.commitGroup(group)
 			if errors.Is(err, bdb.ErrTxnTooBig) && len(group) > 1 {
 				// The size estimate was off for the group; each change
