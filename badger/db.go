@@ -49,7 +49,7 @@ type dbHandle struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	failed   atomic.Pointer[error]
-	dirty    atomic.Bool // erased or dropped data may remain in files
+	dirty    atomic.Bool  // erased or dropped data may remain in files
 	groups   atomic.Int64 // Badger transactions the committer made
 	changes  atomic.Int64 // writers' changes they carried
 	maxSize  int64
