@@ -434,3 +434,32 @@ func TestExportSnapshot(t *testing.T) {
 	}
 	checkProblem(t, e.req("GET", "/v1/graph/snap/export?as_at=yesterday", ta, nil), 400, "invalid")
 }
+
+// TestIngestQuota checks that a quota stops an ingest stream: batches
+// committed before it stay, the summary says where it stopped; a stream
+// whose first batch exceeds the quota answers quota-exceeded and writes
+// nothing.
+func TestIngestQuota(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("small", map[string]any{"quotas": map[string]any{"max_nodes": 3}})
+	w := e.key("small", telamentis.RoleWriter, false)
+	var body strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&body, `{"node":{"alias":"n%d","label":"P"}}`+"\n", i)
+	}
+	checkProblem(t, e.req("POST", "/v1/graph/small/ingest", w, body.String()), 403, "quota-exceeded")
+	var st telamentis.TenantStats
+	e.must(200, "GET", "/v1/graph/small/stats", w, nil).json(t, &st)
+	if st.Nodes != 0 {
+		t.Fatalf("a refused batch wrote %d nodes", st.Nodes)
+	}
+	var sum httpapi.IngestSummary
+	e.must(200, "POST", "/v1/graph/small/ingest?batch_size=1", w, body.String()).json(t, &sum)
+	if sum.Created != 3 || sum.Aborted == "" || sum.Batches != 3 {
+		t.Fatalf("summary %+v", sum)
+	}
+	e.must(200, "GET", "/v1/graph/small/stats", w, nil).json(t, &st)
+	if st.Nodes != 3 {
+		t.Fatalf("quota overshoot: %d nodes", st.Nodes)
+	}
+}

@@ -147,3 +147,35 @@ func runClients(b *testing.B, n int, mk func(*http.Client, int) (*http.Request, 
 		c.CloseIdleConnections()
 	}
 }
+
+// BenchmarkIngest streams NDJSON nodes and then edges referring to them by
+// alias through POST /ingest (on-disk store, synced commits) and reports
+// lines per second.
+func BenchmarkIngest(b *testing.B) {
+	master := make([]byte, 32)
+	rand.Read(master)
+	e := newEnv(b, envOptions{dir: b.TempDir(), masterKey: master, noSync: os.Getenv("TELAMENTIS_BENCH_NOSYNC") != ""})
+	key := ""
+	const nodes = 20_000
+	for i := 0; b.Loop(); i++ {
+		tn := fmt.Sprintf("ing%d", i)
+		e.tenant(tn)
+		if key == "" || true {
+			key = e.key(tn, telamentis.RoleWriter, false)
+		}
+		var body strings.Builder
+		for j := range nodes {
+			fmt.Fprintf(&body, `{"node":{"alias":"person/%06d","label":"Person","props":{"name":"Person %d","age":%d}}}`+"\n", j, j, j%90)
+		}
+		for j := range nodes * 4 {
+			fmt.Fprintf(&body, `{"edge":{"from":{"alias":"person/%06d"},"to":{"alias":"person/%06d"},"kind":"KNOWS","valid_from":"2020-01-01T00:00:00Z","props":{"w":%d}}}`+"\n", j%nodes, (j*7919+1)%nodes, j)
+		}
+		t0 := time.Now()
+		r := e.req("POST", "/v1/graph/"+tn+"/ingest?batch_size=5000", key, body.String())
+		el := time.Since(t0)
+		if r.status != 200 || !strings.Contains(r.String(), `"rejected":0`) {
+			b.Fatalf("ingest: %d %.300s", r.status, r.body)
+		}
+		b.ReportMetric(float64(nodes*5)/el.Seconds(), "lines/s")
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -237,15 +239,21 @@ type pendingItem struct {
 	edge *telamentis.EdgeInput
 }
 
+// ingester runs one ingest stream: the request goroutine reads and parses
+// lines while a committer goroutine applies the previous batch, so parsing
+// and committing overlap. Batches commit one at a time, in stream order.
 type ingester struct {
-	s       *Server
-	tenant  string
-	size    int
-	pending []pendingItem
-	sum     IngestSummary
+	s      *Server
+	tenant string
+	size   int
+
+	mu  sync.Mutex // guards sum (Lines is the reader's alone)
+	sum IngestSummary
 }
 
 func (g *ingester) reject(line int, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.sum.Rejected++
 	if len(g.sum.Errors) >= MaxIngestErrors {
 		g.sum.ErrorsTruncated = true
@@ -267,36 +275,29 @@ func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Read
 	}
 	g := &ingester{s: s, tenant: tenant, size: size}
 	err := s.do(ctx, specIngest, tenant, "", func(ctx context.Context, c *call) error {
-		br := bufio.NewReaderSize(body, 64<<10)
-		for {
-			line, tooLong, rerr := readLine(br, MaxIngestLine)
-			if rerr != nil && rerr != io.EOF {
-				return telamentis.Errorf(telamentis.CodeInvalid, "cannot read line %d of the body", g.sum.Lines+1)
-			}
-			if len(line) > 0 || tooLong || rerr == nil {
-				g.sum.Lines++
-			}
-			switch {
-			case tooLong:
-				g.reject(g.sum.Lines, telamentis.Invalid("line", "longer than %d bytes", MaxIngestLine))
-			case len(bytes.TrimSpace(line)) > 0:
-				item, err := ParseIngestLine(line)
-				if err != nil {
-					g.reject(g.sum.Lines, err)
-					break
+		batches := make(chan []pendingItem, 1)
+		var commitErr error
+		var failed atomic.Bool
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for items := range batches {
+				if commitErr != nil {
+					continue // drain after a fatal error
 				}
-				g.pending = append(g.pending, pendingItem{line: g.sum.Lines, node: item.Node, edge: item.Edge})
-				if len(g.pending) >= g.size {
-					if err := g.commit(ctx); err != nil {
-						return err
-					}
+				if err := g.commit(ctx, items); err != nil {
+					commitErr = err
+					failed.Store(true)
 				}
 			}
-			if rerr == io.EOF {
-				break
-			}
+		}()
+		readErr := g.read(body, batches, &failed)
+		close(batches)
+		<-done
+		if commitErr != nil {
+			return commitErr
 		}
-		return g.commit(ctx)
+		return readErr
 	})
 	if err != nil && g.sum.Batches == 0 && g.sum.Created+g.sum.Updated+g.sum.Unchanged == 0 {
 		var p *Problem
@@ -317,6 +318,50 @@ func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Read
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(g.sum)
+}
+
+// read parses the stream into batches for the committer. It stops early
+// when the committer failed.
+func (g *ingester) read(body io.Reader, batches chan<- []pendingItem, failed *atomic.Bool) error {
+	br := bufio.NewReaderSize(body, 64<<10)
+	var pending []pendingItem
+	lines := 0
+	defer func() {
+		g.mu.Lock()
+		g.sum.Lines = lines
+		g.mu.Unlock()
+	}()
+	for !failed.Load() {
+		line, tooLong, rerr := readLine(br, MaxIngestLine)
+		if rerr != nil && rerr != io.EOF {
+			return telamentis.Errorf(telamentis.CodeInvalid, "cannot read line %d of the body", lines+1)
+		}
+		if len(line) > 0 || tooLong || rerr == nil {
+			lines++
+		}
+		switch {
+		case tooLong:
+			g.reject(lines, telamentis.Invalid("line", "longer than %d bytes", MaxIngestLine))
+		case len(bytes.TrimSpace(line)) > 0:
+			item, err := ParseIngestLine(line)
+			if err != nil {
+				g.reject(lines, err)
+				break
+			}
+			pending = append(pending, pendingItem{line: lines, node: item.Node, edge: item.Edge})
+			if len(pending) >= g.size {
+				batches <- pending
+				pending = make([]pendingItem, 0, g.size)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	if len(pending) > 0 {
+		batches <- pending
+	}
+	return nil
 }
 
 // readLine reads one line (without its newline). A line longer than max is
@@ -346,9 +391,7 @@ func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) 
 // commit applies the pending items as one batch. Items the store rejects
 // (by position in its field errors) are reported and the rest retried; if
 // the store cannot say which item failed, items are applied one by one.
-func (g *ingester) commit(ctx context.Context) error {
-	items := g.pending
-	g.pending = g.pending[:0:0]
+func (g *ingester) commit(ctx context.Context, items []pendingItem) error {
 	for attempt := 0; len(items) > 0; attempt++ {
 		b, nodeAt, edgeAt := batchOf(items)
 		res, err := g.s.store.ApplyBatch(ctx, g.tenant, b)
@@ -403,6 +446,8 @@ func itemError(err error) bool {
 }
 
 func (g *ingester) tally(res telamentis.BatchResult) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.sum.Batches++
 	for _, n := range res.Nodes {
 		g.count(n.Created, n.Changed)
