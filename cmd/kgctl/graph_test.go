@@ -91,11 +91,11 @@ func TestIngestCSVAsOf(t *testing.T) {
 		want []string
 	}{
 		{"2020-06-01T00:00:00Z", []string{"k1"}},
-		{"2022-06-15T10:29:00Z", []string{"j1", "k1"}},             // 12:30 Paris is 10:30 UTC
-		{"2022-06-15T10:31:00Z", []string{"j1", "j3", "k1"}},       // bob joined
-		{"2023-12-31T22:59:00Z", []string{"j1", "j3", "k1"}},       // 2024-01-01 00:00 Paris = 2023-12-31T23:00Z
-		{"2023-12-31T23:00:00Z", []string{"j2", "j3", "k1"}},       // alice moved
-		{"2030-01-01T00:00:00Z", []string{"j2", "j3", "k1"}},       // "never" is open
+		{"2022-06-15T10:29:00Z", []string{"j1", "k1"}},       // 12:30 Paris is 10:30 UTC
+		{"2022-06-15T10:31:00Z", []string{"j1", "j3", "k1"}}, // bob joined
+		{"2023-12-31T22:59:00Z", []string{"j1", "j3", "k1"}}, // 2024-01-01 00:00 Paris = 2023-12-31T23:00Z
+		{"2023-12-31T23:00:00Z", []string{"j2", "j3", "k1"}}, // alice moved
+		{"2030-01-01T00:00:00Z", []string{"j2", "j3", "k1"}}, // "never" is open
 	}
 	for _, c := range cases {
 		if got := edgeAliases(t, e, "--valid-at", c.at); !slices.Equal(got, c.want) {
