@@ -126,3 +126,28 @@ func TestNewRejectsBadSteps(t *testing.T) {
 		t.Fatal("nil step accepted")
 	}
 }
+
+func TestLoggerStep(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, _ := pipeline.New(nil, pipeline.NewLogger(logger))
+	p := &telamentis.Principal{Tenant: "acme", Role: telamentis.RoleWriter, KeyID: "k1"}
+	ok := &telamentis.Operation{Name: "node.get", Tenant: "acme", Principal: p, RequestID: "r-ok"}
+	c.Run(t.Context(), ok, func(context.Context, *telamentis.Operation) error { return nil })
+	bad := &telamentis.Operation{Name: "node.upsert", Tenant: "acme", Principal: p, RequestID: "r-bad", Target: "s3cr3t-target"}
+	c.Run(t.Context(), bad, func(context.Context, *telamentis.Operation) error {
+		return &telamentis.Error{Code: telamentis.CodeInternal, Message: "internal error", Err: errors.New("disk on fire")}
+	})
+	out := buf.String()
+	if strings.Contains(out, "r-ok") {
+		t.Errorf("success logged at info: %s", out)
+	}
+	for _, want := range []string{`"request_id":"r-bad"`, `"op":"node.upsert"`, `"tenant":"acme"`, `"key_id":"key:k1"`, `"code":"internal"`, `"level":"WARN"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s: %s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cr3t") || strings.Contains(out, "disk on fire") {
+		t.Errorf("log holds inputs or causes: %s", out)
+	}
+}

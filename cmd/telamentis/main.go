@@ -213,9 +213,9 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		return fmt.Errorf("serve: rate limiter: %w", err)
 	}
 	defer limiter.Close()
-	// The pipeline order: refuse cheaply first (rate limits), then scope
-	// to the tenant, then audit what runs.
-	steps := []telamentis.Step{limiter, tenantguard.New(store)}
+	// The pipeline order: log (and time) everything, refuse cheaply first
+	// (rate limits), then scope to the tenant, then audit what runs.
+	steps := []telamentis.Step{pipeline.NewLogger(logger), limiter, tenantguard.New(store)}
 	if auditStep != nil {
 		steps = append(steps, auditStep)
 	}
