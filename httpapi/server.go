@@ -117,7 +117,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	installHumaError.Do(func() { huma.NewErrorWithContext = humaError })
+	installHumaError.Do(func() {
+		huma.NewErrorWithContext = humaError
+		// NewError also names the error schema in the OpenAPI document.
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			return humaError(nil, status, msg, errs...)
+		}
+	})
 
 	s := &Server{
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
