@@ -96,6 +96,10 @@ func TestAPIFlow(t *testing.T) {
 			t.Errorf("openapi lacks %s", p)
 		}
 	}
+	schemas := spec["components"].(map[string]any)["schemas"].(map[string]any)
+	if schemas["Problem"] == nil || schemas["ErrorModel"] != nil {
+		t.Fatal("errors are not documented as Problem")
+	}
 	docs := e.must(200, "GET", "/docs", "", nil)
 	if bytes.Contains(docs.body, []byte("https://")) || !bytes.Contains(docs.body, []byte("/docs/docs.js")) {
 		t.Fatalf("/docs must be self-contained: %s", docs.body)
