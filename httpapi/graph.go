@@ -378,7 +378,7 @@ func (s *Server) getNode(ctx context.Context, tenant string, ref telamentis.Ref,
 		if err != nil {
 			return err
 		}
-		if err := ref.Validate("ref"); err != nil {
+		if err := ref.Validate("query"); err != nil {
 			return err
 		}
 		n, err := s.store.GetNode(ctx, tenant, ref, at)
@@ -399,7 +399,7 @@ func (s *Server) getEdge(ctx context.Context, tenant string, ref telamentis.Ref,
 		if err != nil {
 			return err
 		}
-		if err := ref.Validate("ref"); err != nil {
+		if err := ref.Validate("query"); err != nil {
 			return err
 		}
 		e, err := s.store.GetEdge(ctx, tenant, ref, at)

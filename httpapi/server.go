@@ -22,6 +22,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -431,6 +432,10 @@ func clientIP(r *http.Request) string {
 // checked line by line by their handlers.
 func (s *Server) strictBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r); err != nil {
+			writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(r.Context())))
+			return
+		}
 		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead ||
 			strings.HasSuffix(r.URL.Path, "/ingest") || strings.HasSuffix(r.URL.Path, "/import") {
 			next.ServeHTTP(w, r)
@@ -475,6 +480,27 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 		r.Header.Set("Content-Type", "application/json")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// listParams are the query parameters that may repeat.
+var listParams = map[string]bool{"kind": true, "include": true}
+
+// checkQuery refuses a malformed query string and repeated parameters
+// (parameter pollution: which of two values wins differs between parsers).
+func checkQuery(r *http.Request) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return telamentis.Invalid("query", "malformed query string")
+	}
+	for k, vs := range q {
+		if len(vs) > 1 && !listParams[k] {
+			return telamentis.Invalid("query."+k, "given more than once")
+		}
+	}
+	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
