@@ -162,16 +162,49 @@ func appendNode(b []byte, v *nodeVer) []byte {
 
 var errCorrupt = errors.New("corrupt record")
 
-func decodeNode(b []byte, v *nodeVer) error {
+// readBytes is readStr without the copy.
+func readBytes(b []byte) ([]byte, []byte, bool) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < n {
+		return nil, nil, false
+	}
+	return b[k : k+int(n)], b[k+int(n):], true
+}
+
+// decodeNodeInterned is decodeNode with the label interned through intern,
+// which must not keep its argument.
+func decodeNodeInterned(b []byte, v *nodeVer, intern func([]byte) string) error {
 	if len(b) < 9 || b[0] != valueVersion {
 		return errCorrupt
 	}
 	v.txEnd = int64(binary.BigEndian.Uint64(b[1:9]))
-	var ok bool
-	rest := b[9:]
-	if v.label, rest, ok = readStr(rest); !ok {
+	label, rest, ok := readBytes(b[9:])
+	if !ok {
 		return errCorrupt
 	}
+	v.label = intern(label)
+	if v.alias, rest, ok = readStr(rest); !ok {
+		return errCorrupt
+	}
+	v.props = string(rest)
+	return nil
+}
+
+// decodeEdgeInterned is decodeEdge with the kind interned.
+func decodeEdgeInterned(b []byte, from, to *id16, v *edgeVer, intern func([]byte) string) error {
+	if len(b) < 57 || b[0] != valueVersion {
+		return errCorrupt
+	}
+	v.txEnd = int64(binary.BigEndian.Uint64(b[1:9]))
+	copy(from[:], b[9:25])
+	copy(to[:], b[25:41])
+	v.vf = int64(binary.BigEndian.Uint64(b[41:49]))
+	v.vt = int64(binary.BigEndian.Uint64(b[49:57]))
+	kind, rest, ok := readBytes(b[57:])
+	if !ok {
+		return errCorrupt
+	}
+	v.kind = intern(kind)
 	if v.alias, rest, ok = readStr(rest); !ok {
 		return errCorrupt
 	}
@@ -195,27 +228,6 @@ func appendEdge(b []byte, from, to id16, v *edgeVer) []byte {
 	b = appendStr(b, v.kind)
 	b = appendStr(b, v.alias)
 	return append(b, v.props...)
-}
-
-func decodeEdge(b []byte, from, to *id16, v *edgeVer) error {
-	if len(b) < 57 || b[0] != valueVersion {
-		return errCorrupt
-	}
-	v.txEnd = int64(binary.BigEndian.Uint64(b[1:9]))
-	copy(from[:], b[9:25])
-	copy(to[:], b[25:41])
-	v.vf = int64(binary.BigEndian.Uint64(b[41:49]))
-	v.vt = int64(binary.BigEndian.Uint64(b[49:57]))
-	var ok bool
-	rest := b[57:]
-	if v.kind, rest, ok = readStr(rest); !ok {
-		return errCorrupt
-	}
-	if v.alias, rest, ok = readStr(rest); !ok {
-		return errCorrupt
-	}
-	v.props = string(rest)
-	return nil
 }
 
 // bump hands out byte slices from large chunks, so a big import makes a few

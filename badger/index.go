@@ -213,6 +213,17 @@ func (ts *tenantState) readAt(asAt int64) int64 {
 	return min(asAt, ts.visible.Load())
 }
 
+// internBytes returns the interned string equal to b (no allocation when
+// it is known).
+func (ts *tenantState) internBytes(b []byte) string {
+	if v, ok := ts.intern[string(b)]; ok {
+		return v
+	}
+	s := string(b)
+	ts.intern[s] = s
+	return s
+}
+
 func (ts *tenantState) internStr(s string) string {
 	if v, ok := ts.intern[s]; ok {
 		return v

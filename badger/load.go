@@ -183,13 +183,12 @@ func loadTenant(ts *tenantState) (int64, error) {
 				return fmt.Errorf("bad node key %x", item.Key())
 			}
 			var v nodeVer
-			err := item.Value(func(b []byte) error { return decodeNode(b, &v) })
+			err := item.Value(func(b []byte) error { return decodeNodeInterned(b, &v, ts.internBytes) })
 			if err != nil {
 				it.Close()
 				return fmt.Errorf("node %s: %w", id, err)
 			}
 			v.txStart = txStart
-			v.label = ts.internStr(v.label)
 			see(v.txStart)
 			see(v.txEnd)
 			if cur == nil || cur.id != id {
@@ -213,11 +212,10 @@ func loadTenant(ts *tenantState) (int64, error) {
 			}
 			var v edgeVer
 			var from, to id16
-			if err := item.Value(func(b []byte) error { return decodeEdge(b, &from, &to, &v) }); err != nil {
+			if err := item.Value(func(b []byte) error { return decodeEdgeInterned(b, &from, &to, &v, ts.internBytes) }); err != nil {
 				return fmt.Errorf("edge %s: %w", id, err)
 			}
 			v.txStart = txStart
-			v.kind = ts.internStr(v.kind)
 			see(v.txStart)
 			see(v.txEnd)
 			if cure == nil || cure.id != id {
