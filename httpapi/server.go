@@ -198,10 +198,23 @@ func (s *Server) OpenAPI() []byte { return s.spec }
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
 	route, op, tenant, keyID, clientIP string
-	body                               []byte // a checked JSON body, for the exact-key check
+	body                               []byte     // a checked JSON body, for the exact-key check
+	query                              url.Values // the parsed query string (queryOf)
 }
 
 type infoKey struct{}
+
+// queryOf returns the request's parsed query, parsed once per request.
+func queryOf(r *http.Request) url.Values {
+	info := infoFrom(r.Context())
+	if info == nil {
+		return r.URL.Query()
+	}
+	if info.query == nil {
+		info.query = r.URL.Query()
+	}
+	return info.query
+}
 
 func infoFrom(ctx context.Context) *reqInfo {
 	i, _ := ctx.Value(infoKey{}).(*reqInfo)
@@ -312,11 +325,8 @@ var credentialParams = []string{"api_key", "apikey", "key", "token", "access_tok
 // that looks like a credential. Such requests are refused even when the
 // Authorization header is valid: a credential in a URL ends up in logs and
 // browser histories and must be rotated.
-func credentialInQuery(r *http.Request) bool {
-	if r.URL.RawQuery == "" {
-		return false
-	}
-	for k, vs := range r.URL.Query() {
+func credentialInQuery(q url.Values) bool {
+	for k, vs := range q {
 		lk := strings.ToLower(k)
 		for _, c := range credentialParams {
 			if lk == c {
@@ -365,7 +375,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
 		}
-		if credentialInQuery(r) || (s.queryCred != nil && s.queryCred(r.URL.RawQuery)) {
+		if r.URL.RawQuery != "" && (credentialInQuery(queryOf(r)) || (s.queryCred != nil && s.queryCred(r.URL.RawQuery))) {
 			fail("credentials are accepted only in the Authorization header", nil)
 			return
 		}
@@ -491,11 +501,10 @@ func checkQuery(r *http.Request) error {
 	if r.URL.RawQuery == "" {
 		return nil
 	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
 		return telamentis.Invalid("query", "malformed query string")
 	}
-	for k, vs := range q {
+	for k, vs := range queryOf(r) {
 		if len(vs) > 1 && !listParams[k] {
 			return telamentis.Invalid("query."+k, "given more than once")
 		}
