@@ -301,3 +301,25 @@ func TestEnvelopeJSONShape(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentExtractionsConverge(t *testing.T) {
+	p := newProvider(t, fixed(aliceEnvelope))
+	e := newEnv(t, extract.Config{Routes: []telamentis.Connector{p.connector(t, "openai", telamentis.LLMPrice{})}})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := e.svc.Extract(t.Context(), "acme", telamentis.ExtractRequest{Text: "Alice works at Acme."})
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// Resolution by alias: one Alice, one Acme, one WORKS_AT, however
+	// the requests interleaved.
+	if s := e.stats(t, "acme"); s.Nodes != 2 || s.Edges != 1 {
+		t.Errorf("stats = %+v, want 2 nodes and 1 edge", s)
+	}
+}
