@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/audit"
 	"github.com/telamentis/telamentis/extract"
 )
 
@@ -293,12 +294,17 @@ func TestBudgets(t *testing.T) {
 		p := newProvider(t, fixed(`{"nodes":[],"relations":[]}`))
 		p.usageIn = 5000
 		now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)
-		e := newEnv(t, extract.Config{Routes: []telamentis.Connector{p.connector(t, "openai", telamentis.LLMPrice{})}, Now: func() time.Time { return now }},
+		alog, err := audit.Open(audit.Config{Dir: t.TempDir(), Key: telamentis.NewSecret(strings.Repeat("k", 32))}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { alog.Close() })
+		e := newEnv(t, extract.Config{Routes: []telamentis.Connector{p.connector(t, "openai", telamentis.LLMPrice{})}, Now: func() time.Time { return now }, Audit: alog},
 			telamentis.Tenant{ID: "acme", Quotas: telamentis.Quotas{LLMTokensPerDay: 6000}})
 		if _, err := e.svc.Extract(t.Context(), "acme", telamentis.ExtractRequest{Text: "a"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.svc.Extract(t.Context(), "acme", telamentis.ExtractRequest{Text: "b"})
+		_, err = e.svc.Extract(t.Context(), "acme", telamentis.ExtractRequest{Text: "b"})
 		var be *telamentis.BudgetError
 		if telamentis.ErrorCode(err) != telamentis.CodeRateLimited || !errors.Is(err, telamentis.ErrBudgetExceeded) || !errors.As(err, &be) {
 			t.Fatalf("err = %v, want budget exceeded", err)
@@ -308,6 +314,10 @@ func TestBudgets(t *testing.T) {
 		}
 		if len(p.requests()) != 1 {
 			t.Errorf("provider called %d times, want 1", len(p.requests()))
+		}
+		recs, _, err := alog.Query(t.Context(), telamentis.AuditFilter{Action: "llm.extract"})
+		if err != nil || len(recs) != 2 || recs[1].Outcome != telamentis.OutcomeDenied || recs[1].Details["error"] != "rate_limited" {
+			t.Errorf("audit = %v %+v", err, recs)
 		}
 		// Other tenants have their own budget; the next day starts afresh.
 		now = now.Add(12 * time.Hour)
