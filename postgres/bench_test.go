@@ -3,7 +3,9 @@ package postgres_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -132,7 +134,11 @@ func BenchmarkStore(b *testing.B) {
 // per second, indexes included.
 func BenchmarkImport(b *testing.B) {
 	d := database(b)
-	s := d.open(b, d.newSchema(b), nil)
+	s := d.open(b, d.newSchema(b), func(c *postgres.Config) {
+		if os.Getenv("TM_DEBUG") != "" {
+			c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
 	n := 0
 	for b.Loop() {
 		n++

@@ -16,9 +16,13 @@ import (
 // endpoints must be nodes of this call or already stored. It bypasses
 // quotas, keeps the live counters and advances the tenant's clock past
 // every imported time. Nothing is written if anything is invalid.
+//
+// The rows are moved before the tenant's state row is locked, so imports
+// into one tenant run in parallel; it is a restore path and must not race
+// ordinary writes to the same tenant.
 func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.Node, edges []telamentis.Edge) error {
-	nprops, eprops, err := checkImport(nodes, edges)
-	if err != nil {
+	t0 := time.Now()
+	if err := checkImport(nodes, edges); err != nil {
 		return err
 	}
 	nodeIDs := make(map[string]struct{}, len(nodes))
@@ -51,10 +55,33 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			}
 		}
 	}
-	_, err = s.write(ctx, tenant, func(w *wtx) error {
+	schema, err := s.schemaOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	tCheck := time.Since(t0)
+	var tCopy, tInsert time.Duration
+	var rowErr error // a bad row found while streaming; COPY reports it as a cancellation
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var exists bool
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
+		b.Queue(q(schema, `SELECT EXISTS (SELECT 1 FROM {s}.tenant_state WHERE tenant_id = $1)`), tenant)
+		br := tx.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			err = br.QueryRow().Scan(&exists)
+		}
+		br.Close()
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return telamentis.NotFound("tenant")
+		}
 		if len(missing) > 0 {
 			var found int
-			if err := w.tx.QueryRow(ctx, w.q(`SELECT count(DISTINCT id) FROM {s}.nodes WHERE tenant_id = $1 AND id = ANY($2::uuid[])`),
+			if err := tx.QueryRow(ctx, q(schema, `SELECT count(DISTINCT id) FROM {s}.nodes WHERE tenant_id = $1 AND id = ANY($2::uuid[])`),
 				tenant, missing).Scan(&found); err != nil {
 				return err
 			}
@@ -68,138 +95,178 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		// session, dropped at commit) and moved with one INSERT … SELECT,
 		// which the policies' WITH CHECK still applies to.
 		if len(nodes) > 0 {
-			if _, err := w.tx.Exec(ctx, `CREATE TEMP TABLE tm_import_nodes (
+			t1 := time.Now()
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tm_import_nodes (
 				id uuid, tx_start bigint, tx_end bigint, alias text, label text, props_c text) ON COMMIT DROP`); err != nil {
 				return err
 			}
 			i := 0
-			_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tm_import_nodes"},
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"tm_import_nodes"},
 				[]string{"id", "tx_start", "tx_end", "alias", "label", "props_c"},
 				pgx.CopyFromFunc(func() ([]any, error) {
 					if i == len(nodes) {
 						return nil, nil
 					}
 					n := &nodes[i]
+					p, err := telamentis.CanonicalProps(n.Props)
+					if err != nil {
+						rowErr = propsErr(fmt.Sprintf("nodes[%d].props", i), err)
+						return nil, rowErr
+					}
 					i++
 					return []any{n.ID, telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd),
-						nullable(n.Alias), n.Label, nprops[i-1]}, nil
+						nullable(n.Alias), n.Label, string(p)}, nil
 				}))
 			if err != nil {
 				return err
 			}
-			if _, err := w.tx.Exec(ctx, w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
+			t2 := time.Now()
+			if _, err := tx.Exec(ctx, q(schema, `INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
 				SELECT $1, id, tx_start, tx_end, alias, label, props_c FROM tm_import_nodes`), tenant); err != nil {
 				return err
 			}
+			tCopy, tInsert = tCopy+t2.Sub(t1), tInsert+time.Since(t2)
 		}
 		if len(edges) > 0 {
-			if _, err := w.tx.Exec(ctx, `CREATE TEMP TABLE tm_import_edges (
+			t1 := time.Now()
+			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tm_import_edges (
 				id uuid, tx_start bigint, tx_end bigint, alias text, from_id uuid, to_id uuid, kind text,
 				valid_from bigint, valid_to bigint, props_c text) ON COMMIT DROP`); err != nil {
 				return err
 			}
 			i := 0
-			_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"tm_import_edges"},
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"tm_import_edges"},
 				[]string{"id", "tx_start", "tx_end", "alias", "from_id", "to_id", "kind", "valid_from", "valid_to", "props_c"},
 				pgx.CopyFromFunc(func() ([]any, error) {
 					if i == len(edges) {
 						return nil, nil
 					}
 					e := &edges[i]
+					p, err := telamentis.CanonicalProps(e.Props)
+					if err != nil {
+						rowErr = propsErr(fmt.Sprintf("edges[%d].props", i), err)
+						return nil, rowErr
+					}
 					i++
 					return []any{e.ID, telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd), nullable(e.Alias),
-						e.From, e.To, e.Kind, telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo), eprops[i-1]}, nil
+						e.From, e.To, e.Kind, telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo), string(p)}, nil
 				}))
 			if err != nil {
 				return err
 			}
-			if _, err := w.tx.Exec(ctx, w.q(`INSERT INTO {s}.edges (tenant_id, id, tx_start, tx_end, alias, from_id, to_id, kind, valid_from, valid_to, props_c)
+			t2 := time.Now()
+			if _, err := tx.Exec(ctx, q(schema, `INSERT INTO {s}.edges (tenant_id, id, tx_start, tx_end, alias, from_id, to_id, kind, valid_from, valid_to, props_c)
 				SELECT $1, id, tx_start, tx_end, alias, from_id, to_id, kind, valid_from, valid_to, props_c FROM tm_import_edges`), tenant); err != nil {
 				return err
 			}
+			tCopy, tInsert = tCopy+t2.Sub(t1), tInsert+time.Since(t2)
 		}
-		w.nodes += liveNodes
-		w.edges += liveEdges
-		w.at = max(w.at, maxTx)
-		w.dirty = true
-		return nil
+		// Only now lock the state row: counters and the clock.
+		var last int64
+		if err := tx.QueryRow(ctx, q(schema, `SELECT last_tx FROM {s}.tenant_state WHERE tenant_id = $1 FOR UPDATE`), tenant).Scan(&last); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, q(schema, `UPDATE {s}.tenant_state SET last_tx = greatest(last_tx, $2),
+			nodes_live = nodes_live + $3, edges_live = edges_live + $4 WHERE tenant_id = $1`), tenant, maxTx, liveNodes, liveEdges)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("postgres: import: %w", err)
+	if rowErr != nil {
+		return rowErr
 	}
-	// A bulk load leaves the planner's statistics behind; only the owner
-	// may ANALYZE (autovacuum catches up otherwise).
-	if s.owner != nil && len(nodes)+len(edges) >= 1000 {
-		schema, err := s.schemaOf(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("postgres: import: %w", mapErr(err))
+	}
+	s.clock.Observe(tenant, maxTx)
+	t3 := time.Now()
+	s.analyzeAfterImport(ctx, schema, len(nodes), len(edges))
+	s.log.Debug("postgres: import", "tenant", tenant, "nodes", len(nodes), "edges", len(edges),
+		"check", tCheck, "copy", tCopy, "insert", tInsert, "analyze", time.Since(t3))
+	return nil
+}
+
+// analyzeAfterImport refreshes the planner's statistics of a table that an
+// import grew by more than a fifth since its last ANALYZE (or that was
+// never analysed): a bulk load leaves estimates of one row behind, and
+// plans that are orders of magnitude off. Only the owner may ANALYZE;
+// without the owner connection autovacuum catches up later.
+func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, edges int) {
+	if s.owner == nil {
+		return
+	}
+	for _, t := range []struct {
+		name string
+		rows int
+	}{{"nodes", nodes}, {"edges", edges}} {
+		if t.rows == 0 {
+			continue
+		}
+		var est float64
+		rel := ident(schema) + "." + ident(t.name)
+		err := s.owner.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, rel).Scan(&est)
+		if err == nil && est >= 0 && float64(t.rows) < 0.2*est {
+			continue
+		}
 		if err == nil {
-			_, err = s.owner.Exec(ctx, `ANALYZE `+ident(schema)+`.nodes, `+ident(schema)+`.edges`)
+			_, err = s.owner.Exec(ctx, `ANALYZE `+rel)
 		}
 		if err != nil {
-			s.log.Warn("postgres: analyze after import", "tenant", tenant, "err", err)
+			s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+		}
+	}
+}
+
+// checkImport validates imported versions before anything is sent:
+// identifiers, times, and per ID ordered, non-overlapping versions with at
+// most one open. Props are canonicalised (and validated) while they stream
+// into COPY, so that work overlaps the server's.
+func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) error {
+	lastN := make(map[string]int64, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		if !telamentis.ValidID(n.ID) {
+			return telamentis.Invalid(fmt.Sprintf("nodes[%d].id", i), "must be a UUID")
+		}
+		if !telamentis.ValidIdentifier(n.Label) {
+			return telamentis.Invalid(fmt.Sprintf("nodes[%d].label", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if n.Alias != "" {
+			if err := (telamentis.Ref{Alias: n.Alias}).Validate(fmt.Sprintf("nodes[%d]", i)); err != nil {
+				return err
+			}
+		}
+		if err := importTimes(i, "nodes", n.TxStart, n.TxEnd, lastN, n.ID); err != nil {
+			return err
+		}
+	}
+	lastE := make(map[string]int64, len(edges))
+	for i := range edges {
+		e := &edges[i]
+		if !telamentis.ValidID(e.ID) || !telamentis.ValidID(e.From) || !telamentis.ValidID(e.To) {
+			return telamentis.Invalid(fmt.Sprintf("edges[%d].id", i), "id, from and to must be UUIDs")
+		}
+		if !telamentis.ValidIdentifier(e.Kind) {
+			return telamentis.Invalid(fmt.Sprintf("edges[%d].kind", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		}
+		if e.Alias != "" {
+			if err := (telamentis.Ref{Alias: e.Alias}).Validate(fmt.Sprintf("edges[%d]", i)); err != nil {
+				return err
+			}
+		}
+		if e.ValidFrom.IsZero() || telamentis.Micros(e.ValidTo) <= telamentis.Micros(e.ValidFrom) {
+			return telamentis.Invalid(fmt.Sprintf("edges[%d].valid_to", i), "valid_from is required and valid_to must be after it")
+		}
+		if err := importTimes(i, "edges", e.TxStart, e.TxEnd, lastE, e.ID); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// checkImport validates imported versions (identifiers, props, times; per
-// ID ordered, non-overlapping versions with at most one open) and returns
-// the canonical props of nodes and edges, without changing the inputs.
-func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) (nprops, eprops []string, err error) {
-	nprops = make([]string, len(nodes))
-	lastN := make(map[string]int64, len(nodes))
-	for i := range nodes {
-		n := &nodes[i]
-		f := fmt.Sprintf("nodes[%d]", i)
-		if !telamentis.ValidID(n.ID) {
-			return nil, nil, telamentis.Invalid(f+".id", "must be a UUID")
-		}
-		if _, err := (telamentis.NodeInput{Alias: n.Alias, Label: n.Label}).Normalize(); err != nil {
-			return nil, nil, telamentis.Invalid(f, "%s", fieldText(err))
-		}
-		p, err := telamentis.CanonicalProps(n.Props)
-		if err != nil {
-			return nil, nil, telamentis.Invalid(f+".props", "%s", fieldText(err))
-		}
-		nprops[i] = string(p)
-		if err := importTimes(f, n.TxStart, n.TxEnd, lastN, n.ID); err != nil {
-			return nil, nil, err
-		}
-	}
-	eprops = make([]string, len(edges))
-	lastE := make(map[string]int64, len(edges))
-	for i := range edges {
-		e := &edges[i]
-		f := fmt.Sprintf("edges[%d]", i)
-		if !telamentis.ValidID(e.ID) || !telamentis.ValidID(e.From) || !telamentis.ValidID(e.To) {
-			return nil, nil, telamentis.Invalid(f+".id", "id, from and to must be UUIDs")
-		}
-		if !telamentis.ValidIdentifier(e.Kind) {
-			return nil, nil, telamentis.Invalid(f+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
-		}
-		if e.Alias != "" {
-			if err := (telamentis.Ref{Alias: e.Alias}).Validate(f); err != nil {
-				return nil, nil, err
-			}
-		}
-		p, err := telamentis.CanonicalProps(e.Props)
-		if err != nil {
-			return nil, nil, telamentis.Invalid(f+".props", "%s", fieldText(err))
-		}
-		eprops[i] = string(p)
-		if e.ValidFrom.IsZero() || telamentis.Micros(e.ValidTo) <= telamentis.Micros(e.ValidFrom) {
-			return nil, nil, telamentis.Invalid(f+".valid_to", "valid_from is required and valid_to must be after it")
-		}
-		if err := importTimes(f, e.TxStart, e.TxEnd, lastE, e.ID); err != nil {
-			return nil, nil, err
-		}
-	}
-	return nprops, eprops, nil
-}
-
 // importTimes checks one version's transaction time against the previous
 // version of the same ID: tx_start set, tx_end after it, no overlap, and
 // only the last version open.
-func importTimes(f string, start, end time.Time, last map[string]int64, id string) error {
+func importTimes(i int, list string, start, end time.Time, last map[string]int64, id string) error {
+	f := fmt.Sprintf("%s[%d]", list, i)
 	if start.IsZero() {
 		return telamentis.Invalid(f+".tx_start", "required")
 	}
@@ -214,10 +281,15 @@ func importTimes(f string, start, end time.Time, last map[string]int64, id strin
 	return nil
 }
 
-// fieldText describes an error's first field error, or its message.
-func fieldText(err error) string {
-	if fs := telamentis.ErrorFields(err); len(fs) > 0 {
-		return fs[0].Field + ": " + fs[0].Message
+// propsErr names the field of a props error under prefix.
+func propsErr(prefix string, err error) error {
+	fs := telamentis.ErrorFields(err)
+	if len(fs) == 0 {
+		return telamentis.Invalid(prefix, "%s", telamentis.ErrorMessage(err))
 	}
-	return telamentis.ErrorMessage(err)
+	f := prefix
+	if fs[0].Field != "" {
+		f += "." + fs[0].Field
+	}
+	return telamentis.Invalid(f, "%s", fs[0].Message)
 }

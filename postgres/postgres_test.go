@@ -129,6 +129,12 @@ func TestImport(t *testing.T) {
 		"missing endpoint": func() error {
 			return s.Import(ctx, "imp", nil, []telamentis.Edge{{ID: uuid.NewString(), From: a, To: uuid.NewString(), Kind: "K", ValidFrom: t1, TxStart: t1}})
 		},
+		"bad props": func() error {
+			return s.Import(ctx, "imp", []telamentis.Node{{ID: uuid.NewString(), Label: "X", Props: json.RawMessage(`[1]`), TxStart: t1}}, nil)
+		},
+		"bad edge props": func() error {
+			return s.Import(ctx, "imp", nil, []telamentis.Edge{{ID: uuid.NewString(), From: a, To: b, Kind: "K", Props: json.RawMessage(`{"a":`), ValidFrom: t1, TxStart: t1}})
+		},
 		"bad label": func() error {
 			return s.Import(ctx, "imp", []telamentis.Node{{ID: uuid.NewString(), Label: "no spaces", TxStart: t1}}, nil)
 		},
@@ -137,6 +143,12 @@ func TestImport(t *testing.T) {
 		},
 	} {
 		err := bad()
+		if name == "bad props" || name == "bad edge props" {
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+				t.Errorf("%s: want invalid, got %v", name, err)
+			}
+			continue
+		}
 		if err == nil || telamentis.ErrorCode(err) == telamentis.CodeInternal {
 			t.Errorf("%s: want a domain error, got %v", name, err)
 		}
