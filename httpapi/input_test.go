@@ -45,6 +45,7 @@ func TestStrictInput(t *testing.T) {
 		{"unknown query parameter", "GET", nodes + "?alias=a&tenant=x", "", 400, "invalid", "query.tenant"},
 		{"limit too large", "GET", "/v1/graph/" + f.tenant + "/changes?limit=5000", "", 400, "invalid", "query.limit"},
 		{"unknown route", "GET", "/v1/nothing-here", "", 404, "not-found", ""},
+		{"wrong method", "PUT", nodes, "", 405, "method-not-allowed", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body any
@@ -60,6 +61,9 @@ func TestStrictInput(t *testing.T) {
 				}
 			}
 		})
+	}
+	if r := e.req("PUT", nodes, w, nil); r.header.Get("Allow") != "GET, POST" {
+		t.Errorf("405 Allow = %q", r.header.Get("Allow"))
 	}
 	// Nothing of the rejected writes landed.
 	var st telamentis.TenantStats

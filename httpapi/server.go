@@ -182,7 +182,13 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /docs", s.docs)
 	mux.HandleFunc("GET /docs/{file}", s.docsAsset)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(http.StatusNotFound, telamentis.RequestIDFromContext(r.Context()), "no such route", nil))
+		id := telamentis.RequestIDFromContext(r.Context())
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, newProblem(http.StatusMethodNotAllowed, id, "method not allowed on this route", nil))
+			return
+		}
+		writeProblem(w, newProblem(http.StatusNotFound, id, "no such route", nil))
 	})
 
 	s.handler = s.outer(s.authenticate(s.strictBody(mux)))
@@ -490,6 +496,22 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 		r.Header.Set("Content-Type", "application/json")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedMethods returns the methods that have a route for r's path,
+// for the Allow header of a 405.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		r2 := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(r2); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // listParams are the query parameters that may repeat.
