@@ -69,8 +69,10 @@ func badgerOptions(dir string, key []byte, cfg *Config, logger *slog.Logger, mem
 		WithMemTableSize(memTable).
 		WithValueThreshold(min(1<<20, 15*memTable/100)).
 		WithNumMemtables(2).
-		WithNumLevelZeroTables(4).
-		WithNumLevelZeroTablesStall(12).
+		WithNumLevelZeroTables(8).
+		WithNumLevelZeroTablesStall(20).
+		WithBaseTableSize(8<<20).
+		WithBaseLevelSize(64<<20).
 		WithNumCompactors(2).
 		WithNumGoroutines(4).
 		WithBlockCacheSize(16 << 20).
