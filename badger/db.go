@@ -71,8 +71,8 @@ func badgerOptions(dir string, key []byte, cfg *Config, logger *slog.Logger, mem
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(20).
-		WithBaseTableSize(8<<20).
-		WithBaseLevelSize(64<<20).
+		WithBaseTableSize(8 << 20).
+		WithBaseLevelSize(64 << 20).
 		WithNumCompactors(2).
 		WithNumGoroutines(4).
 		WithBlockCacheSize(16 << 20).
