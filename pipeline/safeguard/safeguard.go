@@ -63,6 +63,9 @@ func (Guard) Redact(ctx context.Context, policy string, texts []string) (telamen
 	}
 	byValue := map[string]string{}
 	counts := map[Kind]int{}
+	// Placeholder-like text already in the input is never reused, so that
+	// restoring the answer cannot turn a literal "[EMAIL_1]" into a value.
+	taken := existingPlaceholders(texts)
 	for i, t := range texts {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -95,8 +98,13 @@ func (Guard) Redact(ctx context.Context, policy string, texts []string) (telamen
 			v := t[s.Start:s.End]
 			ph, ok := byValue[string(s.Kind)+"\x00"+v]
 			if !ok {
-				counts[s.Kind]++
-				ph = "[" + strings.ToUpper(string(s.Kind)) + "_" + strconv.Itoa(counts[s.Kind]) + "]"
+				for {
+					counts[s.Kind]++
+					ph = "[" + strings.ToUpper(string(s.Kind)) + "_" + strconv.Itoa(counts[s.Kind]) + "]"
+					if !taken[ph] {
+						break
+					}
+				}
 				byValue[string(s.Kind)+"\x00"+v] = ph
 				out.Values[ph] = v
 			}
@@ -108,6 +116,31 @@ func (Guard) Redact(ctx context.Context, policy string, texts []string) (telamen
 		out.Texts[i] = b.String()
 	}
 	return out, nil
+}
+
+// existingPlaceholders returns the [KIND_n] tokens present in texts.
+func existingPlaceholders(texts []string) map[string]bool {
+	var taken map[string]bool
+	for _, t := range texts {
+		for i := strings.IndexByte(t, '['); i >= 0; {
+			j := i + 1
+			for j < len(t) && (class[t[j]]&(cUpper|cDigit) != 0 || t[j] == '_') {
+				j++
+			}
+			if j < len(t) && t[j] == ']' && j > i+3 {
+				if taken == nil {
+					taken = map[string]bool{}
+				}
+				taken[t[i:j+1]] = true
+			}
+			k := strings.IndexByte(t[i+1:], '[')
+			if k < 0 {
+				break
+			}
+			i += 1 + k
+		}
+	}
+	return taken
 }
 
 // byte classes
