@@ -16,6 +16,11 @@
 // their own random data key, which is stored wrapped (AES-GCM) by the
 // master key and destroyed when the tenant is dropped. Erasures and drops
 // become physical on disk with Compact, which rewrites the database files.
+//
+// The index lives in the Go heap (about 300 bytes per edge version), and
+// with the default GOGC the heap may grow to twice the live size before a
+// collection; processes holding large stores should set a memory limit
+// (GOMEMLIMIT or debug.SetMemoryLimit) to keep resident memory near it.
 package badger
 
 import (
@@ -66,8 +71,10 @@ type Config struct {
 	// NoSync turns off syncing commits to disk: an acknowledged write may
 	// then be lost on power failure (never on a process crash).
 	NoSync bool
-	// MemTableSize is Badger's memtable size in bytes (default 64 MiB); a
-	// single atomic write may use up to 12% of it.
+	// MemTableSize is the main database's memtable size in bytes (default
+	// 64 MiB); a single atomic write may use up to 12% of it. Dedicated
+	// tenants' databases use at most 16 MiB each (about 70 MiB of memory
+	// per open dedicated tenant with caches).
 	MemTableSize int64
 	// Now is the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
