@@ -227,9 +227,13 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 	if err := gw.begin(tenant); err != nil {
 		return 0, err
 	}
+	// JSON lines are copied as the server wrote them: only the times that
+	// select a version are decoded.
+	full := o.Format != "jsonl"
 	raw := o.Format == "jsonl" && o.AllVersions && o.IncludeNodes && o.IncludeEdges && sel.asOf.IsZero()
 	var spool *os.File
 	var spoolW *bufio.Writer
+	var written map[string]struct{} // ids of the nodes already written
 	if o.IncludeNodes && o.IncludeEdges && !raw {
 		spool, err = os.CreateTemp("", "kgctl-export-*.jsonl")
 		if err != nil {
@@ -237,6 +241,7 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 		}
 		defer func() { spool.Close(); os.Remove(spool.Name()) }()
 		spoolW = bufio.NewWriterSize(spool, 256<<10)
+		written = map[string]struct{}{}
 	}
 	for {
 		line, err := st.NextRaw()
@@ -259,8 +264,8 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 			if !o.IncludeNodes {
 				continue
 			}
-			var l client.ExportLine
-			if err := json.Unmarshal(line, &l); err != nil || l.Node == nil {
+			l, err := decodeLine(line, full)
+			if err != nil || l.Node == nil {
 				return count.Load(), fmt.Errorf("export: bad line from the server")
 			}
 			if !sel.node(l.Node) {
@@ -269,19 +274,24 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 			if err := gw.node(l.Node, line); err != nil {
 				return count.Load(), err
 			}
+			if written != nil {
+				if id := fieldAfter(line, nodeIDKey); id != nil {
+					written[string(id)] = struct{}{}
+				}
+			}
 			count.Add(1)
 		case bytes.HasPrefix(line, edgePrefix):
 			if !o.IncludeEdges {
 				continue
 			}
-			var l client.ExportLine
-			if err := json.Unmarshal(line, &l); err != nil || l.Edge == nil {
+			l, err := decodeLine(line, full)
+			if err != nil || l.Edge == nil {
 				return count.Load(), fmt.Errorf("export: bad line from the server")
 			}
 			if !sel.edge(l.Edge) {
 				continue
 			}
-			if spoolW != nil {
+			if spoolW != nil && !endpointsWritten(written, line) {
 				spoolW.Write(line)
 				if err := spoolW.WriteByte('\n'); err != nil {
 					return count.Load(), fmt.Errorf("export: spool: %w", err)
@@ -308,8 +318,8 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 			line, err := br.ReadBytes('\n')
 			if len(line) > 1 {
 				line = line[:len(line)-1]
-				var l client.ExportLine
-				if err := json.Unmarshal(line, &l); err != nil || l.Edge == nil {
+				l, err := decodeLine(line, full)
+				if err != nil || l.Edge == nil {
 					return count.Load(), fmt.Errorf("export: spool: bad line")
 				}
 				if err := gw.edge(l.Edge, line); err != nil {
@@ -670,4 +680,102 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// versionTimes are the fields of an export line that select it.
+type versionTimes struct {
+	ValidFrom time.Time `json:"valid_from"`
+	ValidTo   time.Time `json:"valid_to"`
+	TxStart   time.Time `json:"tx_start"`
+	TxEnd     time.Time `json:"tx_end"`
+}
+
+var (
+	txStartKey   = []byte(`,"tx_start":"`)
+	validFromKey = []byte(`,"valid_from":"`)
+)
+
+// decodeLine decodes an export line: fully, or (full false) only its
+// times. The server writes a version's fields in a fixed order with the
+// times after props ({"node":{…,"props":{…},"tx_start":…,"tx_end":…}},
+// edges with valid_from and valid_to before tx_start), so the last
+// `,"tx_start":"` (or `,"valid_from":"`) of the line starts the real
+// times whatever props hold; a line that does not fit is decoded fully.
+func decodeLine(line []byte, full bool) (client.ExportLine, error) {
+	var l client.ExportLine
+	if !full {
+		isEdge := bytes.HasPrefix(line, edgePrefix)
+		key := txStartKey
+		if isEdge {
+			key = validFromKey
+		}
+		if i := bytes.LastIndex(line, key); i > 0 && bytes.HasSuffix(line, []byte("}}")) {
+			if vt, ok := tailTimes(line[i:]); ok {
+				if isEdge {
+					l.Edge = &telamentis.Edge{ValidFrom: vt.ValidFrom, ValidTo: vt.ValidTo, TxStart: vt.TxStart, TxEnd: vt.TxEnd}
+				} else {
+					l.Node = &telamentis.Node{TxStart: vt.TxStart, TxEnd: vt.TxEnd}
+				}
+				return l, nil
+			}
+		}
+	}
+	err := json.Unmarshal(line, &l)
+	return l, err
+}
+
+var (
+	nodeIDKey = []byte(`{"node":{"id":"`)
+	fromKey   = []byte(`,"from":"`)
+	toKey     = []byte(`,"to":"`)
+)
+
+// fieldAfter returns the string value that follows the first occurrence
+// of key (which ends with its opening quote), or nil. The fields it reads
+// (id, from, to) come before props and cannot hold an unescaped quote, so
+// the first occurrence is the real one.
+func fieldAfter(line, key []byte) []byte {
+	i := bytes.Index(line, key)
+	if i < 0 {
+		return nil
+	}
+	v := line[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 {
+		return nil
+	}
+	return v[:j]
+}
+
+// endpointsWritten reports whether both endpoints of an edge line were
+// already written, so that the edge may follow at once.
+func endpointsWritten(written map[string]struct{}, line []byte) bool {
+	from, to := fieldAfter(line, fromKey), fieldAfter(line, toKey)
+	if from == nil || to == nil {
+		return false
+	}
+	_, a := written[string(from)]
+	_, b := written[string(to)]
+	return a && b
+}
+
+var timeKeys = [][]byte{[]byte(`"valid_from":"`), []byte(`"valid_to":"`), []byte(`"tx_start":"`), []byte(`"tx_end":"`)}
+
+// tailTimes reads the times of the tail of an export line
+// (,"valid_from":"…","valid_to":"…","tx_start":"…","tx_end":"…"}}).
+func tailTimes(tail []byte) (versionTimes, bool) {
+	var vt versionTimes
+	dst := []*time.Time{&vt.ValidFrom, &vt.ValidTo, &vt.TxStart, &vt.TxEnd}
+	for k, key := range timeKeys {
+		v := fieldAfter(tail, key)
+		if v == nil {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			return vt, false
+		}
+		*dst[k] = t
+	}
+	return vt, !vt.TxStart.IsZero()
 }

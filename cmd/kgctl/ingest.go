@@ -524,6 +524,16 @@ func startProgress(f *Factory, o *IngestOptions, file string, size int64, cr *co
 					eta = "0s"
 				}
 			}
+			if size < 0 { // a stream of unknown length: a count and a rate
+				mu.Lock()
+				if tty {
+					fmt.Fprintf(f.IO.ErrOut, "\r\033[K%s: %d records, %.0f records/s", file, n, rate)
+				} else {
+					fmt.Fprintf(f.IO.ErrOut, "kgctl: %s: %d records, %.0f records/s\n", file, n, rate)
+				}
+				mu.Unlock()
+				continue
+			}
 			mu.Lock()
 			if tty {
 				bar := ""
