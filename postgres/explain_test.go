@@ -21,8 +21,6 @@ func TestExplain(t *testing.T) {
 	}
 	d := database(t)
 	s := d.open(t, d.newSchema(t), nil)
-	b := &testing.B{}
-	_ = b
 	ids := benchGraphT(t, s, "bench", 10_000)
 	type cap struct {
 		sql  string
@@ -41,8 +39,15 @@ func TestExplain(t *testing.T) {
 		{Kind: telamentis.QueryNodes, Alias: "person/7"},
 	}
 	for _, q := range qs {
-		if _, err := s.Query(ctx, "bench", q); err != nil {
+		p, err := s.Query(ctx, "bench", q)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if p.NextCursor != "" { // and the second page
+			q.Cursor = p.NextCursor
+			if _, err := s.Query(ctx, "bench", q); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	conn, err := pgx.Connect(ctx, d.svcURL)

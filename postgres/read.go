@@ -322,6 +322,25 @@ func nodeRefSQL(ref *telamentis.Ref, cur bool, t int64, a *args) string {
 		visible("", cur, t, a) + " LIMIT 1)"
 }
 
+// pageByID selects cols of table (alias x) in ID order, one row more than
+// limit, with the other conditions in where (each starting with " AND ").
+// A current read is "tx_end open". A read at transaction time t is split
+// into the versions still open and the ones closed after t, each
+// in ID order and limited, merged: both halves can use the partial
+// indexes on current versions and on closed ones, where "tx_start <= t AND
+// tx_end > t" as one predicate could use neither.
+func pageByID(table, cols, nowCol, where string, cur bool, t int64, a *args, limit int) string {
+	lim := " ORDER BY x.id LIMIT " + strconv.Itoa(limit+1)
+	if cur {
+		return `SELECT ` + nowCol + `, ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_end = ` + openSQL + where + lim
+	}
+	ph := a.add(t)
+	base := `SELECT ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_start <= ` + ph
+	return `SELECT ` + nowCol + `, u.* FROM ((` + base + ` AND x.tx_end = ` + openSQL + where + lim + `)
+	UNION ALL (` + base + ` AND x.tx_end > ` + ph + ` AND x.tx_end < ` + openSQL + where + lim + `)) u
+	ORDER BY u.id LIMIT ` + strconv.Itoa(limit+1)
+}
+
 func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
@@ -329,7 +348,6 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 	var now int64
 	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
-		b.WriteString(`SELECT ` + nowCol + `, ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + visible("", cur, t, a))
 		switch len(qn.Labels) {
 		case 0:
 		case 1:
@@ -351,8 +369,7 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			b.WriteString(" AND id > " + a.add(p.ID) + "::uuid")
 		}
-		b.WriteString(" ORDER BY id LIMIT " + strconv.Itoa(limit+1))
-		return b.String()
+		return pageByID("nodes", nodeCols, nowCol, b.String(), cur, t, a, limit)
 	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			n, err := scanNode(nowScanner{rows, &now})
@@ -397,20 +414,18 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	var now int64
 	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
-		b.WriteString(`SELECT ` + nowCol + `, ` + edgeCols + ` FROM {s}.edges e WHERE tenant_id = $1 AND ` + visible("e.", cur, t, a))
 		if qn.From != nil {
-			b.WriteString(" AND e.from_id = " + nodeRefSQL(qn.From, cur, t, a))
+			b.WriteString(" AND x.from_id = " + nodeRefSQL(qn.From, cur, t, a))
 		}
 		if qn.To != nil {
-			b.WriteString(" AND e.to_id = " + nodeRefSQL(qn.To, cur, t, a))
+			b.WriteString(" AND x.to_id = " + nodeRefSQL(qn.To, cur, t, a))
 		}
-		b.WriteString(kindsSQL("e.", qn.Kinds, a))
-		b.WriteString(validSQL("e.", qn, a))
+		b.WriteString(kindsSQL("x.", qn.Kinds, a))
+		b.WriteString(validSQL("x.", qn, a))
 		if p != nil {
-			b.WriteString(" AND e.id > " + a.add(p.ID) + "::uuid")
+			b.WriteString(" AND x.id > " + a.add(p.ID) + "::uuid")
 		}
-		b.WriteString(" ORDER BY e.id LIMIT " + strconv.Itoa(limit+1))
-		return b.String()
+		return pageByID("edges", edgeCols, nowCol, b.String(), cur, t, a, limit)
 	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			e, err := scanEdge(nowScanner{rows, &now})
@@ -685,13 +700,13 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 		WHERE tenant_id = $1 AND tx_start >= ` + sn + ` AND tx_start < ` + un + `
 	UNION ALL
 	SELECT tx_end, 0, id, 0, coalesce(alias, ''), ` + nodeSel + ` FROM {s}.nodes
-		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end <> ` + openSQL + `
+		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end < ` + openSQL + `
 	UNION ALL
 	SELECT tx_start, 1, id, 1, coalesce(alias, ''), ` + edgeSel + ` FROM {s}.edges
 		WHERE tenant_id = $1 AND tx_start >= ` + sn + ` AND tx_start < ` + un + `
 	UNION ALL
 	SELECT tx_end, 1, id, 0, coalesce(alias, ''), ` + edgeSel + ` FROM {s}.edges
-		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end <> ` + openSQL + `
+		WHERE tenant_id = $1 AND tx_end >= ` + sn + ` AND tx_end < ` + un + ` AND tx_end < ` + openSQL + `
 ) c`
 		if p != nil {
 			sql += ` WHERE (t, typ, id, op) > (` + a.add(p.TS) + `::bigint, ` + a.add(p.Type) + `::int, ` + a.add(p.ID) + `::uuid, ` + a.add(p.Op) + `::int)`
