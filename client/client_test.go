@@ -196,7 +196,7 @@ func TestStore(t *testing.T) {
 	if err != nil || sum.Created != 1 || sum.Rejected != 1 || sum.Errors[0].Line != 2 {
 		t.Fatalf("ingest: %+v %v", sum, err)
 	}
-	ex, err := c.Export(ctx, tn)
+	ex, err := c.Export(ctx, tn, client.ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/telamentis/telamentis"
 )
@@ -74,9 +75,29 @@ type ExportStream struct {
 	err  error
 }
 
+// ExportOptions select what an export holds. With no times set it is
+// every stored version in transaction-time order; with AsAt or ValidAt it
+// is a snapshot: the node versions and then the edge versions visible at
+// AsAt (zero = now), edges only those valid at ValidAt when set.
+type ExportOptions struct {
+	AsAt    time.Time
+	ValidAt time.Time
+	// NodesOnly and EdgesOnly restrict the export to one kind.
+	NodesOnly, EdgesOnly bool
+}
+
 // Export opens the tenant's export stream (tenant_admin).
-func (c *Client) Export(ctx context.Context, tenant string) (*ExportStream, error) {
-	resp, err := c.send(ctx, request{method: http.MethodGet, path: graphPath(tenant, "export"), accept: "application/x-ndjson, application/problem+json"})
+func (c *Client) Export(ctx context.Context, tenant string, opts ExportOptions) (*ExportStream, error) {
+	q := url.Values{}
+	timeParam(q, "as_at", opts.AsAt)
+	timeParam(q, "valid_at", opts.ValidAt)
+	switch {
+	case opts.NodesOnly && !opts.EdgesOnly:
+		q.Set("include", "nodes")
+	case opts.EdgesOnly && !opts.NodesOnly:
+		q.Set("include", "edges")
+	}
+	resp, err := c.send(ctx, request{method: http.MethodGet, path: graphPath(tenant, "export"), query: q, accept: "application/x-ndjson, application/problem+json"})
 	if err != nil {
 		return nil, err
 	}
@@ -149,14 +170,17 @@ func (s *ExportStream) Next() (ExportLine, error) {
 // Close releases the stream.
 func (s *ExportStream) Close() error { return s.body.Close() }
 
-// ImportPath is the restore route this client expects: POST with an NDJSON
-// body of ExportLine records (every version with its transaction times,
-// every version of an ID together, ordered by tx_start), answered by the
-// server's telamentis.Importer; system admin only, into an empty tenant.
-const ImportPath = "import"
+// ImportSummary is the server's answer to an import.
+type ImportSummary struct {
+	Lines        int `json:"lines"`
+	NodeVersions int `json:"node_versions"`
+	EdgeVersions int `json:"edge_versions"`
+}
 
-// Import writes versions with their original transaction times through the
-// server's import route (see ImportPath). It implements telamentis.Importer.
+// Import writes versions with their original transaction times through
+// the server's import route (POST /v1/tenants/{tenant}/import; system
+// admin; the tenant must be empty; all or nothing). It implements
+// telamentis.Importer.
 func (c *Client) Import(ctx context.Context, tenant string, nodes []telamentis.Node, edges []telamentis.Edge) error {
 	pr, pw := io.Pipe()
 	go func() {
@@ -180,19 +204,15 @@ func (c *Client) Import(ctx context.Context, tenant string, nodes []telamentis.N
 		}
 		pw.CloseWithError(err)
 	}()
-	return c.ImportStream(ctx, tenant, pr)
+	_, err := c.ImportStream(ctx, tenant, pr)
+	pr.CloseWithError(errors.New("import finished"))
+	return err
 }
 
-// ImportStream sends an NDJSON body of ExportLine records to the import
-// route.
-func (c *Client) ImportStream(ctx context.Context, tenant string, body io.Reader) error {
-	err := c.call(ctx, request{method: http.MethodPost, path: graphPath(tenant, ImportPath), raw: body, ctype: "application/x-ndjson"}, nil)
-	var pe *ProblemError
-	if errors.As(err, &pe) && (pe.Status == http.StatusNotFound || pe.Status == http.StatusMethodNotAllowed) {
-		if _, terr := c.GetTenant(ctx, tenant); terr == nil {
-			return &telamentis.Error{Code: telamentis.CodeUnavailable,
-				Message: "the server has no import route (POST /v1/graph/{tenant}/import); restore needs it (request id " + pe.RequestID + ")"}
-		}
-	}
-	return err
+// ImportStream sends an NDJSON body of ExportLine records (the lines of
+// an export of every version) to the import route.
+func (c *Client) ImportStream(ctx context.Context, tenant string, body io.Reader) (ImportSummary, error) {
+	var out ImportSummary
+	err := c.call(ctx, request{method: http.MethodPost, path: "/v1/tenants/" + seg(tenant) + "/import", raw: body, ctype: "application/x-ndjson"}, &out)
+	return out, err
 }

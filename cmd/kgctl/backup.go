@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/client"
 )
 
 // backupHeader is the first line of a backup (inside the encryption).
@@ -132,7 +134,7 @@ func backupRun(ctx context.Context, f *Factory, o *BackupOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := cli.Export(ctx, tenant)
+	st, err := cli.Export(ctx, tenant, client.ExportOptions{})
 	if err != nil {
 		return err
 	}
@@ -306,7 +308,8 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 		pw.CloseWithError(err)
 	}()
 	start := time.Now()
-	if err := cli.ImportStream(ctx, c.Tenant, pr); err != nil {
+	sum, err := cli.ImportStream(ctx, c.Tenant, pr)
+	if err != nil {
 		pr.CloseWithError(err)
 		if created {
 			// Leave nothing half-restored behind.
@@ -317,7 +320,10 @@ func restoreRun(ctx context.Context, f *Factory, o *RestoreOptions) error {
 		return err
 	}
 	fmt.Fprintf(f.IO.ErrOut, "kgctl: restored %d versions into tenant %s in %.2fs\n", n, c.Tenant, time.Since(start).Seconds())
-	return nil
+	return printOne(f, sum, func() [][2]string {
+		return [][2]string{{"tenant", c.Tenant}, {"lines", strconv.Itoa(sum.Lines)},
+			{"node_versions", strconv.Itoa(sum.NodeVersions)}, {"edge_versions", strconv.Itoa(sum.EdgeVersions)}}
+	})
 }
 
 // copyBackup copies the version lines of a decrypted backup to w and

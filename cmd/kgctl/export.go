@@ -216,7 +216,15 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 	if err != nil {
 		return 0, err
 	}
-	st, err := cli.Export(ctx, tenant)
+	// A past as_at or an as-of is a snapshot the server selects (nodes,
+	// then edges); the current state is selected here from every version,
+	// so that "now" is the server's, not this machine's clock. The
+	// selector checks every version either way.
+	var eo client.ExportOptions
+	if !sel.allVersions && (!sel.asAt.IsZero() || !sel.asOf.IsZero()) {
+		eo = client.ExportOptions{AsAt: sel.asAt, ValidAt: sel.asOf, NodesOnly: !o.IncludeEdges, EdgesOnly: !o.IncludeNodes}
+	}
+	st, err := cli.Export(ctx, tenant, eo)
 	if err != nil {
 		return 0, err
 	}
