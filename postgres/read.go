@@ -121,13 +121,13 @@ func (s *Store) get(ctx context.Context, tenant string, build func(schema string
 // snapshot, so that "tx_end open" and "visible at now" select the same
 // versions and a cursor can carry now. A query that returns no rows is
 // followed by a check that the tenant exists (CodeNotFound otherwise).
-func (s *Store) read(ctx context.Context, tenant string, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
+func (s *Store) read(ctx context.Context, tenant string, needNow bool, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		n, err := s.readIn(ctx, schema, tenant, build, scan)
+		n, err := s.readIn(ctx, schema, tenant, needNow, build, scan)
 		if err != nil || n > 0 {
 			return err
 		}
@@ -149,9 +149,13 @@ func (s *Store) read(ctx context.Context, tenant string, build func(schema, nowC
 	}
 }
 
-func (s *Store) readIn(ctx context.Context, schema, tenant string, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, error) {
+func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, error) {
 	a := args{tenant}
-	nowCol := "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
+	// Only a first page at "now" needs now; others carry their time.
+	nowCol := "0::bigint"
+	if needNow {
+		nowCol = "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
+	}
 	sql := q(schema, build(schema, nowCol, &a))
 	if sqlHook != nil {
 		sqlHook(sql, a)
@@ -329,10 +333,16 @@ func nodeRefSQL(ref *telamentis.Ref, cur bool, t int64, a *args) string {
 // in ID order and limited, merged: both halves can use the partial
 // indexes on current versions and on closed ones, where "tx_start <= t AND
 // tx_end > t" as one predicate could use neither.
-func pageByID(table, cols, nowCol, where string, cur bool, t int64, a *args, limit int) string {
+//
+// With a selective key (narrow: an alias, or edges of one node) the plain
+// predicate is better: the key's index has tx_end or tx_start in it.
+func pageByID(table, cols, nowCol, where string, cur, narrow bool, t int64, a *args, limit int) string {
 	lim := " ORDER BY x.id LIMIT " + strconv.Itoa(limit+1)
 	if cur {
 		return `SELECT ` + nowCol + `, ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_end = ` + openSQL + where + lim
+	}
+	if narrow {
+		return `SELECT ` + nowCol + `, ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND ` + visible("x.", false, t, a) + where + lim
 	}
 	ph := a.add(t)
 	base := `SELECT ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_start <= ` + ph
@@ -346,7 +356,7 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 	limit := qn.Limit
 	var nodes []telamentis.Node
 	var now int64
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
 		switch len(qn.Labels) {
 		case 0:
@@ -369,7 +379,7 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			b.WriteString(" AND id > " + a.add(p.ID) + "::uuid")
 		}
-		return pageByID("nodes", nodeCols, nowCol, b.String(), cur, t, a, limit)
+		return pageByID("nodes", nodeCols, nowCol, b.String(), cur, qn.Alias != "", t, a, limit)
 	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			n, err := scanNode(nowScanner{rows, &now})
@@ -412,7 +422,7 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	limit := qn.Limit
 	var edges []telamentis.Edge
 	var now int64
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
 		if qn.From != nil {
 			b.WriteString(" AND x.from_id = " + nodeRefSQL(qn.From, cur, t, a))
@@ -425,7 +435,7 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			b.WriteString(" AND x.id > " + a.add(p.ID) + "::uuid")
 		}
-		return pageByID("edges", edgeCols, nowCol, b.String(), cur, t, a, limit)
+		return pageByID("edges", edgeCols, nowCol, b.String(), cur, qn.From != nil || qn.To != nil, t, a, limit)
 	}, func(rows pgx.Rows) (int, error) {
 		for rows.Next() {
 			e, err := scanEdge(nowScanner{rows, &now})
@@ -453,24 +463,28 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	return page, nil
 }
 
-// queryPaths walks from Start level by level with a recursive CTE: the
-// rows (node, depth) are distinct, so level k holds every node that a walk
-// of exactly k edges reaches. Each node is reported at its smallest depth in
-// [MinDepth, Depth], via the smallest-ID edge from the previous level.
+// queryPaths walks from Start level by level, unrolled into one statement
+// of at most MaxDepth steps: level k is the set of distinct nodes that a
+// walk of exactly k edges reaches, and c_k holds the edges from level k-1
+// with the node each leads to (nxt). Each node is reported at its smallest
+// depth in [MinDepth, Depth], via the smallest-ID edge from the previous
+// level: DISTINCT ON (nxt) over the candidates ordered by (depth, edge ID).
+// The steps' edges serve both the walk and the via edges, so every level
+// costs one index probe per node.
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	var out []telamentis.Neighbor
 	var now int64
 	startFound := true
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		var st string
 		if qn.Start.ID != "" {
 			st = "id = " + a.add(qn.Start.ID) + "::uuid"
 		} else {
 			st = "alias = " + a.add(qn.Start.Alias)
 		}
-		st = "SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
+		st = "SELECT id AS node FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
 		// Edge filter on alias e (transaction time, valid time, kinds);
 		// the placeholders are shared by every use.
 		ef := visible("e.", cur, t, a) + validSQL("e.", qn, a) + kindsSQL("e.", qn.Kinds, a)
@@ -478,36 +492,8 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
 		}
-		cols := `SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth,
-	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
-	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end`
-		nodeJoin := `JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a)
-		if qn.Depth == 1 {
-			// One hop needs no recursion: the neighbours of start,
-			// each via its smallest-ID edge.
-			var nb, match string
-			switch qn.Direction {
-			case telamentis.DirOut:
-				nb, match = "e.to_id", "e.from_id = st.id"
-			case telamentis.DirIn:
-				nb, match = "e.from_id", "e.to_id = st.id"
-			default:
-				nb, match = "CASE WHEN e.from_id = st.id THEN e.to_id ELSE e.from_id END", "(e.from_id = st.id OR e.to_id = st.id)"
-			}
-			return `WITH st AS (` + st + `),
-via AS (
-	SELECT DISTINCT ON (` + nb + `) ` + nb + ` AS node, 1 AS depth, e.*
-	FROM st JOIN {s}.edges e ON e.tenant_id = $1 AND ` + match + ` AND ` + ef + `
-	ORDER BY ` + nb + `, e.id
-)
-` + cols + `
-FROM (SELECT 1) one LEFT JOIN (via v ` + nodeJoin + `) ON true` + after + `
-ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
-		}
-		depth := a.add(qn.Depth)
-		minDepth := a.add(qn.MinDepth)
-		// step lists the edges leaving walk row w in Direction, with
-		// the node they lead to as nxt.
+		// step lists the edges leaving the nodes of w in Direction, with
+		// the node each leads to as nxt.
 		out := `SELECT e.*, e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
 		in := `SELECT e.*, e.from_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
 		var step string
@@ -519,29 +505,37 @@ ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
 		default:
 			step = out + ` UNION ALL ` + in
 		}
-		// The via edges are found from the walk's side: one index probe
-		// per walk row (the MATERIALIZED fence keeps the planner from
-		// probing once per pair of levels), then matched to the nodes
-		// first reached one level further.
-		return `WITH RECURSIVE st AS (` + st + `),
-walk(node, depth) AS (
-	SELECT id, 0 FROM st
-	UNION
-	SELECT x.nxt, w.depth + 1 FROM walk w CROSS JOIN LATERAL (` + step + `) x WHERE w.depth < ` + depth + `::int
-),
-firsts AS (SELECT node, min(depth) AS depth FROM walk WHERE depth >= ` + minDepth + `::int GROUP BY node),
-cand AS MATERIALIZED (
-	SELECT w.depth + 1 AS depth, x.*
-	FROM (SELECT * FROM walk WHERE depth < ` + depth + `::int) w CROSS JOIN LATERAL (` + step + `) x
-),
+		var b strings.Builder
+		b.WriteString(`WITH st AS (` + st + `)`)
+		prev := "st"
+		var cands []string
+		for k := 1; k <= qn.Depth; k++ {
+			ck := "c" + strconv.Itoa(k)
+			b.WriteString(",\n" + ck + " AS MATERIALIZED (SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (SELECT DISTINCT ")
+			if k == 1 {
+				b.WriteString("node FROM st")
+			} else {
+				b.WriteString("nxt AS node FROM " + prev)
+			}
+			b.WriteString(") w CROSS JOIN LATERAL (" + step + ") x)")
+			if k >= qn.MinDepth {
+				cands = append(cands, "SELECT * FROM "+ck)
+			}
+			prev = ck
+		}
+		b.WriteString(`,
 via AS (
 	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.*
-	FROM cand c JOIN firsts f ON f.node = c.nxt AND f.depth = c.depth
-	ORDER BY c.nxt, c.id
+	FROM (` + strings.Join(cands, " UNION ALL ") + `) c
+	ORDER BY c.nxt, c.depth, c.id
 )
-` + cols + `
-FROM (SELECT 1) one LEFT JOIN (via v ` + nodeJoin + `) ON true` + after + `
-ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1)
+SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth,
+	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
+	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end
+FROM (SELECT 1) one LEFT JOIN (via v JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `) ON true` +
+			after + `
+ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1))
+		return b.String()
 	}, func(rows pgx.Rows) (int, error) {
 		n := 0
 		for rows.Next() {
@@ -601,7 +595,7 @@ func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Q
 	var nodes []telamentis.Node
 	var edges []telamentis.Edge
 	var now int64
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, false, func(schema, nowCol string, a *args) string {
 		var id string
 		if ref.ID != "" {
 			id = a.add(ref.ID) + "::uuid"
@@ -684,7 +678,7 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 	var out []telamentis.Change
 	var last []pos
 	var now int64
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		sn := a.add(since)
 		var un string
 		if cur {
@@ -761,7 +755,7 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 // Stats counts a tenant's data.
 func (s *Store) Stats(ctx context.Context, tenant string) (telamentis.TenantStats, error) {
 	var st telamentis.TenantStats
-	err := s.read(ctx, tenant, func(schema, nowCol string, a *args) string {
+	err := s.read(ctx, tenant, false, func(schema, nowCol string, a *args) string {
 		return `SELECT ` + nowCol + `, st.nodes_live, st.edges_live,
 			(SELECT count(*) FROM {s}.nodes WHERE tenant_id = $1),
 			(SELECT count(*) FROM {s}.edges WHERE tenant_id = $1),
