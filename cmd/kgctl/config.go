@@ -398,7 +398,7 @@ func newConfigCmd(f *Factory) *cobra.Command {
 		Short: "Show each setting and where it came from (never a secret)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return configViewRun(f)
+			return configViewRun(f, &ConfigViewOptions{})
 		},
 	}
 	cmd.AddCommand(view)
@@ -412,7 +412,10 @@ type configRow struct {
 	Source  string `json:"source"`
 }
 
-func configViewRun(f *Factory) error {
+// ConfigViewOptions are the options of config view.
+type ConfigViewOptions struct{}
+
+func configViewRun(f *Factory, _ *ConfigViewOptions) error {
 	c, err := f.Config()
 	if err != nil {
 		return err

@@ -315,57 +315,74 @@ func queryRun(ctx context.Context, f *Factory, o *QueryOptions) error {
 
 var errStop = errors.New("stop")
 
+// HealthOptions are the options of health.
+type HealthOptions struct{ Ready bool }
+
 func newHealthCmd(f *Factory) *cobra.Command {
-	var ready bool
+	var o HealthOptions
 	cmd := &cobra.Command{
 		Use: "health", Short: "Check the server's liveness (--ready: readiness)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cli, err := f.Client()
-			if err != nil {
-				return err
-			}
-			h, err := cli.Health(cmd.Context(), ready)
-			if err != nil {
-				return err
-			}
-			c, _ := f.Config()
-			return printOne(f, h, func() [][2]string {
-				return [][2]string{{"endpoint", c.Endpoint}, {"status", fmt.Sprint(h["status"])}}
-			})
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return healthRun(cmd.Context(), f, &o) },
 	}
-	cmd.Flags().BoolVar(&ready, "ready", false, "check readiness (the store answers)")
+	cmd.Flags().BoolVar(&o.Ready, "ready", false, "check readiness (the store answers)")
 	return cmd
 }
 
+func healthRun(ctx context.Context, f *Factory, o *HealthOptions) error {
+	cli, err := f.Client()
+	if err != nil {
+		return err
+	}
+	h, err := cli.Health(ctx, o.Ready)
+	if err != nil {
+		return err
+	}
+	c, _ := f.Config()
+	return printOne(f, h, func() [][2]string {
+		return [][2]string{{"endpoint", c.Endpoint}, {"status", fmt.Sprint(h["status"])}}
+	})
+}
+
+// VersionOptions are the options of version.
+type VersionOptions struct{}
+
 func newVersionCmd(f *Factory) *cobra.Command {
+	var o VersionOptions
 	return &cobra.Command{
 		Use: "version", Short: "Print kgctl's version", Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			v := map[string]string{"client": version}
-			return printOne(f, v, func() [][2]string { return [][2]string{{"client", version}} })
-		},
+		RunE: func(*cobra.Command, []string) error { return versionRun(f, &o) },
 	}
 }
 
+func versionRun(f *Factory, _ *VersionOptions) error {
+	v := map[string]string{"client": version}
+	return printOne(f, v, func() [][2]string { return [][2]string{{"client", version}} })
+}
+
+// WhoamiOptions are the options of whoami.
+type WhoamiOptions struct{}
+
 func newWhoamiCmd(f *Factory) *cobra.Command {
+	var o WhoamiOptions
 	return &cobra.Command{
 		Use: "whoami", Short: "Show the credential's principal", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cli, err := f.Client()
-			if err != nil {
-				return err
-			}
-			p, err := cli.Whoami(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printOne(f, p, func() [][2]string {
-				return [][2]string{{"tenant", orDash(p.Tenant)}, {"role", string(p.Role)}, {"key_id", orDash(p.KeyID)},
-					{"subject", orDash(p.Subject)}, {"pii", fmt.Sprint(p.PII)}}
-			})
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return whoamiRun(cmd.Context(), f, &o) },
 	}
+}
+
+func whoamiRun(ctx context.Context, f *Factory, _ *WhoamiOptions) error {
+	cli, err := f.Client()
+	if err != nil {
+		return err
+	}
+	p, err := cli.Whoami(ctx)
+	if err != nil {
+		return err
+	}
+	return printOne(f, p, func() [][2]string {
+		return [][2]string{{"tenant", orDash(p.Tenant)}, {"role", string(p.Role)}, {"key_id", orDash(p.KeyID)},
+			{"subject", orDash(p.Subject)}, {"pii", fmt.Sprint(p.PII)}}
+	})
 }
 
 // auditRecordRow is one table row of the audit trail.
