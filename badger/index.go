@@ -109,6 +109,39 @@ func (r *edgeRec) live() *edgeVer {
 	return nil
 }
 
+// kindEntry is an edge in a per-kind list, with a copy of its latest
+// version's times: a scan at a transaction time at or after that version's
+// start decides from the entry alone, without touching the edge, so the
+// interval-overlap scans read the list sequentially.
+type kindEntry struct {
+	r              *edgeRec
+	txStart, txEnd int64
+	vf, vt         int64
+	sameKind       bool // the latest version has the list's kind
+}
+
+func (e kindEntry) key() id16 { return e.r.id }
+
+func newKindEntry(r *edgeRec, kind string) kindEntry {
+	v := &r.vers[len(r.vers)-1]
+	return kindEntry{r: r, txStart: v.txStart, txEnd: v.txEnd, vf: v.vf, vt: v.vt, sameKind: v.kind == kind}
+}
+
+// refreshKinds updates r's entries in the kind lists after its latest
+// version changed (appended or closed). The caller holds mu.
+func (ts *tenantState) refreshKinds(r *edgeRec) {
+	for i := range r.vers {
+		k := r.vers[i].kind
+		if i > 0 && slices.ContainsFunc(r.vers[:i], func(v edgeVer) bool { return v.kind == k }) {
+			continue
+		}
+		l := ts.byKind[k]
+		if j := searchID(l, r.id); j < len(l) && l[j].r == r {
+			l[j] = newKindEntry(r, k)
+		}
+	}
+}
+
 // event is one entry of the changes feed: version vi of a node or an edge
 // was written (op 1) or closed (op 0) at t.
 type event struct {
@@ -175,10 +208,10 @@ type tenantState struct {
 	liveEdgeAlias map[string]*edgeRec
 	nodeAliases   map[string][]*nodeRec // every node that ever had the alias
 	edgeAliases   map[string][]*edgeRec
-	allNodes      []*nodeRec            // sorted by ID
-	allEdges      []*edgeRec            // sorted by ID
-	byLabel       map[string][]*nodeRec // nodes that ever had the label
-	byKind        map[string][]*edgeRec // edges that ever had the kind
+	allNodes      []*nodeRec             // sorted by ID
+	allEdges      []*edgeRec             // sorted by ID
+	byLabel       map[string][]*nodeRec  // nodes that ever had the label
+	byKind        map[string][]kindEntry // edges that ever had the kind
 	intern        map[string]string
 
 	// The changes feed is built on the first changes query (most tenants
@@ -202,7 +235,7 @@ func newTenantState(rec telamentis.Tenant, h *dbHandle) *tenantState {
 		nodeAliases:   make(map[string][]*nodeRec),
 		edgeAliases:   make(map[string][]*edgeRec),
 		byLabel:       make(map[string][]*nodeRec),
-		byKind:        make(map[string][]*edgeRec),
+		byKind:        make(map[string][]kindEntry),
 		intern:        make(map[string]string),
 		evSorted:      true,
 	}
@@ -409,7 +442,8 @@ func (ts *tenantState) addEdgeVersion(r *edgeRec, v edgeVer, isNew bool) {
 	r.vers = append(r.vers, v)
 	ts.edgeVersions++
 	ts.bytes += edgeVerBytes(ts.id, &v)
-	ts.byKind[v.kind] = insertSorted(ts.byKind[v.kind], r)
+	ts.byKind[v.kind] = insertSorted(ts.byKind[v.kind], kindEntry{r: r})
+	ts.refreshKinds(r)
 	if v.alias != "" {
 		if l := ts.edgeAliases[v.alias]; !slices.Contains(l, r) {
 			ts.edgeAliases[v.alias] = append(l, r)
@@ -481,18 +515,23 @@ func (ts *tenantState) removeEdges(set map[*edgeRec]bool) {
 			ts.liveEdges--
 		}
 	}
-	remove := func(l []*edgeRec) []*edgeRec {
-		if len(set) > 8 {
-			return slices.DeleteFunc(l, gone)
-		}
+	if len(set) > 8 {
+		ts.allEdges = slices.DeleteFunc(ts.allEdges, gone)
+	} else {
 		for r := range set {
-			l = removeSorted(l, r.id)
+			ts.allEdges = removeSorted(ts.allEdges, r.id)
 		}
-		return l
 	}
-	ts.allEdges = remove(ts.allEdges)
 	for k := range kinds {
-		if l := remove(ts.byKind[k]); len(l) == 0 {
+		l := ts.byKind[k]
+		if len(set) > 8 {
+			l = slices.DeleteFunc(l, func(e kindEntry) bool { return set[e.r] })
+		} else {
+			for r := range set {
+				l = removeSorted(l, r.id)
+			}
+		}
+		if len(l) == 0 {
 			delete(ts.byKind, k)
 		} else {
 			ts.byKind[k] = l

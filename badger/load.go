@@ -282,8 +282,8 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 			if _, ok := kindStart[v.kind]; !ok {
 				kindStart[v.kind] = len(l)
 			}
-			if n := len(l); n == 0 || l[n-1] != r {
-				ts.byKind[v.kind] = append(l, r)
+			if n := len(l); n == 0 || l[n-1].r != r {
+				ts.byKind[v.kind] = append(l, newKindEntry(r, v.kind))
 			}
 			if v.alias != "" {
 				if al := ts.edgeAliases[v.alias]; !slices.Contains(al, r) {
@@ -619,8 +619,14 @@ func (s *Store) checkTenant(ts *tenantState) error {
 			return fmt.Errorf("edge %s: missing from adjacency", id)
 		}
 		for i := range r.vers {
-			if !slices.Contains(ts.byKind[r.vers[i].kind], r) {
+			k := r.vers[i].kind
+			l := ts.byKind[k]
+			j := searchID(l, r.id)
+			if j == len(l) || l[j].r != r {
 				return fmt.Errorf("edge %s: missing from kind index", id)
+			}
+			if l[j] != newKindEntry(r, k) {
+				return fmt.Errorf("edge %s: stale kind index entry", id)
 			}
 		}
 	}

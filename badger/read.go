@@ -372,11 +372,7 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 	case to != nil:
 		lists = [][]*edgeRec{to.in}
 	case len(q.Kinds) > 0:
-		for _, k := range q.Kinds {
-			if l := ts.byKind[k]; len(l) > 0 {
-				lists = append(lists, l)
-			}
-		}
+		// Below.
 	default:
 		lists = [][]*edgeRec{ts.allEdges}
 	}
@@ -394,7 +390,33 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		}
 		return valid == nil || valid(telamentis.Span{Start: v.vf, End: v.vt})
 	}
-	recs := collect(lists, after, q.Limit, match)
+	var recs []*edgeRec
+	if lists != nil {
+		recs = collect(lists, after, q.Limit, match)
+	} else {
+		var klists [][]kindEntry
+		for _, k := range q.Kinds {
+			if l := ts.byKind[k]; len(l) > 0 {
+				klists = append(klists, l)
+			}
+		}
+		entries := collect(klists, after, q.Limit, func(e kindEntry) bool {
+			if T < e.txStart {
+				return match(e.r) // an older version: look at the edge
+			}
+			if T >= e.txEnd {
+				return false
+			}
+			if !e.sameKind && !slices.Contains(q.Kinds, e.r.vers[len(e.r.vers)-1].kind) {
+				return false
+			}
+			return valid == nil || valid(telamentis.Span{Start: e.vf, End: e.vt})
+		})
+		recs = make([]*edgeRec, len(entries))
+		for i, e := range entries {
+			recs[i] = e.r
+		}
+	}
 	var next *position
 	if len(recs) > q.Limit {
 		recs = recs[:q.Limit]

@@ -507,6 +507,7 @@ func (st *stage) commit() error {
 			}
 			ts.liveEdges++
 		}
+		ts.refreshKinds(r)
 	}
 	ts.appendEvents(evs)
 	ts.mu.Unlock()
