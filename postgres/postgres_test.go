@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/postgres"
@@ -303,5 +305,45 @@ func TestDedicatedTenant(t *testing.T) {
 	noOwner := d.open(t, schema, func(c *postgres.Config) { c.OwnerDSN = telamentis.Secret{} })
 	if _, err := noOwner.CreateTenant(ctx, telamentis.Tenant{ID: "ded2", Isolation: telamentis.IsolationDedicated}); telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
 		t.Fatalf("dedicated without owner: %v", err)
+	}
+}
+
+// TestWritersSerialiseOnTheTenantRow: a transaction holding a tenant's
+// state row blocks that tenant's writers (not another tenant's), and the
+// statement timeout turns the wait into CodeUnavailable.
+func TestWritersSerialiseOnTheTenantRow(t *testing.T) {
+	d := database(t)
+	schema := d.newSchema(t)
+	s := d.open(t, schema, func(c *postgres.Config) { c.StatementTimeout = 300 * time.Millisecond })
+	ctx := t.Context()
+	for _, id := range []string{"locked", "free"} {
+		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, d.svcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	tx.Exec(ctx, `SELECT set_config('telamentis.tenant', 'locked', true)`)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM `+ident(schema)+`.tenant_state WHERE tenant_id = 'locked' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertNode(ctx, "free", telamentis.NodeInput{Label: "Thing"}); err != nil {
+		t.Fatalf("another tenant's writer must not wait: %v", err)
+	}
+	_, err = s.UpsertNode(ctx, "locked", telamentis.NodeInput{Label: "Thing"})
+	if telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
+		t.Fatalf("a writer behind the lock past the statement timeout: want unavailable, got %v", err)
+	}
+	tx.Rollback(ctx)
+	if _, err := s.UpsertNode(ctx, "locked", telamentis.NodeInput{Label: "Thing"}); err != nil {
+		t.Fatalf("after the lock is released: %v", err)
 	}
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// every replica. If empty, a random key is generated and cursors do not
 	// survive a restart or cross replicas.
 	CursorKey telamentis.Secret
+	// StatementTimeout bounds every statement of the service connections
+	// (a runaway depth-4 walk over hubs, a lock wait); default 30s. A
+	// cancelled statement answers CodeUnavailable.
+	StatementTimeout time.Duration
 	// AllowPrivilegedRole lets the service connect as a superuser or a
 	// BYPASSRLS role, for development only; row-level security then does
 	// not apply, and Open logs an error.
@@ -116,6 +120,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if _, ok := pcfg.ConnConfig.RuntimeParams["jit"]; !ok {
 		pcfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
+	timeout := cfg.StatementTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
+	// A transaction left open (a stuck client) must not hold a tenant's
+	// write lock for long.
+	pcfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(max(timeout, time.Minute).Milliseconds())
 	warnTLS(log, cfg.DSN, pcfg)
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
