@@ -163,6 +163,7 @@ func problemFor(err error, requestID string) *Problem {
 			p.headers.Set("Retry-After", "1")
 		}
 	}
+	refineLLMProblem(p, err) // 422 unprocessable, 429 budget-exceeded
 	return p
 }
 

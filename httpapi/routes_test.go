@@ -98,6 +98,8 @@ var routes = []route{
 	{"graph.stats", "GET", "/v1/graph/{t}/stats", "", 200, "TWR", true},
 	{"graph.export", "GET", "/v1/graph/{t}/export", "", 200, "T", true},
 	{"graph.ingest", "POST", "/v1/graph/{t}/ingest", `{"node":{"alias":"{alias}","label":"Person","props":{"y":2}}}` + "\n" + `{"edge":{"from":{"alias":"{alias}"},"to":{"id":"{bob}"},"kind":"KNOWS"}}`, 200, "TW", true},
+	// 503: allowed, but newEnv configures no LLM provider (extract_test.go runs it with one).
+	{"llm.extract", "POST", "/v1/llm/{t}/extract", `{"text":"{alias} knows Bob","dry_run":true}`, 503, "TW", true},
 }
 
 var roleLetters = map[telamentis.Role]string{

@@ -68,6 +68,9 @@ type Config struct {
 	// QueryHasCredential, if set, is a further check that refuses requests
 	// whose query string seems to carry a credential (auth.QueryHasCredential).
 	QueryHasCredential func(rawQuery string) bool
+	// Extractor, if set, serves POST /v1/llm/{tenant}/extract (package
+	// extract); without it that route answers 503.
+	Extractor telamentis.Extractor
 }
 
 // AuthGuard is the brute-force guard on authentication. Blocked reports,
@@ -169,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		next(ctx)
 	})
 	s.registerRoutes()
+	s.registerExtractRoute(cfg.Extractor)
 
 	spec, err := s.api.OpenAPI().MarshalJSON()
 	if err != nil {
