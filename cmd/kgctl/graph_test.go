@@ -537,3 +537,29 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("exports differ after restore:\n%s\n---\n%s", a, b)
 	}
 }
+
+func TestIngestProgress(t *testing.T) {
+	_, e := newTenant(t, "writer")
+	var b strings.Builder
+	b.WriteString("id,label\n")
+	for i := range 30000 {
+		b.WriteString("n" + strings.Repeat("x", i%7) + "-" + time.Duration(i).String() + ",Thing\n")
+	}
+	f := writeFile(t, "many.csv", b.String())
+	args := []string{"ingest", "csv", "--file", f, "--id-col", "id", "--label-col", "label", "--batch-size", "1000", "--progress-interval", "1ms"}
+	// Not a terminal: plain lines.
+	r := kgctlIO(t, e, &IOStreams{In: strings.NewReader("")}, args...)
+	must(t, r, "ingest")
+	if !strings.Contains(r.err, "kgctl: "+f+": ") || !strings.Contains(r.err, "rows/s, ETA") || strings.Contains(r.err, "\r") {
+		t.Fatalf("plain progress: %q", r.err)
+	}
+	// A terminal: a bar redrawn in place, cleared at the end.
+	r = kgctlIO(t, e, &IOStreams{In: strings.NewReader(""), StderrTTY: true}, args...)
+	must(t, r, "ingest")
+	if !strings.Contains(r.err, "\r\033[K[") || !strings.Contains(r.err, "rows/s ETA") || !strings.HasSuffix(r.err, "\r\033[K") {
+		t.Fatalf("terminal progress: %q", r.err[:min(len(r.err), 300)])
+	}
+	if !strings.Contains(normalize(r.out), "unchanged:  30000") {
+		t.Fatalf("summary: %q", r.out)
+	}
+}

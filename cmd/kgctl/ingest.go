@@ -100,6 +100,8 @@ func newIngestCmd(f *Factory) *cobra.Command {
 		c.Flags().StringArrayVar(&o.Files, "file", nil, "input file (repeatable; - = stdin)")
 		c.Flags().BoolVar(&o.Strict, "strict", false, "stop at the first bad row and exit 5")
 		c.Flags().IntVar(&o.BatchSize, "batch-size", 5000, "rows per atomic server batch (1-10000)")
+		c.Flags().DurationVar(&o.Interval, "progress-interval", 0, "progress update interval (default 250ms on a terminal, 5s otherwise)")
+		_ = c.Flags().MarkHidden("progress-interval")
 		_ = c.MarkFlagRequired("file")
 	}
 	cmd.AddCommand(csvCmd, jsonlCmd)
