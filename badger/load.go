@@ -481,7 +481,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live edge", v.alias)
 		}
 		en := ends[r]
-		if r.from, r.to = node(en.from), node(en.to); r.from == nil || r.to == nil {
+		if r.setEnds(node(en.from), node(en.to)); r.from == nil || r.to == nil {
 			field := "from"
 			if r.from != nil {
 				field = "to"
