@@ -30,6 +30,7 @@ type Client struct {
 	hc        *http.Client
 	key       telamentis.Secret
 	userAgent string
+	timeout   time.Duration
 }
 
 var (
@@ -83,7 +84,8 @@ func WithUserAgent(ua string) Option {
 	return func(o *options) error { o.userAgent = ua; return nil }
 }
 
-// WithTimeout bounds each non-streaming request (default none; use ctx).
+// WithTimeout bounds each request that is not a stream (ingest, export
+// and import streams are never cut); default none, ctx still applies.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) error { o.timeout = d; return nil }
 }
@@ -113,12 +115,12 @@ func New(endpoint string, opts ...Option) (*Client, error) {
 		if o.tls != nil {
 			tr.TLSClientConfig = o.tls
 		}
-		hc = &http.Client{Transport: tr, Timeout: o.timeout}
+		hc = &http.Client{Transport: tr}
 	}
 	// Never follow a redirect with the credential to another place.
 	c := *hc
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Client{base: u, hc: &c, key: o.key, userAgent: o.userAgent}, nil
+	return &Client{base: u, hc: &c, key: o.key, userAgent: o.userAgent, timeout: o.timeout}, nil
 }
 
 // Endpoint returns the server's base URL.
@@ -349,6 +351,11 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 
 // call runs r and decodes a JSON answer into out (unless nil).
 func (c *Client) call(ctx context.Context, r request, out any) error {
+	if c.timeout > 0 && r.raw == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	resp, err := c.send(ctx, r)
 	if err != nil {
 		return err

@@ -89,7 +89,7 @@ func exitCode(err error) int {
 func errorLine(err error) string {
 	var pe *client.ProblemError
 	if errors.As(err, &pe) {
-		return "kgctl: " + pe.Error()
+		return "kgctl: " + cell(pe.Error())
 	}
 	var te *telamentis.Error
 	if errors.As(err, &te) {
@@ -100,9 +100,9 @@ func errorLine(err error) string {
 		if te.Err != nil && te.Code == telamentis.CodeUnavailable {
 			msg += ": " + te.Err.Error()
 		}
-		return "kgctl: " + msg
+		return "kgctl: " + cell(msg)
 	}
-	return "kgctl: " + err.Error()
+	return "kgctl: " + cell(err.Error())
 }
 
 // Main runs kgctl with args and returns the exit code. Tests call it with

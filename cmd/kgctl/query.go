@@ -505,7 +505,11 @@ func printAudit(f *Factory, rs []telamentis.AuditRecord, first bool) error {
 			return printList(f, rs, auditHeaders, auditRow)
 		}
 		for _, r := range rs {
-			fmt.Fprintln(f.IO.Out, strings.Join(auditRow(r), "  "))
+			row := auditRow(r)
+			for i := range row {
+				row[i] = cell(row[i])
+			}
+			fmt.Fprintln(f.IO.Out, strings.Join(row, "  "))
 		}
 		return nil
 	}
