@@ -5,6 +5,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/telamentis/telamentis"
 )
@@ -639,7 +640,7 @@ func edgesOut(recs []*edgeRec, vers []*edgeVer, vis int64) []telamentis.Edge {
 		putIDHex(idb[o+36:], r.fromID)
 		putIDHex(idb[o+72:], r.toID)
 	}
-	ids := string(idb)
+	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
 	for i := range recs {
 		v := vers[i]
 		txEnd := v.txEnd
