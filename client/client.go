@@ -164,6 +164,9 @@ func (e *ProblemError) Error() string {
 	for _, f := range e.Fields {
 		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
 	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, "; retry after %s", e.RetryAfter)
+	}
 	fmt.Fprintf(&b, " (%d %s", e.Status, e.Code())
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, ", request id %s", e.RequestID)

@@ -297,3 +297,18 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("bad ca: exit %d", r.code)
 	}
 }
+
+func TestQuotaAbortsIngest(t *testing.T) {
+	id, e := newTenant(t, "writer")
+	run(t, admin(), "tenant", "update", id, "--max-nodes", "3")
+	f := writeFile(t, "q.csv", "id,label\na,T\nb,T\nc,T\nd,T\ne,T\n")
+	r := kgctl(t, e, "", "ingest", "csv", "--file", f, "--id-col", "id", "--label-col", "label", "--batch-size", "1", "-o", "json")
+	var sum ingestTotals
+	json.Unmarshal([]byte(r.out), &sum)
+	if r.code != exitError || sum.Created != 3 || sum.Aborted == "" {
+		t.Fatalf("quota: exit %d %+v %q", r.code, sum, r.err)
+	}
+	// The key list of a fresh tenant, as a golden table.
+	_, ta := newTenant(t, "tenant_admin")
+	golden(t, "key_list", run(t, ta, "key", "list").out)
+}
