@@ -474,7 +474,12 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
-	var out []telamentis.Neighbor
+	type entry struct {
+		at int // index in seen
+		nb telamentis.Neighbor
+	}
+	var seen []pos // every via row of the page, in order
+	var nbs []entry
 	var now int64
 	startFound := true
 	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
@@ -492,10 +497,11 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
 		}
-		// step lists the edges leaving the nodes of w in Direction, with
-		// the node each leads to as nxt.
-		out := `SELECT e.*, e.to_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-		in := `SELECT e.*, e.from_id AS nxt FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+		// step lists the edges leaving the nodes of w in Direction: the
+		// node each leads to (nxt) and the edge version's key, nothing
+		// more, so that wide levels stay small in memory.
+		out := `SELECT e.to_id AS nxt, e.id, e.tx_start FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+		in := `SELECT e.from_id AS nxt, e.id, e.tx_start FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
 		var step string
 		switch qn.Direction {
 		case telamentis.DirOut:
@@ -523,18 +529,23 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 			}
 			prev = ck
 		}
+		// The page is cut from the via rows first; only its rows are
+		// joined with their node and edge versions.
 		b.WriteString(`,
 via AS (
-	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.*
+	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.depth, c.id, c.tx_start
 	FROM (` + strings.Join(cands, " UNION ALL ") + `) c
 	ORDER BY c.nxt, c.depth, c.id
-)
-SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth,
+),
+pg AS (SELECT * FROM via v` + after + ` ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1) + `)
+SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,
 	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
-	v.id, coalesce(v.alias, ''), v.from_id, v.to_id, v.kind, v.props_c, v.valid_from, v.valid_to, v.tx_start, v.tx_end
-FROM (SELECT 1) one LEFT JOIN (via v JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `) ON true` +
-			after + `
-ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1))
+	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end
+FROM (SELECT 1) one
+LEFT JOIN pg v ON true
+LEFT JOIN {s}.edges e ON e.tenant_id = $1 AND e.id = v.id AND e.tx_start = v.tx_start
+LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `
+ORDER BY v.depth, v.node`)
 		return b.String()
 	}, func(rows pgx.Rows) (int, error) {
 		n := 0
@@ -542,10 +553,11 @@ ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1))
 			n++
 			var nst int
 			var depth *int
+			var pnode *string
 			var nb telamentis.Neighbor
 			var nts, nte, vf, vt, ets, ete *int64
 			var nid, nalias, nlabel, np, eid, ealias, from, to, kind, ep *string
-			if err := rows.Scan(&now, &nst, &depth, &nid, &nalias, &nlabel, &np, &nts, &nte,
+			if err := rows.Scan(&now, &nst, &depth, &pnode, &nid, &nalias, &nlabel, &np, &nts, &nte,
 				&eid, &ealias, &from, &to, &kind, &ep, &vf, &vt, &ets, &ete); err != nil {
 				return 0, err
 			}
@@ -555,13 +567,19 @@ ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1))
 			if depth == nil {
 				continue
 			}
+			seen = append(seen, pos{Depth: *depth, ID: *pnode})
+			if nid == nil || eid == nil {
+				// The node is not visible at the page's time (possible
+				// only for imported data): skip it, but page past it.
+				continue
+			}
 			nb.Depth = *depth
 			nb.Node = telamentis.Node{ID: *nid, Alias: *nalias, Label: *nlabel, Props: []byte(*np),
 				TxStart: telamentis.FromMicros(*nts), TxEnd: telamentis.FromMicros(*nte)}
 			nb.Via = telamentis.Edge{ID: *eid, Alias: *ealias, From: *from, To: *to, Kind: *kind, Props: []byte(*ep),
 				ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
 				TxStart: telamentis.FromMicros(*ets), TxEnd: telamentis.FromMicros(*ete)}
-			out = append(out, nb)
+			nbs = append(nbs, entry{len(seen) - 1, nb})
 		}
 		return n, nil
 	})
@@ -574,14 +592,15 @@ ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1))
 	if cur {
 		t = now
 	}
-	page := telamentis.Page{Neighbors: out}
-	if len(out) > limit {
-		page.Neighbors = out[:limit]
-		last := out[limit-1]
-		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.Node.ID, Depth: last.Depth})
+	page := telamentis.Page{Neighbors: []telamentis.Neighbor{}}
+	for _, e := range nbs {
+		if e.at < limit {
+			page.Neighbors = append(page.Neighbors, e.nb)
+		}
 	}
-	if page.Neighbors == nil {
-		page.Neighbors = []telamentis.Neighbor{}
+	if len(seen) > limit {
+		last := seen[limit-1]
+		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.ID, Depth: last.Depth})
 	}
 	return page, nil
 }
