@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -21,7 +22,11 @@ func TestExplain(t *testing.T) {
 	}
 	d := database(t)
 	s := d.open(t, d.newSchema(t), nil)
-	ids := benchGraphT(t, s, "bench", 10_000)
+	n := 10_000
+	if os.Getenv("TM_EXPLAIN") == "big" {
+		n = 25_000 // a medium kgbench tenant: 25K nodes, ~150K edge rows
+	}
+	ids := benchGraphT(t, s, "bench", n)
 	type cap struct {
 		sql  string
 		args []any
@@ -56,14 +61,29 @@ func TestExplain(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	for _, c := range got {
-		tx, _ := conn.Begin(ctx)
-		tx.Exec(ctx, `SELECT set_config('telamentis.tenant', 'bench', true)`)
-		rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+c.sql, c.args...)
-		if err != nil {
-			t.Fatal(err)
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			tx, _ := conn.Begin(ctx)
+			tx.Exec(ctx, `SELECT set_config('telamentis.tenant', 'bench', true)`)
+			tx.Exec(ctx, `SELECT set_config('plan_cache_mode', $1, true)`, mode)
+			tx.Exec(ctx, `SELECT set_config('jit', 'off', true)`)
+			if _, err := tx.Exec(ctx, "PREPARE q AS "+c.sql); err != nil {
+				t.Fatalf("prepare: %v", err)
+			}
+			ps := make([]string, len(c.args))
+			for i, a := range c.args {
+				ps[i] = fmt.Sprintf("'%v'", a)
+				if l, ok := a.([]string); ok {
+					ps[i] = "'{" + strings.Join(l, ",") + "}'"
+				}
+			}
+			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) EXECUTE q("+strings.Join(ps, ", ")+")")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+			t.Logf("%s [%s]\n%s", c.sql, mode, strings.Join(lines, "\n"))
+			tx.Rollback(ctx)
+			conn.Exec(ctx, "DEALLOCATE q")
 		}
-		lines, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		t.Logf("%s\n%s", c.sql, strings.Join(lines, "\n"))
-		tx.Rollback(ctx)
 	}
 }

@@ -345,10 +345,16 @@ func pageByID(table, cols, nowCol, where string, cur, narrow bool, t int64, a *a
 		return `SELECT ` + nowCol + `, ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND ` + visible("x.", false, t, a) + where + lim
 	}
 	ph := a.add(t)
-	base := `SELECT ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_start <= ` + ph
-	return `SELECT ` + nowCol + `, u.* FROM ((` + base + ` AND x.tx_end = ` + openSQL + where + lim + `)
-	UNION ALL (` + base + ` AND x.tx_end > ` + ph + ` AND x.tx_end < ` + openSQL + where + lim + `)) u
-	ORDER BY u.id LIMIT ` + strconv.Itoa(limit+1)
+	// The closed half is fenced (MATERIALIZED) so that it is always
+	// found through the tx_end index: with t a parameter, a generic plan
+	// could otherwise walk the primary key in ID order looking for rows
+	// that are mostly not there.
+	return `WITH closed AS MATERIALIZED (SELECT * FROM {s}.` + table + ` x
+		WHERE x.tenant_id = $1 AND x.tx_end > ` + ph + ` AND x.tx_end < ` + openSQL + `)
+SELECT ` + nowCol + `, u.* FROM (
+	(SELECT ` + cols + ` FROM {s}.` + table + ` x WHERE x.tenant_id = $1 AND x.tx_start <= ` + ph + ` AND x.tx_end = ` + openSQL + where + lim + `)
+	UNION ALL (SELECT ` + cols + ` FROM closed x WHERE x.tx_start <= ` + ph + where + lim + `)) u
+ORDER BY u.id LIMIT ` + strconv.Itoa(limit+1)
 }
 
 func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
