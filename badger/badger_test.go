@@ -515,3 +515,32 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d changes took %d transactions: concurrent writers do not share commits", changes, groups)
 	}
 }
+
+// TestCompactAfterRestart checks that an erasure made before a restart is
+// still made physical by a Compact after it.
+func TestCompactAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openDisk(t, dir, false)
+	mustTenant(t, s, telamentis.Tenant{ID: "rr"})
+	const canary = "CANARY-RESTART-3b9d"
+	n := mustUpsert(t, s, "rr", telamentis.NodeInput{Label: "N", Props: json.RawMessage(`{"v":"` + canary + `"}`)})
+	mustUpsert(t, s, "rr", telamentis.NodeInput{Alias: "keep", Label: "N"})
+	s.Close()
+	s = openDisk(t, dir, false)
+	if _, err := s.EraseNode(ctx, "rr", telamentis.Ref{ID: n.ID}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(scan(t, dir, []byte(canary))) == 0 {
+		t.Fatal("control: canary not on disk before Compact")
+	}
+	s = openDisk(t, dir, false)
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if hits := scan(t, dir, []byte(canary)); len(hits) > 0 {
+		t.Errorf("erased before a restart, still on disk after Compact: %v", hits)
+	}
+}

@@ -111,6 +111,9 @@ func openHandle(dir string, opts bdb.Options, logger *slog.Logger) (*dbHandle, e
 		maxSize:  maxBatch * 8 / 10,
 		maxCount: maxBatch / int64(skl.MaxNodeSize) * 8 / 10,
 	}
+	// Erasures made before a restart may still sit in the files: the first
+	// Compact after opening always rewrites.
+	h.dirty.Store(dir != "")
 	go h.committer()
 	return h, nil
 }
