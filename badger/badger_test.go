@@ -544,3 +544,45 @@ func TestCompactAfterRestart(t *testing.T) {
 		t.Errorf("erased before a restart, still on disk after Compact: %v", hits)
 	}
 }
+
+// TestCompactionSwapRecovery simulates a crash in the middle of the
+// directory swap of a compaction: the complete rewrite is taken, the old
+// directory and any partial rewrite are removed.
+func TestCompactionSwapRecovery(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openDisk(t, dir, true)
+	mustTenant(t, s, telamentis.Tenant{ID: "sw"})
+	mustUpsert(t, s, "sw", telamentis.NodeInput{Alias: "kept", Label: "N"})
+	s.Close()
+	data := filepath.Join(dir, "data")
+	// Crash after "data → data.old" and before "data.compact → data".
+	if err := os.Rename(data, data+".compact"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(data+".old", "junk"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s = openDisk(t, dir, true)
+	if _, err := s.GetNode(ctx, "sw", telamentis.Ref{Alias: "kept"}, time.Time{}); err != nil {
+		t.Errorf("complete rewrite not taken over: %v", err)
+	}
+	s.Close()
+	for _, d := range []string{data + ".compact", data + ".old"} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", d, err)
+		}
+	}
+	// Crash during the rewrite: a partial ".compact" next to the real data.
+	if err := os.MkdirAll(filepath.Join(data+".compact", "partial"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s = openDisk(t, dir, true)
+	defer s.Close()
+	if _, err := s.GetNode(ctx, "sw", telamentis.Ref{Alias: "kept"}, time.Time{}); err != nil {
+		t.Errorf("data lost after an interrupted rewrite: %v", err)
+	}
+	if _, err := os.Stat(data + ".compact"); !os.IsNotExist(err) {
+		t.Errorf("partial rewrite left behind: %v", err)
+	}
+}
