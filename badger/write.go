@@ -3,7 +3,6 @@ package badger
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/telamentis/telamentis"
@@ -793,14 +792,4 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 	ts.dropEvents(map[*nodeRec]bool{rec: true}, edges)
 	ts.mu.Unlock()
 	return res, nil
-}
-
-// sortedKeys is used by tests and Check.
-func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) int) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, less)
-	return out
 }
