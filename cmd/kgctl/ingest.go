@@ -35,6 +35,8 @@ type IngestOptions struct {
 	// a bar when stderr is a terminal, periodic lines otherwise.
 	Progress *bool
 	Interval time.Duration
+	// Parallel is how many ingest streams a CSV file is spread over.
+	Parallel int
 }
 
 // ingestTotals is the summary kgctl prints.
@@ -87,6 +89,7 @@ func newIngestCmd(f *Factory) *cobra.Command {
 	fl.StringArrayVar(&m.OpenValues, "open-value", nil, "a valid-to value meaning 'still true' (e.g. 9999-12-31)")
 	fl.StringVar(&m.DateFormat, "date-format", "", "strftime-style date format (default RFC 3339)")
 	fl.StringVar(&m.Timezone, "timezone", "", "zone of dates without one (IANA name, e.g. UTC)")
+	fl.IntVar(&o.Parallel, "parallel", 2, "concurrent ingest streams; rows are spread by id, so one id's rows keep their order (1-16)")
 	jsonlCmd := &cobra.Command{
 		Use:   "jsonl",
 		Short: "Ingest NDJSON: ingest lines {\"node\":…}/{\"edge\":…} or the lines of kgctl export --format jsonl",
@@ -123,6 +126,9 @@ func parseDelimiter(d string) (rune, error) {
 func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 	if len(o.Files) == 0 {
 		return usagef("give at least one --file")
+	}
+	if o.Format == "csv" && (o.Parallel < 1 || o.Parallel > 16) {
+		return usagef("--parallel: must be 1 to 16")
 	}
 	if o.BatchSize < 1 || o.BatchSize > 10000 {
 		return usagef("--batch-size: must be 1 to 10000")
@@ -246,8 +252,6 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 		in = fh
 	}
 	cr := &countingReader{r: in}
-	// lineOf[i] is the input line of the i-th NDJSON line sent.
-	var lineOf []int32
 	var rows atomic.Int64
 	var mu sync.Mutex // guards stderr writes between the producer and the progress
 	report := func(line int, msg string) {
@@ -255,47 +259,69 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 		fmt.Fprintf(f.IO.ErrOut, "%s:%d: %s\n", file, line, cell(msg))
 		mu.Unlock()
 	}
-	pr, pw := io.Pipe()
+	// Rows go to n streams by their id, so that the versions of one node
+	// or edge keep their order. NDJSON lines may refer to nodes earlier in
+	// the stream: one stream.
+	n := o.Parallel
+	if n < 1 || o.Format != "csv" {
+		n = 1
+	}
+	fan := newFanout(n)
 	prodErr := make(chan error, 1)
 	go func() {
-		bw := bufio.NewWriterSize(pw, 256<<10)
 		var err error
 		if o.Format == "csv" {
-			err = produceCSV(cr, bw, o, comma, &lineOf, &rows, &sum.clientRejected, report)
+			err = produceCSV(cr, fan.emit, o, comma, &rows, &sum.clientRejected, report)
 		} else {
-			err = produceJSONL(cr, bw, o, &lineOf, &rows, &sum.clientRejected, report)
+			err = produceJSONL(cr, fan.emit, o, &rows, &sum.clientRejected, report)
 		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		if errors.Is(err, errStrict) {
-			bw.Flush()
-			pw.Close() // commit what was sent before the bad row
-		} else {
-			pw.CloseWithError(err)
-		}
+		fan.close(err)
 		prodErr <- err
 	}()
 	stop := startProgress(f, o, file, size, cr, &rows, &mu)
-	res, err := cli.Ingest(ctx, tenant, pr, o.BatchSize)
-	pr.CloseWithError(errors.New("ingest finished"))
+	results := make([]client.IngestSummary, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[k], errs[k] = cli.Ingest(ctx, tenant, fan.pr[k], o.BatchSize)
+			fan.pr[k].CloseWithError(errors.New("ingest finished"))
+		}()
+	}
+	wg.Wait()
 	perr := <-prodErr
 	stop()
 	sum.rows = int(rows.Load())
-	sum.IngestSummary = res
-	for _, e := range res.Errors {
-		line := e.Line
-		if e.Line >= 1 && e.Line <= len(lineOf) {
-			line = int(lineOf[e.Line-1])
+	var err error
+	for k, res := range results {
+		if err == nil {
+			err = errs[k]
 		}
-		msg := e.Message
-		if e.Field != "" {
-			msg = e.Field + ": " + msg
+		sum.Lines += res.Lines
+		sum.Created += res.Created
+		sum.Updated += res.Updated
+		sum.Unchanged += res.Unchanged
+		sum.Rejected += res.Rejected
+		sum.Batches += res.Batches
+		if res.Aborted != "" && sum.Aborted == "" {
+			sum.Aborted = res.Aborted
 		}
-		report(line, msg)
-	}
-	if res.ErrorsTruncated {
-		fmt.Fprintf(f.IO.ErrOut, "%s: more rejected rows than the server lists\n", file)
+		for _, e := range res.Errors {
+			line := e.Line
+			if e.Line >= 1 && e.Line <= len(fan.lineOf[k]) {
+				line = int(fan.lineOf[k][e.Line-1])
+			}
+			msg := e.Message
+			if e.Field != "" {
+				msg = e.Field + ": " + msg
+			}
+			report(line, msg)
+		}
+		if res.ErrorsTruncated {
+			fmt.Fprintf(f.IO.ErrOut, "%s: more rejected rows than the server lists\n", file)
+		}
 	}
 	if perr != nil && !errors.Is(perr, errStrict) {
 		var ue *usageError
@@ -309,7 +335,65 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 	return sum, err
 }
 
-func produceCSV(in io.Reader, w *bufio.Writer, o *IngestOptions, comma rune, lineOf *[]int32, rows *atomic.Int64, rejected *int, report func(int, string)) error {
+// fanout spreads NDJSON lines over n ingest request bodies.
+type fanout struct {
+	pr     []*io.PipeReader
+	pw     []*io.PipeWriter
+	w      []*bufio.Writer
+	lineOf [][]int32 // lineOf[k][i]: the input line of stream k's line i+1
+	next   int
+}
+
+func newFanout(n int) *fanout {
+	f := &fanout{pr: make([]*io.PipeReader, n), pw: make([]*io.PipeWriter, n), w: make([]*bufio.Writer, n), lineOf: make([][]int32, n)}
+	for k := range n {
+		f.pr[k], f.pw[k] = io.Pipe()
+		f.w[k] = bufio.NewWriterSize(f.pw[k], 256<<10)
+	}
+	return f
+}
+
+// emit sends one line, read at input line src, to the stream of key (any
+// stream, in turn, for an empty key).
+func (f *fanout) emit(key string, line []byte, src int) error {
+	k := 0
+	if n := len(f.w); n > 1 {
+		if key == "" {
+			k, f.next = f.next, (f.next+1)%n
+		} else {
+			h := uint32(2166136261) // FNV-1a
+			for i := 0; i < len(key); i++ {
+				h = (h ^ uint32(key[i])) * 16777619
+			}
+			k = int(h % uint32(n))
+		}
+	}
+	f.lineOf[k] = append(f.lineOf[k], int32(src))
+	_, err := f.w[k].Write(line)
+	return err
+}
+
+// close ends every stream: cleanly when err is nil or errStrict (what was
+// sent is committed), with err otherwise (the requests fail).
+func (f *fanout) close(err error) {
+	for k := range f.w {
+		ferr := f.w[k].Flush()
+		switch {
+		case err == nil && ferr == nil, errors.Is(err, errStrict):
+			f.pw[k].Close()
+		case err != nil:
+			f.pw[k].CloseWithError(err)
+		default:
+			f.pw[k].CloseWithError(ferr)
+		}
+	}
+}
+
+// emitFunc sends one NDJSON line keyed by the row's id, read at input line
+// src.
+type emitFunc func(key string, line []byte, src int) error
+
+func produceCSV(in io.Reader, emit emitFunc, o *IngestOptions, comma rune, rows *atomic.Int64, rejected *int, report func(int, string)) error {
 	r := csv.NewReader(bufio.NewReaderSize(in, 256<<10))
 	r.Comma = comma
 	r.FieldsPerRecord = -1
@@ -361,8 +445,11 @@ func produceCSV(in io.Reader, w *bufio.Writer, o *IngestOptions, comma rune, lin
 			continue
 		}
 		buf = out
-		*lineOf = append(*lineOf, int32(line))
-		if _, err := w.Write(out); err != nil {
+		key := ""
+		if ci.id >= 0 {
+			key = rec[ci.id]
+		}
+		if err := emit(key, out, line); err != nil {
 			return err
 		}
 	}
@@ -375,7 +462,7 @@ type exportish struct {
 	Edge *telamentis.Edge `json:"edge"`
 }
 
-func produceJSONL(in io.Reader, w *bufio.Writer, o *IngestOptions, lineOf *[]int32, rows *atomic.Int64, rejected *int, report func(int, string)) error {
+func produceJSONL(in io.Reader, emit emitFunc, o *IngestOptions, rows *atomic.Int64, rejected *int, report func(int, string)) error {
 	br := bufio.NewReaderSize(in, 256<<10)
 	aliasOf := map[string]string{} // exported id → alias, for export lines
 	lineNo := 0
@@ -412,8 +499,7 @@ func produceJSONL(in io.Reader, w *bufio.Writer, o *IngestOptions, lineOf *[]int
 			}
 		} else {
 			buf = out
-			*lineOf = append(*lineOf, int32(lineNo))
-			if _, werr := w.Write(out); werr != nil {
+			if werr := emit("", out, lineNo); werr != nil {
 				return werr
 			}
 		}
