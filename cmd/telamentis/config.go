@@ -48,6 +48,9 @@ type Config struct {
 	RedisAddr string `yaml:"redis_addr"`
 	// OIDC configures JWT bearer tokens; off while Issuer is empty.
 	OIDC OIDCConfig `yaml:"oidc"`
+	// LLM configures LLM extraction: providers, routing order, prices
+	// (llm.go). API keys come only from the environment or *_FILE.
+	LLM LLMConfig `yaml:"llm"`
 }
 
 // RateLimitConfig holds default request rates per second.
@@ -104,6 +107,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OIDC.Issuer != "" && c.OIDC.Audience == "" {
 		return errors.New("config: oidc.audience: required with oidc.issuer")
+	}
+	if err := c.LLM.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -223,12 +223,17 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("serve: pipeline: %w", err)
 	}
+	extractor, err := newExtractor(ctx, cfg.LLM, getenv, store, auditLog, nil, logger)
+	if err != nil {
+		return fmt.Errorf("serve: llm: %w", err)
+	}
 
 	api, err := httpapi.New(httpapi.Config{
 		Store: store, Auth: authn, Keys: keys, Pipeline: chain,
 		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess,
 		PIIKey: derive(master, "telamentis/pii-pseudonym/v1"), Logger: logger, Version: version,
 		QueryHasCredential: auth.QueryHasCredential, AuthGuard: limiter,
+		Extractor: extractor,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
