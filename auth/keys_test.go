@@ -224,12 +224,6 @@ func TestRotateWithOverlap(t *testing.T) {
 		}
 		mustAuth(t, k, tok)
 		if _, err := k.RevokeKey(t.Context(), id); err != nil {
-			if strings.Contains(err.Error(), "store kept the scheduled revocation") {
-				// badger.Store.RevokeKey predates the KeyStore contract change
-				// (RevokeKey advances a scheduled revocation): until it
-				// follows it, Keys reports the failure instead of pretending.
-				t.Skipf("KeyStore does not advance a scheduled revocation yet: %v", err)
-			}
 			t.Fatal(err)
 		}
 		refuse(t, k, "Bearer "+tok)

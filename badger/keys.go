@@ -127,14 +127,17 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (telamen
 	if e == nil {
 		return telamentis.APIKey{}, telamentis.NotFound("key")
 	}
-	if !e.k.RevokedAt.IsZero() {
+	at = telamentis.NormalizeTime(at)
+	if at.IsZero() {
+		at = s.now()
+	}
+	// A revocation already due no later than at stands; a later one (a
+	// rotation's scheduled revocation) is moved earlier.
+	if !e.k.RevokedAt.IsZero() && !e.k.RevokedAt.After(at) {
 		return copyKey(e.k), nil
 	}
 	k := e.k
-	k.RevokedAt = telamentis.NormalizeTime(at)
-	if k.RevokedAt.IsZero() {
-		k.RevokedAt = s.now()
-	}
+	k.RevokedAt = at
 	if err := s.putKey(k); err != nil {
 		return telamentis.APIKey{}, wrapErr("revoke key", err)
 	}

@@ -151,3 +151,31 @@ func TestMasterKeyLoading(t *testing.T) {
 		t.Error("bad env key accepted")
 	}
 }
+
+// TestRevokeKeyAdvancesScheduledRevocation checks the KeyStore contract: a
+// revocation scheduled in the future (a rotation's overlap) is moved earlier
+// by a later revocation, and an earlier one is never moved later.
+func TestRevokeKeyAdvancesScheduledRevocation(t *testing.T) {
+	ctx := t.Context()
+	s := openDisk(t, t.TempDir(), true)
+	mustTenant(t, s, telamentis.Tenant{ID: "acme"})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := s.CreateKey(ctx, telamentis.APIKey{ID: "k", Tenant: "acme", Role: telamentis.RoleReader, Hash: []byte("h"), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	later, now, latest := t0.Add(48*time.Hour), t0.Add(time.Hour), t0.Add(72*time.Hour)
+	for _, step := range []struct {
+		at, want time.Time
+	}{{later, later}, {now, now}, {latest, now}} {
+		k, err := s.RevokeKey(ctx, "k", step.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.RevokedAt.Equal(step.want) {
+			t.Errorf("RevokeKey(%v): revoked_at = %v, want %v", step.at, k.RevokedAt, step.want)
+		}
+		if got, _ := s.GetKey(ctx, "k"); !got.RevokedAt.Equal(step.want) {
+			t.Errorf("GetKey after RevokeKey(%v): revoked_at = %v, want %v", step.at, got.RevokedAt, step.want)
+		}
+	}
+}
