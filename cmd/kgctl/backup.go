@@ -125,7 +125,7 @@ func backupRun(ctx context.Context, f *Factory, o *BackupOptions) error {
 	if err != nil {
 		return err
 	}
-	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "backup")
+	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "backup", true)
 	if err != nil {
 		return err
 	}

@@ -356,9 +356,10 @@ func (f *Factory) tenant(ctx context.Context) (string, error) {
 
 // tenantAdminClient returns a client allowed to read all of tenant's data:
 // the configured credential, or — for a system admin key, which does not
-// read graph data — a short-lived tenant_admin key with pii issued for the
-// operation. The returned cleanup revokes that key.
-func (f *Factory) tenantAdminClient(ctx context.Context, tenant, purpose string) (*client.Client, func(), error) {
+// read graph data — a tenant_admin key issued for the operation (with pii
+// when asked), expiring within the hour. The returned cleanup revokes it.
+// A stream is authorised when it starts, so the key is needed only briefly.
+func (f *Factory) tenantAdminClient(ctx context.Context, tenant, purpose string, pii bool) (*client.Client, func(), error) {
 	cli, err := f.Client()
 	if err != nil {
 		return nil, nil, err
@@ -370,8 +371,8 @@ func (f *Factory) tenantAdminClient(ctx context.Context, tenant, purpose string)
 	if p.Role != telamentis.RoleAdmin || p.Tenant != "" {
 		return cli, func() {}, nil
 	}
-	k, sec, err := cli.IssueKey(ctx, telamentis.NewKey{Tenant: tenant, Role: telamentis.RoleTenantAdmin, PII: true,
-		Name: "kgctl " + purpose, ExpiresAt: time.Now().Add(6 * time.Hour)})
+	k, sec, err := cli.IssueKey(ctx, telamentis.NewKey{Tenant: tenant, Role: telamentis.RoleTenantAdmin, PII: pii,
+		Name: "kgctl " + purpose, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,6 +31,9 @@ type ExportOptions struct {
 	IncludeNodes bool
 	IncludeEdges bool
 	Output       string
+	// PII asks for PII properties unmasked when kgctl borrows a key for a
+	// system admin (a tenant key's own permission applies otherwise).
+	PII bool
 }
 
 func newExportCmd(f *Factory) *cobra.Command {
@@ -52,6 +55,7 @@ func newExportCmd(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.IncludeNodes, "include-nodes", true, "export nodes")
 	fl.BoolVar(&o.IncludeEdges, "include-edges", true, "export edges")
 	fl.StringVar(&o.Output, "output", "", "output file (default stdout)")
+	fl.BoolVar(&o.PII, "pii", false, "with a system admin key: export PII properties unmasked")
 	return cmd
 }
 
@@ -179,7 +183,7 @@ func exportRun(ctx context.Context, f *Factory, o *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "export")
+	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "export", o.PII)
 	if err != nil {
 		return err
 	}
@@ -352,7 +356,7 @@ func exportTo(ctx context.Context, f *Factory, cli *client.Client, tenant string
 // exportAllVersions writes every stored version of tenant, as the server's
 // export lines, to path; it returns how many.
 func exportAllVersions(ctx context.Context, f *Factory, tenant, path string) (int64, error) {
-	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "export-first")
+	cli, cleanup, err := f.tenantAdminClient(ctx, tenant, "export-first", true)
 	if err != nil {
 		return 0, err
 	}
