@@ -80,6 +80,16 @@ func (s *Server) registerExtractRoute(x telamentis.Extractor) {
 			if err != nil {
 				return fmt.Errorf("httpapi: extract: %w", err)
 			}
+			// A dry run's envelope carries props: the tenant's PII fields
+			// are hidden from a credential without pii, as in every answer.
+			if m := s.maskerFor(c); m != nil && res.Envelope != nil {
+				for i := range res.Envelope.Nodes {
+					res.Envelope.Nodes[i].Props = m.props(res.Envelope.Nodes[i].Props)
+				}
+				for i := range res.Envelope.Relations {
+					res.Envelope.Relations[i].Props = m.props(res.Envelope.Relations[i].Props)
+				}
+			}
 			out.Body = res
 			return nil
 		})

@@ -330,6 +330,26 @@ func TestExtractDryRunWritesNothing(t *testing.T) {
 	}
 }
 
+func TestExtractDryRunMasksPIIFields(t *testing.T) {
+	fake := newFakeLLM(t, func(string) string {
+		return envelope([]map[string]any{{"alias": "person:erin", "label": "Person", "confidence": 0.9,
+			"props": map[string]any{"name": "Erin", "email": "erin.canary@example.org"}}}, nil)
+	})
+	e := newLLMEnv(t, fake.connector(t, "primary"))
+	e.tenant("ex2m", map[string]any{"pii": map[string]any{"fields": []string{"email"}, "mode": "mask"}})
+	body := map[string]any{"text": "Erin is here.", "dry_run": true}
+	for pii, want := range map[bool]string{false: "[pii]", true: "erin.canary@example.org"} {
+		res := extractResult(t, e.req("POST", extractPath("ex2m"), e.key("ex2m", telamentis.RoleWriter, pii), body))
+		var props map[string]string
+		if err := json.Unmarshal(res.Envelope.Nodes[0].Props, &props); err != nil {
+			t.Fatal(err)
+		}
+		if props["email"] != want || props["name"] != "Erin" {
+			t.Errorf("pii %v: envelope props %v", pii, props)
+		}
+	}
+}
+
 // placeholderRe matches the Safeguard's placeholders, such as [EMAIL_1].
 var placeholderRe = regexp.MustCompile(`\[[A-Z]+_[0-9]+\]`)
 
