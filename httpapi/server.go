@@ -71,6 +71,12 @@ type Config struct {
 	// Extractor, if set, serves POST /v1/llm/{tenant}/extract (package
 	// extract); without it that route answers 503.
 	Extractor telamentis.Extractor
+	// OnRequest, if set, is called once per finished request with the
+	// matched route pattern ("GET /v1/graph/{tenant}/nodes", "" when no
+	// API route matched), the method, the authenticated tenant ("" if
+	// none), the status and the duration: the hook for request metrics and
+	// span names. It runs on the request's goroutine and must not block.
+	OnRequest func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
 }
 
 // AuthGuard is the brute-force guard on authentication. Blocked reports,
@@ -99,6 +105,8 @@ type Server struct {
 	api     huma.API
 	handler http.Handler
 	spec    []byte
+
+	onRequest func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
 }
 
 var installHumaError sync.Once
@@ -133,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
 		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
 		piiKey: append([]byte(nil), cfg.PIIKey...), queryCred: cfg.QueryHasCredential,
-		guard: cfg.AuthGuard,
+		guard: cfg.AuthGuard, onRequest: cfg.OnRequest,
 	}
 
 	mux := http.NewServeMux()
@@ -308,6 +316,13 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				if sw.status == 0 {
 					writeProblem(sw, newProblem(http.StatusInternalServerError, id, "internal error", nil))
 				}
+			}
+			if s.onRequest != nil {
+				status := sw.status
+				if status == 0 {
+					status = http.StatusOK
+				}
+				s.onRequest(ctx, info.route, r.Method, info.tenant, status, time.Since(start))
 			}
 			route := info.route
 			if route == "" {

@@ -191,6 +191,11 @@ func (s *Server) registerTenantRoutes() {
 			if err := s.store.DropTenant(ctx, in.Tenant); err != nil {
 				return fmt.Errorf("httpapi: delete tenant: %w", err)
 			}
+			// Drop cached credentials of the tenant (auth.Keys caches
+			// verified keys) so none is accepted after the delete.
+			if f, ok := s.keys.(interface{ ForgetTenant(string) }); ok {
+				f.ForgetTenant(in.Tenant)
+			}
 			return nil
 		})
 		return nil, err

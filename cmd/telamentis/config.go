@@ -51,6 +51,9 @@ type Config struct {
 	// LLM configures LLM extraction: providers, routing order, prices
 	// (llm.go). API keys come only from the environment or *_FILE.
 	LLM LLMConfig `yaml:"llm"`
+	// Security holds transport, admin listener, secret-file and tracing
+	// settings (security.go); its keys are top-level in the file.
+	Security SecurityConfig `yaml:",inline"`
 }
 
 // RateLimitConfig holds default request rates per second.
@@ -81,6 +84,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: 30 * time.Second,
 		RateLimit:       RateLimitConfig{FailedAuthRPS: 1},
+		Security:        defaultSecurity(),
 	}
 }
 
@@ -111,7 +115,7 @@ func (c *Config) Validate() error {
 	if err := c.LLM.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // setting binds one Config field to its flag, env variable and file key.
@@ -122,7 +126,7 @@ type setting struct {
 }
 
 func settings(c *Config) []setting {
-	return []setting{
+	return append([]setting{
 		{"data", "data directory of the embedded store", &c.Data},
 		{"in-memory", "keep all data in memory (nothing persists)", &c.InMemory},
 		{"listen", "HTTP listen address", &c.Listen},
@@ -142,7 +146,7 @@ func settings(c *Config) []setting {
 		{"oidc-tenant-claim", "JWT claim holding the tenant", &c.OIDC.TenantClaim},
 		{"oidc-role-claim", "JWT claim holding the role(s)", &c.OIDC.RoleClaim},
 		{"oidc-pii-claim", "JWT boolean claim granting pii", &c.OIDC.PIIClaim},
-	}
+	}, securitySettings(&c.Security)...)
 }
 
 // registerFlags adds a flag per setting (defaults shown from c).
@@ -157,6 +161,8 @@ func registerFlags(fs *pflag.FlagSet, c *Config) {
 			fs.Duration(s.name, *p, s.usage)
 		case *float64:
 			fs.Float64(s.name, *p, s.usage)
+		case *int:
+			fs.Int(s.name, *p, s.usage)
 		}
 	}
 	fs.String("config", "", "YAML config file (also TELAMENTIS_CONFIG)")
@@ -222,6 +228,12 @@ func setValue(ptr any, v string) error {
 			return err
 		}
 		*p = f
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		*p = n
 	}
 	return nil
 }

@@ -8,16 +8,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -29,10 +25,13 @@ import (
 	"github.com/telamentis/telamentis/auth"
 	"github.com/telamentis/telamentis/badger"
 	"github.com/telamentis/telamentis/httpapi"
+	"github.com/telamentis/telamentis/metrics"
 	"github.com/telamentis/telamentis/pipeline"
 	pipeaudit "github.com/telamentis/telamentis/pipeline/audit"
 	"github.com/telamentis/telamentis/pipeline/ratelimit"
 	"github.com/telamentis/telamentis/pipeline/tenantguard"
+	"github.com/telamentis/telamentis/secrets"
+	"github.com/telamentis/telamentis/transport"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -92,6 +91,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			for _, s := range settings(&c) {
 				fmt.Fprintf(stdout, "%s: %v\n", s.name, derefSetting(s.ptr))
 			}
+			// Secrets are checked as serve would load them, then shown
+			// only as set or unset.
+			if _, err := secrets.NewReloader(secretLoader(c, getenv), slog.New(slog.DiscardHandler), secretSpecs()...); err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
+			if getenv(MasterKeyEnv) != "" || getenv(MasterKeyEnv+"_FILE") != "" {
+				if _, err := secretLoader(c, getenv).Load(secrets.Spec{Name: MasterKeyEnv, MinLen: 32}); err != nil {
+					return fmt.Errorf("config: %w", err)
+				}
+			}
+			for _, l := range secretStatus(getenv) {
+				fmt.Fprintln(stdout, l)
+			}
 			return nil
 		},
 	}
@@ -118,6 +130,8 @@ func derefSetting(p any) any {
 		return *v
 	case *float64:
 		return *v
+	case *int:
+		return *v
 	}
 	return nil
 }
@@ -133,13 +147,36 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// Secrets: from env or *_FILE only, refused when empty, short or a
+	// placeholder, re-read on SIGHUP.
+	sec, err := secrets.NewReloader(secretLoader(cfg, getenv), logger, secretSpecs()...)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	m := metrics.New()
+	sec.Subscribe(func(name string, _ telamentis.Secret) {
+		logger.Info("secret reloaded", slog.String("name", name))
+		m.Reload("secrets", nil)
+	})
+	go sec.Run(ctx)
+	tc, err := cfg.transportConfig()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	tracing, err := metrics.NewTracing(ctx, metrics.TracingConfig{Enabled: cfg.Security.Tracing.Enabled,
+		OTLPEndpoint: cfg.Security.Tracing.OTLPEndpoint, SampleRatio: cfg.Security.Tracing.SampleRatio}, logger)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer tracing.Shutdown(context.WithoutCancel(ctx))
+
 	bcfg := badger.Config{InMemory: cfg.InMemory, NoSync: cfg.NoSync}
 	var master []byte
 	if !cfg.InMemory {
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 			return fmt.Errorf("serve: data dir: %w", err)
 		}
-		k, src, err := badger.LoadMasterKey(getenv, filepath.Join(cfg.Data, "dev-master.key"), logger)
+		k, src, err := loadMasterKey(cfg, getenv, filepath.Join(cfg.Data, "dev-master.key"), logger)
 		if err != nil {
 			return fmt.Errorf("serve: master key: %w", err)
 		}
@@ -166,6 +203,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 			Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience, JWKSURL: cfg.OIDC.JWKSURL,
 			Algorithms: cfg.OIDC.Algorithms, TenantClaim: cfg.OIDC.TenantClaim,
 			RoleClaim: cfg.OIDC.RoleClaim, PIIClaim: cfg.OIDC.PIIClaim,
+			HMACSecret: sec.Get(OIDCHMACSecretEnv),
 		}, logger)
 		if err != nil {
 			return fmt.Errorf("serve: oidc: %w", err)
@@ -173,7 +211,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		authn.JWT = jwt
 	}
 
-	if err := bootstrap(ctx, store, keys, getenv, stderr, logger); err != nil {
+	if err := bootstrap(ctx, store, keys, sec.Get(BootstrapKeyEnv), stderr, logger); err != nil {
 		return err
 	}
 
@@ -186,11 +224,12 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 			return fmt.Errorf("serve: audit log: %w", err)
 		}
 		defer alog.Close()
-		step, err := pipeaudit.New(pipeaudit.Config{Log: alog, HashID: alog.HashID, SkipWrites: true}, logger)
+		counted := countingAudit{AuditLog: alog, m: m}
+		step, err := pipeaudit.New(pipeaudit.Config{Log: counted, HashID: alog.HashID, SkipWrites: true}, logger)
 		if err != nil {
 			return fmt.Errorf("serve: audit step: %w", err)
 		}
-		auditStep, auditLog = step, alog
+		auditStep, auditLog = step, counted
 	} else {
 		logger.Warn("audit log disabled (in-memory store without audit_dir)")
 	}
@@ -215,10 +254,11 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	defer limiter.Close()
 	// The pipeline order: log (and time) everything, refuse cheaply first
 	// (rate limits), then scope to the tenant, then audit what runs.
-	steps := []telamentis.Step{pipeline.NewLogger(logger), limiter, tenantguard.New(store)}
+	steps := []telamentis.Step{pipeline.NewLogger(logger), metricsStep{m: m}, limiter, tenantguard.New(store)}
 	if auditStep != nil {
 		steps = append(steps, auditStep)
 	}
+	steps = append(steps, metricsStep{m: m, store: true, backend: "badger"})
 	chain, err := pipeline.New(logger, steps...)
 	if err != nil {
 		return fmt.Errorf("serve: pipeline: %w", err)
@@ -233,45 +273,48 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess,
 		PIIKey: derive(master, "telamentis/pii-pseudonym/v1"), Logger: logger, Version: version,
 		QueryHasCredential: auth.QueryHasCredential, AuthGuard: limiter,
-		Extractor: extractor,
+		Extractor: extractor, OnRequest: onRequest(m),
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tc.OnCertReload = func(err error) { m.Reload("tls", err) }
+	srv, err := transport.New(tc, tracing.Middleware(api, nil), logger) // refuses plaintext off loopback
 	if err != nil {
-		return fmt.Errorf("serve: listen: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", version),
-		slog.Any("pipeline", chain.Steps()))
+	actx, acancel := context.WithCancel(ctx)
+	defer acancel()
+	adminAddr, adminDone, err := startAdmin(actx, cfg, m, sec, logger)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if adminAddr != nil {
+		logger.Info("admin listening", slog.String("admin_addr", adminAddr.String()))
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("pipeline", slog.String("version", version), slog.Any("steps", chain.Steps()))
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- addr.String()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(ctx) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("serve: shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-errc; err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	acancel()
+	if adminDone != nil {
+		<-adminDone
 	}
 	logger.Info("server stopped")
 	return nil
@@ -302,9 +345,9 @@ func derive(master []byte, purpose string) []byte {
 }
 
 // bootstrap creates the first system admin key when the key store is
-// empty: from BootstrapKeyFileEnv if set, else a new key printed once to
-// stderr.
-func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, getenv func(string) string, stderr io.Writer, logger *slog.Logger) error {
+// empty: the token of TELAMENTIS_BOOTSTRAP_ADMIN_KEY(_FILE) if set, else a
+// new key printed once to stderr.
+func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, token telamentis.Secret, stderr io.Writer, logger *slog.Logger) error {
 	n, err := store.CountKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: bootstrap: %w", err)
@@ -312,12 +355,12 @@ func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, 
 	if n > 0 {
 		return nil
 	}
-	if path := getenv(BootstrapKeyFileEnv); path != "" {
-		id, err := importKey(ctx, store, path)
+	if !token.IsZero() {
+		id, err := importBootstrapKey(ctx, keys, token)
 		if err != nil {
 			return fmt.Errorf("serve: bootstrap: %w", err)
 		}
-		logger.Info("bootstrap admin key imported", slog.String("key_id", id), slog.String("source", path))
+		logger.Info("bootstrap admin key imported", slog.String("key_id", id))
 		return nil
 	}
 	k, secret, err := keys.IssueKey(ctx, telamentis.NewKey{Role: telamentis.RoleAdmin, Name: "bootstrap admin"})
@@ -327,33 +370,4 @@ func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, 
 	logger.Info("bootstrap admin key created", slog.String("key_id", k.ID))
 	fmt.Fprintf(stderr, "\nTelaMentis created the first system admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret.Reveal())
 	return nil
-}
-
-// importKey stores the admin API key held in path. The file must not be
-// readable by group or others. Only the token's SHA-256 digest is stored,
-// as auth.Keys does for the keys it issues.
-func importKey(ctx context.Context, store telamentis.KeyStore, path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("admin key file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("admin key file %s: permissions %v allow group or others; chmod 600", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("admin key file: %w", err)
-	}
-	token := strings.TrimSpace(string(b))
-	if !auth.IsAPIKey(token) {
-		return "", fmt.Errorf("admin key file %s: not an API key token (tm_<id>_<secret>)", path)
-	}
-	id, _, _ := strings.Cut(strings.TrimPrefix(token, "tm_"), "_")
-	d := sha256.Sum256([]byte(token))
-	err = store.CreateKey(ctx, telamentis.APIKey{ID: id, Role: telamentis.RoleAdmin, Name: "bootstrap admin",
-		Hash: d[:], CreatedAt: time.Now().UTC()})
-	if err != nil {
-		return "", fmt.Errorf("admin key file: %w", err)
-	}
-	return id, nil
 }

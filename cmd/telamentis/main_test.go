@@ -94,7 +94,7 @@ func startRun(t *testing.T, args []string, vars map[string]string) (addr string,
 	logs = &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), env(vars), io.Discard, logs)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...), env(vars), io.Discard, logs)
 	}()
 	addr = waitFor(t, logs, addrRe, done)
 	return addr, logs, func() error {
@@ -159,7 +159,7 @@ func TestServeBootstrapKeyFile(t *testing.T) {
 	}
 	// A key file readable by others is refused.
 	err := run(t.Context(), []string{"serve", "--in-memory", "--listen", "127.0.0.1:0"}, env(map[string]string{BootstrapKeyFileEnv: path}), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "permissions") {
+	if err == nil || !strings.Contains(err.Error(), "too open") {
 		t.Fatalf("world-readable key file: %v", err)
 	}
 	os.Chmod(path, 0o600)
@@ -188,7 +188,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Skip("starts a process")
 	}
 	data := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TELAMENTIS_TEST_RUN_MAIN=1")
 	logs := &syncBuffer{}
 	cmd.Stderr = logs

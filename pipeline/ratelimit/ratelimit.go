@@ -23,6 +23,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,29 @@ func (e *LimitError) Unwrap() error { return e.err }
 
 // RetryAfter is how long the caller should wait before retrying.
 func (e *LimitError) RetryAfter() time.Duration { return e.Retry }
+
+// HTTPHeaders returns the RateLimit and RateLimit-Policy fields of
+// draft-ietf-httpapi-ratelimit-headers (structured-field style) for the
+// refusing bucket: the policy names the scope, its quota (the burst, or the
+// concurrency cap) and window in seconds; RateLimit says nothing remains
+// (r=0) and when the bucket has a token again (t, seconds, rounded up).
+// Neither names the tenant, key or address the bucket belongs to.
+func (e *LimitError) HTTPHeaders() http.Header {
+	h := http.Header{}
+	secs := max(1, int((e.Retry+time.Second-1)/time.Second))
+	if e.Scope == ScopeConcurrency {
+		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d", e.Scope, e.Limits.MaxConcurrent))
+	} else {
+		q := e.Limits.Burst
+		w := 1
+		if e.Limits.RPS > 0 {
+			w = max(1, int(math.Ceil(float64(q)/e.Limits.RPS)))
+		}
+		h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", e.Scope, q, w))
+	}
+	h.Set("RateLimit", fmt.Sprintf("%q;r=0;t=%d", e.Scope, secs))
+	return h
+}
 
 // Config configures a Limiter.
 type Config struct {
