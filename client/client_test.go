@@ -51,7 +51,7 @@ func runMain(m *testing.M) int {
 	adminKey = token()
 	kf := filepath.Join(dir, "admin.key")
 	os.WriteFile(kf, []byte(adminKey), 0o600)
-	cmd := exec.Command(bin, "serve", "--in-memory", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--in-memory", "--listen", "127.0.0.1:0", "--admin-listen", "off")
 	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+kf)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -62,8 +62,8 @@ func runMain(m *testing.M) int {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+			var l struct{ Msg, Addr, Listener string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && l.Listener == "" {
 				addr <- l.Addr
 			}
 		}

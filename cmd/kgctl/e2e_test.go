@@ -79,7 +79,7 @@ func startServer(dir string) (func(), error) {
 		return nil, err
 	}
 	server.adminKey = keyFile
-	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync")
+	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync", "--admin-listen", "off")
 	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+keyFile, "TELAMENTIS_MASTER_KEY="+strings.Repeat("ab", 32))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -95,10 +95,11 @@ func startServer(dir string) (func(), error) {
 		sent := false
 		for sc.Scan() {
 			var l struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg      string `json:"msg"`
+				Addr     string `json:"addr"`
+				Listener string `json:"listener"`
 			}
-			if !sent && json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" {
+			if !sent && json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && l.Listener == "" {
 				addr <- l.Addr
 				sent = true
 			}
