@@ -184,11 +184,14 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	return nil
 }
 
-// analyzeAfterImport refreshes the planner's statistics of a table that an
-// import grew by more than a fifth since its last ANALYZE (or that was
-// never analysed): a bulk load leaves estimates of one row behind, and
-// plans that are orders of magnitude off. Only the owner may ANALYZE;
-// without the owner connection autovacuum catches up later.
+// analyzeAfterImport refreshes the planner's statistics of a table once
+// imports since its last ANALYZE by this store reach a quarter of its
+// estimated rows (or it was never analysed). Stale statistics after a bulk
+// load are not a small matter: a tenant that was not yet loaded at the
+// last ANALYZE is estimated at one row, and plans built on that run for
+// seconds (a nested loop over every edge of the tenant per result row).
+// Only the owner may ANALYZE; without the owner connection autovacuum
+// catches up later.
 func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, edges int) {
 	if s.owner == nil {
 		return
@@ -200,12 +203,19 @@ func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, ed
 		if t.rows == 0 {
 			continue
 		}
-		var est float64
 		rel := ident(schema) + "." + ident(t.name)
+		s.mu.Lock()
+		s.imported[rel] += int64(t.rows)
+		pending := s.imported[rel]
+		s.mu.Unlock()
+		var est float64
 		err := s.owner.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, rel).Scan(&est)
-		if err == nil && est >= 0 && float64(t.rows) < 0.2*est {
+		if err == nil && est > 0 && float64(pending) < 0.25*est {
 			continue
 		}
+		s.mu.Lock()
+		s.imported[rel] = 0
+		s.mu.Unlock()
 		if err == nil {
 			_, err = s.owner.Exec(ctx, `ANALYZE `+rel)
 		}

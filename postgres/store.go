@@ -66,8 +66,9 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	mu      sync.RWMutex
-	tenants map[string]string // tenant → schema, a cache of the tenants table
+	mu       sync.RWMutex
+	tenants  map[string]string // tenant → schema, a cache of the tenants table
+	imported map[string]int64  // table → rows imported since its last ANALYZE
 }
 
 // Interface guards.
@@ -134,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
 	}
 	s := &Store{pool: pool, schema: cfg.Schema, codec: telamentis.NewCursorCodec(key),
-		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string)}
+		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), imported: make(map[string]int64)}
 	var super, bypass bool
 	if err := pool.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
 		Scan(&s.role, &super, &bypass); err != nil {
