@@ -184,7 +184,7 @@ func (e *ProblemError) Unwrap() error { return e.err }
 // codeOf maps a problem type (or, failing that, the status) to a code.
 func codeOf(typ string, status int) telamentis.Code {
 	switch strings.TrimPrefix(typ, "https://telamentis.dev/problems/") {
-	case "invalid", "too-large", "unsupported-media-type", "method-not-allowed", "not-acceptable":
+	case "invalid", "too-large", "unsupported-media-type", "method-not-allowed", "not-acceptable", "unprocessable":
 		return telamentis.CodeInvalid
 	case "not-found":
 		return telamentis.CodeNotFound
@@ -194,7 +194,7 @@ func codeOf(typ string, status int) telamentis.Code {
 		return telamentis.CodeUnauthenticated
 	case "forbidden":
 		return telamentis.CodeForbidden
-	case "rate-limited":
+	case "rate-limited", "budget-exceeded":
 		return telamentis.CodeRateLimited
 	case "quota-exceeded":
 		return telamentis.CodeQuota
@@ -261,6 +261,13 @@ func problemFrom(p problemJSON, h http.Header) *ProblemError {
 	e := &ProblemError{Status: p.Status, Type: p.Type, Title: p.Title, Detail: p.Detail, Instance: p.Instance,
 		RequestID: p.RequestID, Fields: p.Errors,
 		err: &telamentis.Error{Code: code, Message: msg, Fields: p.Errors}}
+	// The LLM sentinels, so that errors.Is works as on the server side.
+	switch strings.TrimPrefix(p.Type, "https://telamentis.dev/problems/") {
+	case "unprocessable":
+		e.err.Err = telamentis.ErrUnprocessable
+	case "budget-exceeded":
+		e.err.Err = telamentis.ErrBudgetExceeded
+	}
 	if h != nil {
 		if s := h.Get("Retry-After"); s != "" {
 			var secs int

@@ -10,11 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,7 +83,10 @@ func startServer(dir string) (func(), error) {
 	}
 	server.adminKey = keyFile
 	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync", "--admin-listen", "off")
-	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+keyFile, "TELAMENTIS_MASTER_KEY="+strings.Repeat("ab", 32))
+	llm := startLLMFake()
+	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+keyFile, "TELAMENTIS_MASTER_KEY="+strings.Repeat("ab", 32),
+		"FAKE_LLM_KEY=sk-fake-kgctl-0123456789",
+		`TELAMENTIS_LLM_ROUTES=[{name: fake, type: openai, base_url: "`+llm.URL+`/v1", model: fake-model, api_key_env: FAKE_LLM_KEY}]`)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -112,6 +118,7 @@ func startServer(dir string) (func(), error) {
 		}
 	}()
 	stop := func() {
+		defer llm.Close()
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -275,3 +282,38 @@ func readAll(t testing.TB, path string) string {
 }
 
 var _ = io.Discard
+
+// llmSent records what the fake LLM provider received.
+var llmSent struct {
+	sync.Mutex
+	text []string
+}
+
+// startLLMFake starts a loopback server speaking the OpenAI chat
+// completions wire format that answers every request with one extraction
+// envelope: Alice works at Acme.
+func startLLMFake() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Messages []struct {
+				Content string `json:"content"`
+			} `json:"messages"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		llmSent.Lock()
+		for _, m := range req.Messages {
+			llmSent.text = append(llmSent.text, m.Content)
+		}
+		llmSent.Unlock()
+		env := `{"nodes":[{"alias":"person:alice","label":"Person","props":{"name":"Alice"},"confidence":0.9},` +
+			`{"alias":"org:acme","label":"Organization","confidence":0.9},{"alias":"topic:x","label":"Topic","confidence":0.1}],` +
+			`"relations":[{"from":"person:alice","to":"org:acme","kind":"WORKS_AT","valid_from":"2021-01-01T00:00:00Z","confidence":0.9}]}`
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "fake-model",
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "logprobs": nil,
+				"message": map[string]any{"role": "assistant", "content": env, "refusal": nil}}},
+			"usage": map[string]any{"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+		})
+	}))
+}

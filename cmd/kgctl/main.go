@@ -163,7 +163,7 @@ func newRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		newTenantCmd(f), newKeyCmd(f), newIngestCmd(f), newExportCmd(f), newQueryCmd(f), newGetCmd(f),
 		newAuditCmd(f), newHealthCmd(f), newVersionCmd(f), newBackupCmd(f), newRestoreCmd(f), newConfigCmd(f),
-		newWhoamiCmd(f),
+		newWhoamiCmd(f), newExtractCmd(f),
 	)
 	// Unknown subcommands and missing arguments are usage errors.
 	var walk func(c *cobra.Command)
