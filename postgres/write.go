@@ -105,12 +105,10 @@ type scanner interface{ Scan(...any) error }
 
 func scanNode(r scanner) (telamentis.Node, error) {
 	var n telamentis.Node
-	var props string
 	var ts, te int64
-	if err := r.Scan(&n.ID, &n.Alias, &n.Label, &props, &ts, &te); err != nil {
+	if err := r.Scan(&n.ID, &n.Alias, &n.Label, &n.Props, &ts, &te); err != nil {
 		return n, err
 	}
-	n.Props = []byte(props)
 	n.TxStart, n.TxEnd = telamentis.FromMicros(ts), telamentis.FromMicros(te)
 	return n, nil
 }
@@ -120,12 +118,10 @@ const edgeCols = `id, coalesce(alias, ''), from_id, to_id, kind, props_c, valid_
 
 func scanEdge(r scanner) (telamentis.Edge, error) {
 	var e telamentis.Edge
-	var props string
 	var vf, vt, ts, te int64
-	if err := r.Scan(&e.ID, &e.Alias, &e.From, &e.To, &e.Kind, &props, &vf, &vt, &ts, &te); err != nil {
+	if err := r.Scan(&e.ID, &e.Alias, &e.From, &e.To, &e.Kind, &e.Props, &vf, &vt, &ts, &te); err != nil {
 		return e, err
 	}
-	e.Props = []byte(props)
 	e.ValidFrom, e.ValidTo = telamentis.FromMicros(vf), telamentis.FromMicros(vt)
 	e.TxStart, e.TxEnd = telamentis.FromMicros(ts), telamentis.FromMicros(te)
 	return e, nil
