@@ -191,7 +191,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 // last ANALYZE is estimated at one row, and plans built on that run for
 // seconds (a nested loop over every edge of the tenant per result row).
 // Only the owner may ANALYZE; without the owner connection autovacuum
-// catches up later.
+// catches up later. ANALYZE runs in the background, one per table at a
+// time; Close waits for it.
 func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, edges int) {
 	if s.owner == nil {
 		return
@@ -215,13 +216,27 @@ func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, ed
 		}
 		s.mu.Lock()
 		s.imported[rel] = 0
+		busy := s.analyzing[rel]
+		s.analyzing[rel] = true
 		s.mu.Unlock()
-		if err == nil {
-			_, err = s.owner.Exec(ctx, `ANALYZE `+rel)
-		}
 		if err != nil {
 			s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+			continue
 		}
+		if busy {
+			continue // the running ANALYZE samples these rows too
+		}
+		// In the background, so the import returns; Close waits for it.
+		s.bg.Go(func() {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			if _, err := s.owner.Exec(actx, `ANALYZE `+rel); err != nil {
+				s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+			}
+			s.mu.Lock()
+			s.analyzing[rel] = false
+			s.mu.Unlock()
+		})
 	}
 }
 

@@ -66,9 +66,11 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	mu       sync.RWMutex
-	tenants  map[string]string // tenant → schema, a cache of the tenants table
-	imported map[string]int64  // table → rows imported since its last ANALYZE
+	mu        sync.RWMutex
+	tenants   map[string]string // tenant → schema, a cache of the tenants table
+	imported  map[string]int64  // table → rows imported since its last ANALYZE
+	analyzing map[string]bool   // table → an ANALYZE is running
+	bg        sync.WaitGroup    // background ANALYZEs
 }
 
 // Interface guards.
@@ -135,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
 	}
 	s := &Store{pool: pool, schema: cfg.Schema, codec: telamentis.NewCursorCodec(key),
-		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), imported: make(map[string]int64)}
+		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), imported: make(map[string]int64), analyzing: make(map[string]bool)}
 	var super, bypass bool
 	if err := pool.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
 		Scan(&s.role, &super, &bypass); err != nil {
@@ -177,6 +179,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Close releases the pools. In-flight calls may fail with CodeUnavailable.
 func (s *Store) Close() error {
+	s.bg.Wait()
 	s.pool.Close()
 	if s.owner != nil {
 		s.owner.Close()
