@@ -37,10 +37,7 @@ type edgeVer struct {
 type edgeRec struct {
 	id       id16
 	from, to *nodeRec
-	// fromID and toID copy the endpoints' IDs, so that results are built
-	// without touching the node records.
-	fromID, toID id16
-	vers         []edgeVer
+	vers     []edgeVer
 	// v0 holds the first version in the record's own allocation (most
 	// edges have one version), saving a pointer chase on every scan.
 	v0 [1]edgeVer
@@ -55,12 +52,6 @@ func newEdgeRec(id id16, from, to *nodeRec) *edgeRec {
 
 func (r *edgeRec) setEnds(from, to *nodeRec) {
 	r.from, r.to = from, to
-	if from != nil {
-		r.fromID = from.id
-	}
-	if to != nil {
-		r.toID = to.id
-	}
 }
 
 // edgeSlab hands out edge records from contiguous chunks: records loaded
@@ -126,21 +117,30 @@ func (r *edgeRec) live() *edgeVer {
 }
 
 // kindEntry is an edge in a per-kind list, with a copy of its latest
-// version's times: a scan at a transaction time at or after that version's
-// start decides from the entry alone, without touching the edge, so the
-// interval-overlap scans read the list sequentially.
+// version's times, IDs and props: a scan at a transaction time at or after
+// that version's start decides from the entry alone and builds the result
+// row from it, without touching the edge, so the interval-overlap scans
+// read the list sequentially (and a cursor resumes by binary search over
+// the entries' own IDs).
 type kindEntry struct {
-	r              *edgeRec
-	txStart, txEnd int64
-	vf, vt         int64
-	sameKind       bool // the latest version has the list's kind
+	r                *edgeRec
+	id, fromID, toID id16
+	txStart, txEnd   int64
+	vf, vt           int64
+	props            string // shared with the version; immutable
+	sameKind         bool   // the latest version has the list's kind
+	aliased          bool   // the latest version has an alias (read it from r)
 }
 
-func (e kindEntry) key() id16 { return e.r.id }
+func (e kindEntry) key() id16 { return e.id }
 
 func newKindEntry(r *edgeRec, kind string) kindEntry {
 	v := &r.vers[len(r.vers)-1]
-	return kindEntry{r: r, txStart: v.txStart, txEnd: v.txEnd, vf: v.vf, vt: v.vt, sameKind: v.kind == kind}
+	return kindEntry{
+		r: r, id: r.id, fromID: r.from.id, toID: r.to.id,
+		txStart: v.txStart, txEnd: v.txEnd, vf: v.vf, vt: v.vt, props: v.props,
+		sameKind: v.kind == kind, aliased: v.alias != "",
+	}
 }
 
 // refreshKinds updates r's entries in the kind lists after its latest
@@ -458,7 +458,7 @@ func (ts *tenantState) addEdgeVersion(r *edgeRec, v edgeVer, isNew bool) {
 	r.vers = append(r.vers, v)
 	ts.edgeVersions++
 	ts.bytes += edgeVerBytes(ts.id, &v)
-	ts.byKind[v.kind] = insertSorted(ts.byKind[v.kind], kindEntry{r: r})
+	ts.byKind[v.kind] = insertSorted(ts.byKind[v.kind], newKindEntry(r, v.kind))
 	ts.refreshKinds(r)
 	if v.alias != "" {
 		if l := ts.edgeAliases[v.alias]; !slices.Contains(l, r) {
@@ -631,14 +631,13 @@ func edgesOut(recs []*edgeRec, vers []*edgeVer, vis int64) []telamentis.Edge {
 		n += len(v.props)
 	}
 	props := make([]byte, 0, n)
-	// All IDs of the page in one string, encoded from the edge records
-	// (the nodes' cached strings would cost two cache misses each).
+	// All IDs of the page in one string.
 	idb := make([]byte, 3*36*len(recs))
 	for i, r := range recs {
 		o := 3 * 36 * i
 		putIDHex(idb[o:], r.id)
-		putIDHex(idb[o+36:], r.fromID)
-		putIDHex(idb[o+72:], r.toID)
+		putIDHex(idb[o+36:], r.from.id)
+		putIDHex(idb[o+72:], r.to.id)
 	}
 	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
 	for i := range recs {
@@ -661,6 +660,77 @@ func edgesOut(recs []*edgeRec, vers []*edgeVer, vis int64) []telamentis.Edge {
 		e.ValidTo = telamentis.FromMicros(v.vt)
 		e.TxStart = telamentis.FromMicros(v.txStart)
 		e.TxEnd = telamentis.FromMicros(txEnd)
+	}
+	return out
+}
+
+// kindHit is a kind-list entry that matched a query, with the list's kind.
+type kindHit struct {
+	e    *kindEntry
+	kind string
+}
+
+// kindEdgesOut converts a page of kind-list hits read at T. An entry that
+// describes the version visible at T (the usual case: current reads)
+// supplies the whole row, so the edge records are not touched; older reads,
+// aliases and kinds changed by the latest version read the edge. Like
+// edgesOut, the page shares one allocation for its ID strings and one for
+// its props, which are copied: callers may modify the returned bytes.
+func kindEdgesOut(hits []kindHit, T, vis int64) []telamentis.Edge {
+	out := make([]telamentis.Edge, len(hits))
+	idb := make([]byte, 3*36*len(hits))
+	n := 0
+	for _, h := range hits {
+		n += len(h.e.props)
+	}
+	props := make([]byte, 0, n+64)
+	for i, h := range hits {
+		e := h.e
+		o := 3 * 36 * i
+		e2 := &out[i]
+		if T >= e.txStart && e.sameKind && !e.aliased {
+			putIDHex(idb[o:], e.id)
+			putIDHex(idb[o+36:], e.fromID)
+			putIDHex(idb[o+72:], e.toID)
+			txEnd := e.txEnd
+			if txEnd > vis {
+				txEnd = open
+			}
+			start := len(props)
+			props = append(props, e.props...)
+			e2.Kind = h.kind
+			e2.Props = props[start:len(props):len(props)]
+			e2.ValidFrom = telamentis.FromMicros(e.vf)
+			e2.ValidTo = telamentis.FromMicros(e.vt)
+			e2.TxStart = telamentis.FromMicros(e.txStart)
+			e2.TxEnd = telamentis.FromMicros(txEnd)
+			continue
+		}
+		r := e.r
+		v := r.at(T)
+		putIDHex(idb[o:], r.id)
+		putIDHex(idb[o+36:], r.from.id)
+		putIDHex(idb[o+72:], r.to.id)
+		txEnd := v.txEnd
+		if txEnd > vis {
+			txEnd = open
+		}
+		start := len(props)
+		props = append(props, v.props...)
+		e2.Alias = v.alias
+		e2.Kind = v.kind
+		e2.Props = props[start:len(props):len(props)]
+		e2.ValidFrom = telamentis.FromMicros(v.vf)
+		e2.ValidTo = telamentis.FromMicros(v.vt)
+		e2.TxStart = telamentis.FromMicros(v.txStart)
+		e2.TxEnd = telamentis.FromMicros(txEnd)
+	}
+	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
+	for i := range out {
+		o := 3 * 36 * i
+		out[i].ID = ids[o : o+36]
+		out[i].From = ids[o+36 : o+72]
+		out[i].To = ids[o+72 : o+108]
 	}
 	return out
 }

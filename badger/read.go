@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/telamentis/telamentis"
@@ -372,7 +373,7 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 	case to != nil:
 		lists = [][]*edgeRec{to.in}
 	case len(q.Kinds) > 0:
-		// Below.
+		// queryKinds, below.
 	default:
 		lists = [][]*edgeRec{ts.allEdges}
 	}
@@ -390,33 +391,10 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		}
 		return valid == nil || valid(telamentis.Span{Start: v.vf, End: v.vt})
 	}
-	var recs []*edgeRec
-	if lists != nil {
-		recs = collect(lists, after, q.Limit, match)
-	} else {
-		var klists [][]kindEntry
-		for _, k := range q.Kinds {
-			if l := ts.byKind[k]; len(l) > 0 {
-				klists = append(klists, l)
-			}
-		}
-		entries := collect(klists, after, q.Limit, func(e kindEntry) bool {
-			if T < e.txStart {
-				return match(e.r) // an older version: look at the edge
-			}
-			if T >= e.txEnd {
-				return false
-			}
-			if !e.sameKind && !slices.Contains(q.Kinds, e.r.vers[len(e.r.vers)-1].kind) {
-				return false
-			}
-			return valid == nil || valid(telamentis.Span{Start: e.vf, End: e.vt})
-		})
-		recs = make([]*edgeRec, len(entries))
-		for i, e := range entries {
-			recs[i] = e.r
-		}
+	if lists == nil {
+		return ts.queryKinds(q, T, after, vis, match, valid)
 	}
+	recs := collect(lists, after, q.Limit, match)
 	var next *position
 	if len(recs) > q.Limit {
 		recs = recs[:q.Limit]
@@ -427,6 +405,54 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		vers[i] = r.at(T)
 	}
 	return edgesOut(recs, vers, vis), next, nil
+}
+
+// queryKinds answers an edges query by kind from the per-kind lists.
+func (ts *tenantState) queryKinds(q *telamentis.Query, T int64, after *id16, vis int64, match func(*edgeRec) bool, valid func(telamentis.Span) bool) ([]telamentis.Edge, *position, error) {
+	hits := make([]kindHit, 0, min(q.Limit+1, 1024))
+	lists := 0
+	for _, k := range q.Kinds {
+		l := ts.byKind[k]
+		if len(l) == 0 {
+			continue
+		}
+		lists++
+		i := 0
+		if after != nil {
+			a := *after
+			i = sort.Search(len(l), func(i int) bool { return a.less(l[i].id) })
+		}
+		for n := 0; i < len(l) && n <= q.Limit; i++ {
+			e := &l[i]
+			switch {
+			case T < e.txStart:
+				if !match(e.r) { // an older version: look at the edge
+					continue
+				}
+			case T >= e.txEnd:
+				continue
+			default:
+				if !e.sameKind && !slices.Contains(q.Kinds, e.r.vers[len(e.r.vers)-1].kind) {
+					continue
+				}
+				if valid != nil && !valid(telamentis.Span{Start: e.vf, End: e.vt}) {
+					continue
+				}
+			}
+			hits = append(hits, kindHit{e: e, kind: k})
+			n++
+		}
+	}
+	if lists > 1 {
+		slices.SortFunc(hits, func(a, b kindHit) int { return cmpID(a.e.id, b.e.id) })
+		hits = slices.CompactFunc(hits, func(a, b kindHit) bool { return a.e.id == b.e.id })
+	}
+	var next *position
+	if len(hits) > q.Limit {
+		hits = hits[:q.Limit]
+		next = &position{T: T, id: hits[len(hits)-1].e.id}
+	}
+	return kindEdgesOut(hits, T, vis), next, nil
 }
 
 type reached struct {
