@@ -302,6 +302,26 @@ func TestDedicatedTenant(t *testing.T) {
 	if _, err := s.GetNode(ctx, "ded", telamentis.Ref{Alias: "a"}, time.Time{}); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
 		t.Fatalf("dropped tenant: %v", err)
 	}
+	// Concurrent creates of one dedicated tenant: one wins, the others
+	// conflict, and the winner's schema is intact.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[telamentis.Code]int{}
+	for range 4 {
+		wg.Go(func() {
+			_, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "race", Isolation: telamentis.IsolationDedicated})
+			mu.Lock()
+			codes[telamentis.ErrorCode(err)]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[""] != 1 || codes[telamentis.CodeConflict] != 3 {
+		t.Fatalf("concurrent dedicated creates: %v", codes)
+	}
+	if _, err := s.UpsertNode(ctx, "race", telamentis.NodeInput{Label: "Thing"}); err != nil {
+		t.Fatalf("write to the raced tenant: %v", err)
+	}
 	noOwner := d.open(t, schema, func(c *postgres.Config) { c.OwnerDSN = telamentis.Secret{} })
 	if _, err := noOwner.CreateTenant(ctx, telamentis.Tenant{ID: "ded2", Isolation: telamentis.IsolationDedicated}); telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
 		t.Fatalf("dedicated without owner: %v", err)

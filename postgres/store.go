@@ -353,25 +353,14 @@ func (s *Store) CreateTenant(ctx context.Context, t telamentis.Tenant) (telament
 	}
 	nowT := telamentis.NormalizeTime(s.now())
 	t.CreatedAt, t.UpdatedAt = nowT, nowT
-	schema := s.schema
-	if t.Isolation == telamentis.IsolationDedicated {
-		if s.owner == nil {
-			return t, telamentis.Errorf(telamentis.CodeUnavailable, "dedicated tenants need the owner connection (owner DSN)")
-		}
-		schema = s.dedicatedSchema(t.ID)
-		var exists bool
-		if err := s.pool.QueryRow(ctx, s.sysq(`SELECT EXISTS (SELECT 1 FROM {s}.tenants WHERE id = $1)`), t.ID).Scan(&exists); err != nil {
-			return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
-		}
-		if exists {
-			return t, telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", t.ID)
-		}
-		if err := s.createSchema(ctx, schema); err != nil {
-			return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
-		}
-	}
 	doc, _ := json.Marshal(t)
-	err := s.tenantTx(ctx, schema, t.ID, func(tx pgx.Tx) error {
+	schema := s.schema
+	// insert writes the tenant's row and its state row; it sets the
+	// tenant first (the state table is under row-level security).
+	insert := func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('telamentis.tenant', $1, true)`, t.ID); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, s.sysq(`INSERT INTO {s}.tenants (id, isolation, schema_name, max_nodes, max_edges, doc, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING`),
 			t.ID, string(t.Isolation), schema, t.Quotas.MaxNodes, t.Quotas.MaxEdges, doc, t.CreatedAt)
@@ -383,7 +372,17 @@ func (s *Store) CreateTenant(ctx context.Context, t telamentis.Tenant) (telament
 		}
 		_, err = tx.Exec(ctx, q(schema, `INSERT INTO {s}.tenant_state (tenant_id) VALUES ($1)`), t.ID)
 		return err
-	})
+	}
+	var err error
+	if t.Isolation == telamentis.IsolationDedicated {
+		if s.owner == nil {
+			return t, telamentis.Errorf(telamentis.CodeUnavailable, "dedicated tenants need the owner connection (owner DSN)")
+		}
+		schema = s.dedicatedSchema(t.ID)
+		err = s.createSchema(ctx, t.ID, schema, insert)
+	} else {
+		err = pgx.BeginFunc(ctx, s.pool, insert)
+	}
 	if err != nil {
 		return t, fmt.Errorf("postgres: create tenant: %w", mapErr(err))
 	}
@@ -395,12 +394,23 @@ func (s *Store) CreateTenant(ctx context.Context, t telamentis.Tenant) (telament
 }
 
 // createSchema creates a dedicated tenant's schema with the graph tables
-// and policies, and grants the service role the data privileges.
-func (s *Store) createSchema(ctx context.Context, schema string) error {
+// and policies, grants the service role the data privileges, and runs
+// insert (the tenant's rows), all in one owner transaction under the
+// migration lock, so that concurrent creates of one tenant cannot replace
+// each other's schema.
+func (s *Store) createSchema(ctx context.Context, tenant, schema string, insert func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.owner, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(746561)`); err != nil {
 			return err
 		}
+		var exists bool
+		if err := tx.QueryRow(ctx, s.sysq(`SELECT EXISTS (SELECT 1 FROM {s}.tenants WHERE id = $1)`), tenant).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", tenant)
+		}
+		// A schema left behind by an interrupted drop is replaced.
 		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(schema)+` CASCADE`); err != nil {
 			return err
 		}
@@ -410,7 +420,10 @@ func (s *Store) createSchema(ctx context.Context, schema string) error {
 		if err := applyMigrations(ctx, tx, s.schema, schema, "tenant", s.log); err != nil {
 			return err
 		}
-		return grant(ctx, tx, schema, s.role)
+		if err := grant(ctx, tx, schema, s.role); err != nil {
+			return err
+		}
+		return insert(tx)
 	})
 }
 
