@@ -100,7 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.Batch, "batch", 20000, "rows per Import call")
 	fs.IntVar(&cfg.ImportWorkers, "import-workers", 2, "concurrent Import calls")
 	fs.BoolVar(&cfg.Check, "check", false, "run the store's integrity check after loading (not timed)")
-	fs.BoolVar(&cfg.Keep, "keep", false, "keep the embedded store's directory")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the embedded store's directory or the postgres database (the embedded master key is not saved)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the query phase to this file")
 	fs.StringVar(&cfg.IngestProfile, "cpuprofile-ingest", "", "write a CPU profile of the load to this file")
 	fs.StringVar(&cfg.ReopenProfile, "cpuprofile-reopen", "", "write a CPU profile of the reopen to this file")
@@ -288,7 +288,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	tReopen := time.Since(t3)
 	stopProfile()
 	t4 := time.Now()
-	if _, err := st.GetNode(ctx, qs[0].Tenant, firstRef(qs), time.Time{}); err != nil && telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+	ft, fref := firstLookup(qs)
+	if _, err := st.GetNode(ctx, ft, fref, time.Time{}); err != nil && telamentis.ErrorCode(err) != telamentis.CodeNotFound {
 		return false, fmt.Errorf("first read after reopen: %w", err)
 	}
 	tFirst := time.Since(t4)
@@ -363,15 +364,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	return rep.valid(), nil
 }
 
-// firstRef names the node of the first lookup query, for the first read
-// after reopening.
-func firstRef(qs []benchQuery) telamentis.Ref {
+// firstLookup names the tenant and node of the first lookup query, for the
+// first read after reopening.
+func firstLookup(qs []benchQuery) (string, telamentis.Ref) {
 	for _, q := range qs {
 		if q.Type == "lookup" {
-			return telamentis.Ref{Alias: q.Alias}
+			return q.Tenant, telamentis.Ref{Alias: q.Alias}
 		}
 	}
-	return telamentis.Ref{Alias: "none"}
+	return tenantID(0), telamentis.Ref{Alias: "none"}
 }
 
 // checkStats compares the store's per-tenant counts with meta.json.
