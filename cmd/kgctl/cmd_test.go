@@ -302,11 +302,20 @@ func TestQuotaAbortsIngest(t *testing.T) {
 	id, e := newTenant(t, "writer")
 	run(t, admin(), "tenant", "update", id, "--max-nodes", "3")
 	f := writeFile(t, "q.csv", "id,label\na,T\nb,T\nc,T\nd,T\ne,T\n")
-	r := kgctl(t, e, "", "ingest", "csv", "--file", f, "--id-col", "id", "--label-col", "label", "--batch-size", "1", "-o", "json")
+	r := kgctl(t, e, "", "ingest", "csv", "--file", f, "--id-col", "id", "--label-col", "label", "--batch-size", "1", "--parallel", "1", "-o", "json")
 	var sum ingestTotals
 	json.Unmarshal([]byte(r.out), &sum)
 	if r.code != exitError || sum.Created != 3 || sum.Aborted == "" {
 		t.Fatalf("quota: exit %d %+v %q", r.code, sum, r.err)
+	}
+	// Over several streams, a stream that commits nothing is refused
+	// outright (403 quota, exit 5); either way nothing beyond the quota.
+	id2, e2 := newTenant(t, "writer")
+	run(t, admin(), "tenant", "update", id2, "--max-nodes", "3")
+	r = kgctl(t, e2, "", "ingest", "csv", "--file", f, "--id-col", "id", "--label-col", "label", "--batch-size", "1", "--parallel", "4", "-o", "json")
+	json.Unmarshal([]byte(r.out), &sum)
+	if (r.code != exitError && r.code != exitInvalid) || sum.Created != 3 {
+		t.Fatalf("quota over streams: exit %d %+v %q", r.code, sum, r.err)
 	}
 	// The key list of a fresh tenant, as a golden table.
 	_, ta := newTenant(t, "tenant_admin")

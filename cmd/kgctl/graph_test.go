@@ -574,8 +574,9 @@ func TestIngestParallelKeepsOrder(t *testing.T) {
 		}
 	}
 	nodes := writeFile(t, "nodes.csv", b.String())
+	// Short requests too: each stream goes on in new requests, in order.
 	r := run(t, e, "ingest", "csv", "--file", nodes, "--id-col", "id", "--label-col", "label", "--props-cols", "v",
-		"--parallel", "4", "--batch-size", "7", "-o", "json")
+		"--parallel", "4", "--batch-size", "7", "--max-request-time", "2ms", "-o", "json")
 	var sum ingestTotals
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 50 || sum.Updated != 100 {
@@ -598,12 +599,35 @@ func TestIngestParallelKeepsOrder(t *testing.T) {
 	rels := writeFile(t, "rels.csv", "id,from,to\n"+
 		"r1,n0s,n1ns\nr2,n0s,missing-1\nr3,n1ns,n2ns\nr4,missing-2,n2ns\nr5,n2ns,n3ns\n")
 	r = run(t, e, "ingest", "csv", "--type", "relationship", "--file", rels, "--id-col", "id", "--from-col", "from", "--to-col", "to",
-		"--rel-type-val", "NEXT", "--parallel", "3", "-o", "json")
+		"--rel-type-val", "NEXT", "--parallel", "3", "--max-request-time", "1ns", "-o", "json")
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 3 || sum.Rejected != 2 || !strings.Contains(r.err, "rels.csv:3: edge.to") || !strings.Contains(r.err, "rels.csv:5: edge.from") {
 		t.Fatalf("parallel rejections: %+v %q", sum, r.err)
 	}
 	if r := kgctl(t, e, "", "ingest", "csv", "--file", rels, "--parallel", "0", "--id-col", "id", "--label", "X"); r.code != exitUsage {
 		t.Fatalf("--parallel 0: exit %d", r.code)
+	}
+}
+
+// TestIngestSplitsLongStreams: a stream longer than one request goes on in
+// the next request only after the previous one committed, so lines may
+// refer to nodes sent in an earlier request.
+func TestIngestSplitsLongStreams(t *testing.T) {
+	_, e := newTenant(t, "writer")
+	var b strings.Builder
+	for i := range 40 {
+		b.WriteString(`{"node":{"alias":"n` + time.Duration(i).String() + `","label":"Thing"}}` + "\n")
+		if i > 0 {
+			b.WriteString(`{"edge":{"alias":"e` + time.Duration(i).String() + `","from":{"alias":"n` + time.Duration(i-1).String() +
+				`"},"to":{"alias":"n` + time.Duration(i).String() + `"},"kind":"NEXT"}}` + "\n")
+		}
+	}
+	b.WriteString(`{"edge":{"from":{"alias":"n0s"},"to":{"alias":"nowhere"},"kind":"NEXT"}}` + "\n")
+	f := writeFile(t, "chain.jsonl", b.String())
+	r := run(t, e, "ingest", "jsonl", "--file", f, "--batch-size", "3", "--max-request-time", "1ns", "-o", "json")
+	var sum ingestTotals
+	json.Unmarshal([]byte(r.out), &sum)
+	if sum.Created != 79 || sum.Rejected != 1 || sum.Batches < 20 || !strings.Contains(r.err, "chain.jsonl:80: edge.to") {
+		t.Fatalf("split stream: %+v %q", sum, r.err)
 	}
 }

@@ -37,6 +37,9 @@ type IngestOptions struct {
 	Interval time.Duration
 	// Parallel is how many ingest streams a CSV file is spread over.
 	Parallel int
+	// MaxRequestTime bounds one ingest request (default 20s): a longer
+	// stream continues in a new request.
+	MaxRequestTime time.Duration
 }
 
 // ingestTotals is the summary kgctl prints.
@@ -105,6 +108,8 @@ func newIngestCmd(f *Factory) *cobra.Command {
 		c.Flags().IntVar(&o.BatchSize, "batch-size", 5000, "rows per atomic server batch (1-10000)")
 		c.Flags().DurationVar(&o.Interval, "progress-interval", 0, "progress update interval (default 250ms on a terminal, 5s otherwise)")
 		_ = c.Flags().MarkHidden("progress-interval")
+		c.Flags().DurationVar(&o.MaxRequestTime, "max-request-time", 0, "longest one ingest request may stream before kgctl starts the next (default 20s)")
+		_ = c.Flags().MarkHidden("max-request-time")
 		_ = c.MarkFlagRequired("file")
 	}
 	cmd.AddCommand(csvCmd, jsonlCmd)
@@ -266,7 +271,13 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 	if n < 1 || o.Format != "csv" {
 		n = 1
 	}
-	fan := newFanout(n)
+	maxAge := o.MaxRequestTime
+	if maxAge == 0 {
+		maxAge = 20 * time.Second
+	}
+	fan := newFanout(n, maxAge, func(body io.Reader) (client.IngestSummary, error) {
+		return cli.Ingest(ctx, tenant, body, o.BatchSize)
+	})
 	prodErr := make(chan error, 1)
 	go func() {
 		var err error
@@ -279,25 +290,15 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 		prodErr <- err
 	}()
 	stop := startProgress(f, o, file, size, cr, &rows, &mu)
-	results := make([]client.IngestSummary, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for k := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[k], errs[k] = cli.Ingest(ctx, tenant, fan.pr[k], o.BatchSize)
-			fan.pr[k].CloseWithError(errors.New("ingest finished"))
-		}()
-	}
-	wg.Wait()
 	perr := <-prodErr
+	fan.wait()
 	stop()
 	sum.rows = int(rows.Load())
 	var err error
-	for k, res := range results {
-		if err == nil {
-			err = errs[k]
+	for _, seg := range fan.all {
+		res := seg.res
+		if err == nil && seg.err != nil && !errors.Is(seg.err, errClosedByPeer) {
+			err = seg.err
 		}
 		sum.Lines += res.Lines
 		sum.Created += res.Created
@@ -310,8 +311,8 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 		}
 		for _, e := range res.Errors {
 			line := e.Line
-			if e.Line >= 1 && e.Line <= len(fan.lineOf[k]) {
-				line = int(fan.lineOf[k][e.Line-1])
+			if e.Line >= 1 && e.Line <= len(seg.lineOf) {
+				line = int(seg.lineOf[e.Line-1])
 			}
 			msg := e.Message
 			if e.Field != "" {
@@ -322,6 +323,9 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 		if res.ErrorsTruncated {
 			fmt.Fprintf(f.IO.ErrOut, "%s: more rejected rows than the server lists\n", file)
 		}
+	}
+	if errors.Is(perr, errAborted) {
+		perr = nil
 	}
 	if perr != nil && !errors.Is(perr, errStrict) {
 		var ue *usageError
@@ -335,29 +339,64 @@ func ingestFile(ctx context.Context, f *Factory, cli *client.Client, tenant stri
 	return sum, err
 }
 
-// fanout spreads NDJSON lines over n ingest request bodies.
+// segment is one ingest request: the body being written and, once it
+// has finished, the server's answer.
+type segment struct {
+	pw     *io.PipeWriter
+	w      *bufio.Writer
+	lineOf []int32 // lineOf[i]: the input line of the request's line i+1
+	start  time.Time
+	done   chan struct{}
+	res    client.IngestSummary
+	err    error
+}
+
+// fanout spreads NDJSON lines over n concurrent ingest streams by key, and
+// splits each stream into requests of at most maxAge (the server bounds
+// how long one request body may take to arrive). A stream's next request
+// starts when its previous one has committed, so lines may refer to
+// earlier ones.
 type fanout struct {
-	pr     []*io.PipeReader
-	pw     []*io.PipeWriter
-	w      []*bufio.Writer
-	lineOf [][]int32 // lineOf[k][i]: the input line of stream k's line i+1
+	send   func(io.Reader) (client.IngestSummary, error)
+	maxAge time.Duration
+	cur    []*segment
+	all    []*segment
 	next   int
 }
 
-func newFanout(n int) *fanout {
-	f := &fanout{pr: make([]*io.PipeReader, n), pw: make([]*io.PipeWriter, n), w: make([]*bufio.Writer, n), lineOf: make([][]int32, n)}
+var (
+	// errAborted stops the producer when a finished request reports that
+	// the server stopped the stream (quota, store failure).
+	errAborted = errors.New("the server stopped the ingest")
+	// errClosedByPeer closes the other streams' bodies after a failure.
+	errClosedByPeer = errors.New("another stream failed")
+)
+
+func newFanout(n int, maxAge time.Duration, send func(io.Reader) (client.IngestSummary, error)) *fanout {
+	f := &fanout{send: send, maxAge: maxAge, cur: make([]*segment, n)}
 	for k := range n {
-		f.pr[k], f.pw[k] = io.Pipe()
-		f.w[k] = bufio.NewWriterSize(f.pw[k], 256<<10)
+		f.open(k)
 	}
 	return f
+}
+
+func (f *fanout) open(k int) {
+	pr, pw := io.Pipe()
+	s := &segment{pw: pw, w: bufio.NewWriterSize(pw, 256<<10), start: time.Now(), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.res, s.err = f.send(pr)
+		pr.CloseWithError(errors.New("ingest finished"))
+	}()
+	f.cur[k] = s
+	f.all = append(f.all, s)
 }
 
 // emit sends one line, read at input line src, to the stream of key (any
 // stream, in turn, for an empty key).
 func (f *fanout) emit(key string, line []byte, src int) error {
 	k := 0
-	if n := len(f.w); n > 1 {
+	if n := len(f.cur); n > 1 {
 		if key == "" {
 			k, f.next = f.next, (f.next+1)%n
 		} else {
@@ -368,24 +407,48 @@ func (f *fanout) emit(key string, line []byte, src int) error {
 			k = int(h % uint32(n))
 		}
 	}
-	f.lineOf[k] = append(f.lineOf[k], int32(src))
-	_, err := f.w[k].Write(line)
+	s := f.cur[k]
+	if f.maxAge > 0 && len(s.lineOf) > 0 && time.Since(s.start) > f.maxAge {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		s.pw.Close()
+		<-s.done
+		if s.err != nil {
+			return s.err
+		}
+		if s.res.Aborted != "" {
+			return errAborted
+		}
+		f.open(k)
+		s = f.cur[k]
+	}
+	s.lineOf = append(s.lineOf, int32(src))
+	_, err := s.w.Write(line)
 	return err
 }
 
-// close ends every stream: cleanly when err is nil or errStrict (what was
-// sent is committed), with err otherwise (the requests fail).
+// close ends the open requests: cleanly when err is nil, errStrict or
+// errAborted (what was sent is committed), with an error otherwise (the
+// requests fail).
 func (f *fanout) close(err error) {
-	for k := range f.w {
-		ferr := f.w[k].Flush()
+	for _, s := range f.cur {
+		ferr := s.w.Flush()
 		switch {
-		case err == nil && ferr == nil, errors.Is(err, errStrict):
-			f.pw[k].Close()
+		case err == nil && ferr == nil, errors.Is(err, errStrict), errors.Is(err, errAborted):
+			s.pw.Close()
 		case err != nil:
-			f.pw[k].CloseWithError(err)
+			s.pw.CloseWithError(errClosedByPeer)
 		default:
-			f.pw[k].CloseWithError(ferr)
+			s.pw.CloseWithError(ferr)
 		}
+	}
+}
+
+// wait waits for every request to finish.
+func (f *fanout) wait() {
+	for _, s := range f.all {
+		<-s.done
 	}
 }
 
