@@ -68,7 +68,7 @@ func (s *Store) Check(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("postgres: check: %w", err)
 		}
-		err = s.tenantTx(ctx, schema, t.ID, func(tx pgx.Tx) error {
+		err = s.tenantTx(ctx, t.ID, func(tx pgx.Tx) error {
 			for _, c := range checks {
 				var n *int64
 				if err := tx.QueryRow(ctx, q(schema, c.sql), t.ID).Scan(&n); err != nil {

@@ -65,8 +65,8 @@ func loadMigrations(dir string) ([]migration, error) {
 	return ms, nil
 }
 
-// latestTenantMigration is the name of the last tenant migration, which
-// Open requires to be applied.
+// latestMigration names the last system and the last tenant migration,
+// comma-separated; Open requires both to be applied.
 func latestMigration() string {
 	sys, _ := loadMigrations("system")
 	ten, _ := loadMigrations("tenant")

@@ -520,7 +520,7 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 			return err
 		})
 	} else {
-		err = s.tenantTx(ctx, schema, id, func(tx pgx.Tx) error {
+		err = s.tenantTx(ctx, id, func(tx pgx.Tx) error {
 			// Lock the state row first so that no writer of this tenant
 			// commits between the deletes.
 			if _, err := tx.Exec(ctx, q(schema, `SELECT 1 FROM {s}.tenant_state WHERE tenant_id = $1 FOR UPDATE`), id); err != nil {
@@ -551,8 +551,7 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 // sets telamentis.tenant for this transaction only (set_config with
 // is_local), so the setting ends with the transaction and never leaks to
 // the next user of the pooled connection.
-func (s *Store) tenantTx(ctx context.Context, schema, tenant string, fn func(pgx.Tx) error) error {
-	_ = schema
+func (s *Store) tenantTx(ctx context.Context, tenant string, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('telamentis.tenant', $1, true)`, tenant); err != nil {
 			return err
