@@ -83,12 +83,13 @@ func benchStores(b *testing.B) map[string]func(b *testing.B) *badger.Store {
 	}
 }
 
-// BenchmarkUpsert measures single-node upserts that change the node, one
-// writer and many (disk: concurrent writers share fsyncs).
+// BenchmarkUpsert measures single-node upserts that change the node by
+// concurrent writers (goroutines; at least GOMAXPROCS of them). On disk
+// every commit syncs and concurrent writers share the syncs.
 func BenchmarkUpsert(b *testing.B) {
 	for _, name := range []string{"memory", "disk-encrypted"} {
-		for _, par := range []int{1, 32} {
-			b.Run(fmt.Sprintf("store=%s/writers=%d", name, par), func(b *testing.B) {
+		for _, writers := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("store=%s/writers=%d", name, writers), func(b *testing.B) {
 				s := benchStores(b)[name](b)
 				if _, err := s.CreateTenant(b.Context(), telamentis.Tenant{ID: "bench"}); err != nil {
 					b.Fatal(err)
@@ -96,7 +97,15 @@ func BenchmarkUpsert(b *testing.B) {
 				var seq atomic.Int64
 				b.ReportAllocs()
 				cpu := startCPU()
-				defer cpu.report(b)
+				g0, c0 := s.CommitCounts()
+				defer func() {
+					cpu.report(b)
+					if g, c := s.CommitCounts(); g > g0 {
+						b.ReportMetric(float64(c-c0)/float64(g-g0), "writes/commit")
+					}
+				}()
+				// RunParallel starts parallelism × GOMAXPROCS goroutines.
+				par := max(1, writers/runtime.GOMAXPROCS(0))
 				b.SetParallelism(par)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bdb "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -181,6 +182,15 @@ var errClosed = &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "st
 func (h *dbHandle) committer() {
 	defer close(h.stopped)
 	var carry *commitReq
+	// Writers acknowledged by a commit usually come straight back with
+	// their next change. With one commit in flight at a time, concurrent
+	// writers would otherwise settle into two cohorts that alternate, each
+	// committing (and syncing) half of them. So the next group waits
+	// briefly, for a fraction of the last commit's duration, until as many
+	// changes as the last group carried plus those queued meanwhile have
+	// arrived; a lone writer never waits, nor does anyone without syncing.
+	want := 0
+	var lastDur time.Duration
 	for {
 		var r *commitReq
 		if carry != nil {
@@ -210,6 +220,28 @@ func (h *dbHandle) committer() {
 				break gather
 			}
 		}
+		if carry == nil && len(group) < want && lastDur > 0 && h.opts.SyncWrites {
+			timer := time.NewTimer(min(lastDur/2, 2*time.Millisecond))
+		wait:
+			for len(group) < want {
+				select {
+				case r2 := <-h.reqs:
+					if size+r2.size >= h.maxSize || count+int64(len(r2.kvs)) >= h.maxCount {
+						carry = r2
+						break wait
+					}
+					group = append(group, r2)
+					size += r2.size
+					count += int64(len(r2.kvs))
+				case <-timer.C:
+					break wait
+				case <-h.stop:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		began := time.Now()
 		err := h.usable()
 		if err == nil && count > 0 {
 			h.groups.Add(1)
@@ -231,6 +263,11 @@ func (h *dbHandle) committer() {
 				h.failed.CompareAndSwap(nil, &err)
 				err = h.usable()
 			}
+		}
+		lastDur = time.Since(began)
+		want = len(group) + len(h.reqs)
+		if carry != nil {
+			want++
 		}
 		for _, r := range group {
 			if err == nil && r.after != nil {
