@@ -54,6 +54,10 @@ type Config struct {
 	// AuditAuthSuccess also records every successful authentication (one
 	// durable audit write per request). Failures are always recorded.
 	AuditAuthSuccess bool
+	// AuthSuccess, if set with AuditAuthSuccess, records successful
+	// authentications instead of a record per request (the audit package's
+	// AuthEvents.Success: once per actor and client IP per interval).
+	AuthSuccess func(ctx context.Context, p *telamentis.Principal, requestID, clientIP string) error
 	// PIIKey keys the pseudonyms of PII properties (tenant policy mode
 	// "pseudonymise"). Required; at least 32 bytes.
 	PIIKey []byte
@@ -106,7 +110,8 @@ type Server struct {
 	handler http.Handler
 	spec    []byte
 
-	onRequest func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
+	onRequest   func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
+	authSuccess func(ctx context.Context, p *telamentis.Principal, requestID, clientIP string) error
 }
 
 var installHumaError sync.Once
@@ -141,7 +146,7 @@ func New(cfg Config) (*Server, error) {
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
 		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
 		piiKey: append([]byte(nil), cfg.PIIKey...), queryCred: cfg.QueryHasCredential,
-		guard: cfg.AuthGuard, onRequest: cfg.OnRequest,
+		guard: cfg.AuthGuard, onRequest: cfg.OnRequest, authSuccess: cfg.AuthSuccess,
 	}
 
 	mux := http.NewServeMux()
@@ -424,7 +429,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if info := infoFrom(ctx); info != nil {
 			info.tenant, info.keyID = p.Tenant, p.KeyID
 		}
-		if s.auditOK {
+		switch {
+		case s.auditOK && s.authSuccess != nil:
+			if err := s.authSuccess(ctx, p, id, ip); err != nil {
+				s.logger.Error("audit append failed", slog.String("request_id", id),
+					slog.String("op", telamentis.AuditAuthSuccess), slog.String("err", err.Error()))
+			}
+		case s.auditOK:
 			s.auditAuth(ctx, r, p, telamentis.AuditAuthSuccess, telamentis.OutcomeSuccess)
 		}
 		next.ServeHTTP(w, r.WithContext(telamentis.NewContextWithPrincipal(ctx, p)))

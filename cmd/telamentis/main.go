@@ -111,7 +111,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configCmd := &cobra.Command{Use: "config", Short: "Configuration commands"}
 	configCmd.AddCommand(check)
 
-	root.AddCommand(serve, configCmd, &cobra.Command{
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the audit log's hash chain; report the first broken sequence number",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadConfig(cmd.Flags(), getenv)
+			if err != nil {
+				return err
+			}
+			return auditVerify(c, getenv, stdout)
+		},
+	}
+	registerFlags(verify.Flags(), &cfg)
+	auditCmd := &cobra.Command{Use: "audit", Short: "Audit log commands"}
+	auditCmd.AddCommand(verify)
+
+	root.AddCommand(serve, configCmd, auditCmd, &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -217,8 +233,12 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 
 	var auditLog telamentis.AuditLog
 	var auditStep telamentis.Step
+	var authSuccess func(context.Context, *telamentis.Principal, string, string) error
 	if dir := auditDir(cfg); dir != "" {
-		key := derive(master, "telamentis/audit-chain/v1")
+		key, err := auditKey(cfg, getenv, master)
+		if err != nil {
+			return fmt.Errorf("serve: audit key: %w", err)
+		}
 		alog, err := audit.Open(audit.Config{Dir: dir, Key: telamentis.NewSecret(string(key))}, logger)
 		if err != nil {
 			return fmt.Errorf("serve: audit log: %w", err)
@@ -230,6 +250,9 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 			return fmt.Errorf("serve: audit step: %w", err)
 		}
 		auditStep, auditLog = step, counted
+		if cfg.AuditAuthSuccess && cfg.Security.AuditAuthSuccessInterval > 0 {
+			authSuccess = audit.NewAuthEvents(counted, cfg.Security.AuditAuthSuccessInterval).Success
+		}
 	} else {
 		logger.Warn("audit log disabled (in-memory store without audit_dir)")
 	}
@@ -270,7 +293,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 
 	api, err := httpapi.New(httpapi.Config{
 		Store: store, Auth: authn, Keys: keys, Pipeline: chain,
-		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess,
+		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess, AuthSuccess: authSuccess,
 		PIIKey: derive(master, "telamentis/pii-pseudonym/v1"), Logger: logger, Version: version,
 		QueryHasCredential: auth.QueryHasCredential, AuthGuard: limiter,
 		Extractor: extractor, OnRequest: onRequest(m),

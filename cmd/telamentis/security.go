@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/audit"
 	"github.com/telamentis/telamentis/auth"
 	"github.com/telamentis/telamentis/badger"
 	"github.com/telamentis/telamentis/metrics"
@@ -54,6 +58,9 @@ type SecurityConfig struct {
 	SecretFilesGroupReadable bool `yaml:"secret_files_group_readable"`
 	// Tracing configures OpenTelemetry tracing (off by default).
 	Tracing TracingConfig `yaml:"tracing"`
+	// AuditAuthSuccessInterval throttles audit_auth_success: one record per
+	// actor and client IP per interval (0 = a record per request).
+	AuditAuthSuccessInterval time.Duration `yaml:"audit_auth_success_interval"`
 }
 
 // TracingConfig configures OpenTelemetry tracing.
@@ -74,6 +81,8 @@ func defaultSecurity() SecurityConfig {
 		IdleTimeout:       d.IdleTimeout,
 		AdminListen:       "127.0.0.1:9090",
 		Tracing:           TracingConfig{SampleRatio: 0.1},
+
+		AuditAuthSuccessInterval: time.Minute,
 	}
 }
 
@@ -96,6 +105,7 @@ func securitySettings(c *SecurityConfig) []setting {
 		{"tracing-enabled", "export OpenTelemetry traces", &c.Tracing.Enabled},
 		{"tracing-otlp-endpoint", "OTLP/HTTP traces URL", &c.Tracing.OTLPEndpoint},
 		{"tracing-sample-ratio", "fraction of new traces recorded, (0, 1]", &c.Tracing.SampleRatio},
+		{"audit-auth-success-interval", "audit a success once per actor and IP per interval (0 = every request)", &c.AuditAuthSuccessInterval},
 	}
 }
 
@@ -131,6 +141,9 @@ func (c *Config) transportConfig() (transport.Config, error) {
 // validateSecurity checks the security settings.
 func (c *Config) validateSecurity() error {
 	s := c.Security
+	if s.AuditAuthSuccessInterval < 0 {
+		return errors.New("config: audit_auth_success_interval: must not be negative")
+	}
 	if s.MaxConns < 0 {
 		return errors.New("config: max_conns: must not be negative")
 	}
@@ -212,11 +225,11 @@ func loadMasterKey(cfg Config, getenv func(string) string, devFile string, logge
 	return k, src, nil
 }
 
-// printSecretStatus prints, for `config check`, which secrets are set and
+// secretStatus lists, for `config check`, which secrets are set and
 // where from, never their values.
 func secretStatus(getenv func(string) string) []string {
 	var out []string
-	for _, n := range []string{MasterKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv} {
+	for _, n := range []string{MasterKeyEnv, AuditKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv} {
 		switch {
 		case getenv(n) != "":
 			out = append(out, fmt.Sprintf("secret %s: [redacted] (env)", n))
@@ -338,4 +351,69 @@ func importBootstrapKey(ctx context.Context, keys *auth.Keys, token telamentis.S
 		return "", fmt.Errorf("bootstrap admin key: %w", err)
 	}
 	return k.ID, nil
+}
+
+// AuditKeyEnv optionally holds the audit chain's HMAC key (at least 32
+// bytes). Without it the key is derived from the master key; an in-memory
+// server without either gets a random key and its log cannot be verified
+// after it stops.
+const AuditKeyEnv = "TELAMENTIS_AUDIT_HMAC_KEY"
+
+// auditKey returns the audit chain key: AuditKeyEnv(_FILE) if set, else a
+// key derived from master (random without one). It is read once: a new key
+// would break the chain, so it changes only with a restart.
+func auditKey(cfg Config, getenv func(string) string, master []byte) ([]byte, error) {
+	if getenv(AuditKeyEnv) == "" && getenv(AuditKeyEnv+"_FILE") == "" {
+		return derive(master, "telamentis/audit-chain/v1"), nil
+	}
+	s, err := secretLoader(cfg, getenv).Load(secrets.Spec{Name: AuditKeyEnv, MinLen: 32})
+	if err != nil {
+		return nil, err
+	}
+	return []byte(s.Reveal()), nil
+}
+
+// auditVerify checks the audit log's hash chain on disk and reports the
+// first broken sequence number. It needs the same key as the server.
+func auditVerify(cfg Config, getenv func(string) string, stdout io.Writer) error {
+	dir := auditDir(cfg)
+	if dir == "" {
+		return errors.New("audit verify: no audit directory (set --audit-dir or --data)")
+	}
+	var master []byte
+	if getenv(AuditKeyEnv) == "" && getenv(AuditKeyEnv+"_FILE") == "" {
+		if cfg.InMemory {
+			return fmt.Errorf("audit verify: an in-memory server's audit key is random; set %s", AuditKeyEnv)
+		}
+		dev := filepath.Join(cfg.Data, "dev-master.key")
+		if getenv(MasterKeyEnv) == "" && getenv(MasterKeyEnv+"_FILE") == "" {
+			if _, err := os.Stat(dev); err != nil {
+				return fmt.Errorf("audit verify: no master key: set %s(_FILE) or %s(_FILE)", MasterKeyEnv, AuditKeyEnv)
+			}
+		}
+		k, _, err := loadMasterKey(cfg, getenv, dev, nil)
+		if err != nil {
+			return fmt.Errorf("audit verify: master key: %w", err)
+		}
+		master = k
+	}
+	key, err := auditKey(cfg, getenv, master)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	f, err := os.Open(filepath.Join(dir, audit.FileName))
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	defer f.Close()
+	res, err := audit.Verify(f, key)
+	if err != nil {
+		var ce *audit.ChainError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stdout, "BROKEN at seq %d: %s\n", ce.Seq, ce.Reason)
+		}
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	fmt.Fprintf(stdout, "ok: %d records, last seq %d, head %s\n", res.Records, res.LastSeq, res.LastHash)
+	return nil
 }
