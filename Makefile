@@ -5,7 +5,7 @@ GO       ?= go
 PKGS     ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: build test bench fuzz lint tidy
+.PHONY: build test bench bench-workload fuzz lint tidy
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -16,6 +16,12 @@ test:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+# bench-workload runs the standard kgbench workload (SIZE=small|medium) on the
+# embedded store side by side with the SQLite and raw Badger peers.
+SIZE ?= small
+bench-workload:
+	scripts/bench.sh $(SIZE)
 
 # fuzz runs every fuzz target for FUZZTIME each.
 fuzz:
