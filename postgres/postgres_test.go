@@ -367,3 +367,47 @@ func TestWritersSerialiseOnTheTenantRow(t *testing.T) {
 		t.Fatalf("after the lock is released: %v", err)
 	}
 }
+
+// TestCheckFindsDamage: the integrity check reports overlapping versions,
+// a live edge without live endpoints and a wrong live counter.
+func TestCheckFindsDamage(t *testing.T) {
+	d := database(t)
+	schema := d.newSchema(t)
+	s := d.open(t, schema, nil)
+	ctx := t.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "dmg"}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.UpsertNode(ctx, "dmg", telamentis.NodeInput{Alias: "a", Label: "Thing", Props: json.RawMessage(`{"v":1}`)})
+	s.UpsertNode(ctx, "dmg", telamentis.NodeInput{Alias: "a", Label: "Thing", Props: json.RawMessage(`{"v":2}`)})
+	b, _ := s.UpsertNode(ctx, "dmg", telamentis.NodeInput{Alias: "b", Label: "Thing"})
+	s.UpsertEdge(ctx, "dmg", telamentis.EdgeInput{From: telamentis.Ref{Alias: "a"}, To: telamentis.Ref{Alias: "b"}, Kind: "K"})
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("healthy store: %v", err)
+	}
+	nodes, state := ident(schema)+".nodes", ident(schema)+".tenant_state"
+	for _, c := range []struct{ what, damage, repair string }{
+		{"overlapping node versions",
+			`UPDATE ` + nodes + ` SET tx_end = tx_end + 1000000 WHERE id = '` + a.Node.ID + `' AND tx_end <> 9223372036854775807`,
+			`UPDATE ` + nodes + ` SET tx_end = tx_end - 1000000 WHERE id = '` + a.Node.ID + `' AND tx_end <> 9223372036854775807`},
+		{"missing endpoint",
+			`UPDATE ` + nodes + ` SET tx_end = tx_start + 1 WHERE id = '` + b.Node.ID + `'`,
+			`UPDATE ` + nodes + ` SET tx_end = 9223372036854775807 WHERE id = '` + b.Node.ID + `'`},
+		{"live node counter",
+			`UPDATE ` + state + ` SET nodes_live = nodes_live + 1`,
+			`UPDATE ` + state + ` SET nodes_live = nodes_live - 1`},
+	} {
+		if _, err := d.admin.Exec(ctx, c.damage); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), strings.Fields(c.what)[0]) {
+			t.Errorf("%s: Check says %v", c.what, err)
+		}
+		if _, err := d.admin.Exec(ctx, c.repair); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("repaired store: %v", err)
+	}
+}
