@@ -185,8 +185,9 @@ func llmConfig(cfg LLMConfig, getenv func(string) string) (LLMConfig, error) {
 
 // newExtractor builds the extraction service of the configured routes, or
 // returns nil (the endpoint then answers 503) when there is none. API keys
-// are loaded through the secrets package from getenv.
-func newExtractor(ctx context.Context, cfg LLMConfig, getenv func(string) string, store telamentis.Store,
+// are loaded through loader (the server's secrets loader); getenv supplies
+// LLMRoutesEnv. reg receives the telamentis_llm_* metrics (nil: none).
+func newExtractor(ctx context.Context, cfg LLMConfig, loader secrets.Loader, getenv func(string) string, store telamentis.Store,
 	auditLog telamentis.AuditLog, reg prometheus.Registerer, logger *slog.Logger) (telamentis.Extractor, error) {
 	cfg, err := llmConfig(cfg, getenv)
 	if err != nil {
@@ -196,10 +197,6 @@ func newExtractor(ctx context.Context, cfg LLMConfig, getenv func(string) string
 		logger.Info("llm extraction disabled (no llm.routes)")
 		return nil, nil
 	}
-	loader := secrets.Loader{LookupEnv: func(k string) (string, bool) {
-		v := getenv(k)
-		return v, v != ""
-	}}
 	conns := make([]telamentis.Connector, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		c, err := newConnector(ctx, r, loader)

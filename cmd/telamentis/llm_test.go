@@ -17,6 +17,7 @@ import (
 
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/badger"
+	"github.com/telamentis/telamentis/secrets"
 )
 
 // llmFake is a loopback OpenAI-compatible chat completions server that
@@ -71,6 +72,11 @@ func (f *llmFake) sent() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return strings.Join(f.users, "\n")
+}
+
+// testLoader is the secrets loader serve uses, over vars.
+func testLoader(getenv func(string) string) secrets.Loader {
+	return secretLoader(DefaultConfig(), getenv)
 }
 
 func writeFile(t *testing.T, name, content string, mode os.FileMode) string {
@@ -172,16 +178,16 @@ func TestNewExtractorKeys(t *testing.T) {
 	const key = "sk-fake-0123456789abcdef"
 
 	// No routes: no extractor, no error.
-	if x, err := newExtractor(t.Context(), LLMConfig{}, env(nil), store, nil, nil, logger); err != nil || x != nil {
+	if x, err := newExtractor(t.Context(), LLMConfig{}, testLoader(env(nil)), env(nil), store, nil, nil, logger); err != nil || x != nil {
 		t.Fatalf("no routes: %v, %v", x, err)
 	}
 	// The key variable missing: refused at start, naming the variable.
-	if _, err := newExtractor(t.Context(), cfg, env(nil), store, nil, nil, logger); err == nil || !strings.Contains(err.Error(), "FAKE_LLM_KEY") {
+	if _, err := newExtractor(t.Context(), cfg, testLoader(env(nil)), env(nil), store, nil, nil, logger); err == nil || !strings.Contains(err.Error(), "FAKE_LLM_KEY") {
 		t.Fatalf("missing key: %v", err)
 	}
 	// A key file readable by others is refused; its content never shows.
-	loose := writeFile(t, "key", key, 0o644)
-	if _, err := newExtractor(t.Context(), cfg, env(map[string]string{"FAKE_LLM_KEY_FILE": loose}), store, nil, nil, logger); err == nil ||
+	loose := env(map[string]string{"FAKE_LLM_KEY_FILE": writeFile(t, "key", key, 0o644)})
+	if _, err := newExtractor(t.Context(), cfg, testLoader(loose), loose, store, nil, nil, logger); err == nil ||
 		strings.Contains(err.Error(), key) {
 		t.Fatalf("loose key file: %v", err)
 	}
@@ -189,7 +195,7 @@ func TestNewExtractorKeys(t *testing.T) {
 		"env":  {"FAKE_LLM_KEY": key},
 		"file": {"FAKE_LLM_KEY_FILE": writeFile(t, "key", key+"\n", 0o600)},
 	} {
-		x, err := newExtractor(t.Context(), cfg, env(vars), store, nil, nil, logger)
+		x, err := newExtractor(t.Context(), cfg, testLoader(env(vars)), env(vars), store, nil, nil, logger)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -286,7 +286,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("serve: pipeline: %w", err)
 	}
-	extractor, err := newExtractor(ctx, cfg.LLM, getenv, store, auditLog, nil, logger)
+	extractor, err := newExtractor(ctx, cfg.LLM, secretLoader(cfg, getenv), getenv, store, auditLog, m.Registry(), logger)
 	if err != nil {
 		return fmt.Errorf("serve: llm: %w", err)
 	}
