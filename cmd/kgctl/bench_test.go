@@ -34,6 +34,7 @@ var edgeMapping = []string{"--type", "relationship", "--id-col", "edge_id", "--f
 // the real server, end to end. Each iteration uses a new tenant.
 func BenchmarkIngestCSV(b *testing.B) {
 	d := benchData(b)
+	b.ReportAllocs()
 	var rows int64
 	for b.Loop() {
 		_, e := newTenant(b, "tenant_admin")
@@ -55,6 +56,7 @@ func BenchmarkIngestCSV(b *testing.B) {
 // edges CSV and producing the NDJSON stream, without a server.
 func BenchmarkMapCSV(b *testing.B) {
 	d := benchData(b)
+	b.ReportAllocs()
 	var rows atomic.Int64
 	for b.Loop() {
 		fh, err := os.Open(filepath.Join(d, "edges.csv"))
@@ -98,7 +100,7 @@ func BenchmarkExportJSONL(b *testing.B) {
 	run(b, e, append([]string{"ingest", "csv", "--file", part}, edgeMapping...)...)
 	out := filepath.Join(b.TempDir(), "out.jsonl")
 	var records int64
-	b.ResetTimer()
+	b.ReportAllocs()
 	for b.Loop() {
 		r := run(b, e, "export", "--format", "jsonl", "--all-versions", "--output", out)
 		var n int64
