@@ -195,3 +195,65 @@ func BenchmarkOverlap(b *testing.B) {
 	cpu.report(b)
 	b.ReportMetric(float64(rows), "rows/op")
 }
+
+// BenchmarkImport measures Import on disk with encryption and syncing: an
+// op is one call with 20,000 edge rows (a fifth of them a second version)
+// between 10,000 nodes imported first, like the workload runner's load.
+func BenchmarkImport(b *testing.B) {
+	s := openDisk(b, b.TempDir(), true)
+	b.Cleanup(func() { s.Close() })
+	ctx := b.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	uid := func(kind, i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", kind, i) }
+	const nodes = 10_000
+	ns := make([]telamentis.Node, nodes)
+	for i := range ns {
+		ns[i] = telamentis.Node{ID: uid(1, i), Label: "Person", Props: json.RawMessage(`{"name":"x"}`), TxStart: t0}
+	}
+	if err := s.Import(ctx, "bench", ns, nil); err != nil {
+		b.Fatal(err)
+	}
+	kinds := []string{"KNOWS", "WORKS_AT", "LIKES", "MEMBER_OF"}
+	r := rand.New(rand.NewPCG(7, 8))
+	next := 0
+	batch := func() []telamentis.Edge {
+		var es []telamentis.Edge
+		for len(es) < 20_000 {
+			id := uid(2, next)
+			next++
+			e := telamentis.Edge{ID: id, From: uid(1, r.IntN(nodes)), To: uid(1, r.IntN(nodes)), Kind: kinds[r.IntN(len(kinds))],
+				ValidFrom: t0.Add(time.Duration(r.IntN(1000)) * time.Hour), TxStart: t0,
+				Props: json.RawMessage(`{"w":0.544,"conf":0.86,"src":"doc"}`)}
+			if r.IntN(5) == 0 {
+				e2 := e
+				e.TxEnd = t0.Add(time.Hour)
+				e2.TxStart = e.TxEnd
+				e2.Props = json.RawMessage(`{"w":0.678,"conf":0.87,"src":"doc"}`)
+				es = append(es, e, e2)
+				continue
+			}
+			es = append(es, e)
+		}
+		return es
+	}
+	b.ReportAllocs()
+	var cpu time.Duration
+	rows := 0
+	for b.Loop() {
+		b.StopTimer()
+		es := batch()
+		runtime.GC()
+		b.StartTimer()
+		c0 := processCPU()
+		if err := s.Import(ctx, "bench", nil, es); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - c0
+		rows += len(es)
+	}
+	b.ReportMetric(float64(cpu)/float64(rows), "cpu-ns/row")
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}

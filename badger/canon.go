@@ -10,9 +10,10 @@ import (
 
 // importProps returns canonical props. fastCanonical handles the common
 // case (no escapes in strings) in one pass; anything it is unsure of goes
-// through telamentis.CanonicalProps, which also produces the errors.
-func importProps(p json.RawMessage) (json.RawMessage, error) {
-	if c, ok := fastCanonical(p); ok {
+// through telamentis.CanonicalProps, which also produces the errors. The
+// result may use scratch's memory.
+func importProps(p json.RawMessage, scratch []byte) (json.RawMessage, error) {
+	if c, ok := fastCanonical(p, scratch); ok {
 		return c, nil
 	}
 	return telamentis.CanonicalProps(p)
@@ -23,7 +24,7 @@ func importProps(p json.RawMessage) (json.RawMessage, error) {
 // whose strings have no escapes (so their bytes are their content), valid
 // UTF-8 without NUL, U+FFFD, U+2028 or U+2029, no duplicate keys, within
 // the size, depth and key limits.
-func fastCanonical(p []byte) (json.RawMessage, bool) {
+func fastCanonical(p, dst []byte) (json.RawMessage, bool) {
 	p = bytes.TrimSpace(p)
 	if len(p) == 0 || len(p) > telamentis.MaxPropsBytes || p[0] != '{' || !utf8.Valid(p) ||
 		bytes.IndexByte(p, '\\') >= 0 || bytes.Contains(p, []byte("\uFFFD")) ||
@@ -31,7 +32,7 @@ func fastCanonical(p []byte) (json.RawMessage, bool) {
 		return nil, false
 	}
 	c := canonScanner{p: p}
-	out, ok := c.canon(1, make([]byte, 0, len(p)))
+	out, ok := c.canon(1, dst[:0])
 	c.ws()
 	if !ok || c.i != len(p) || len(out) > telamentis.MaxPropsBytes {
 		return nil, false
@@ -73,7 +74,8 @@ func (c *canonScanner) canon(depth int, out []byte) ([]byte, bool) {
 			return nil, false
 		}
 		c.i++
-		var ms []member
+		var buf [8]member
+		ms := buf[:0]
 		if c.peek() == '}' {
 			c.i++
 			return append(out, "{}"...), true
@@ -88,7 +90,15 @@ func (c *canonScanner) canon(depth int, out []byte) ([]byte, bool) {
 				return nil, false
 			}
 			c.i++
-			v, ok := c.canon(depth+1, nil)
+			var v []byte
+			if b := c.peek(); b == '{' || b == '[' {
+				v, ok = c.canon(depth+1, nil)
+			} else {
+				// A scalar's canonical form is its text: no copy.
+				start := c.i
+				ok = c.scalar()
+				v = c.p[start:c.i]
+			}
 			if !ok {
 				return nil, false
 			}
@@ -172,6 +182,21 @@ func (c *canonScanner) canon(depth int, out []byte) ([]byte, bool) {
 		return append(out, c.p[start:c.i]...), true
 	}
 	return nil, false
+}
+
+// scalar scans a string, number or literal, whose canonical form is its
+// text.
+func (c *canonScanner) scalar() bool {
+	switch b := c.peek(); {
+	case b == '"':
+		_, ok := c.str()
+		return ok
+	case b == 't', b == 'f', b == 'n':
+		return c.lit("true") || c.lit("false") || c.lit("null")
+	case b == '-' || ('0' <= b && b <= '9'):
+		return c.number()
+	}
+	return false
 }
 
 func (c *canonScanner) lit(s string) bool {

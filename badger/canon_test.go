@@ -21,7 +21,7 @@ var canonCases = []string{
 func TestFastCanonical(t *testing.T) {
 	fast := 0
 	for _, s := range canonCases {
-		got, ok := fastCanonical([]byte(s))
+		got, ok := fastCanonical([]byte(s), nil)
 		if !ok {
 			continue
 		}
@@ -41,7 +41,7 @@ func FuzzFastCanonical(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := fastCanonical([]byte(s))
+		got, ok := fastCanonical([]byte(s), nil)
 		if !ok {
 			return
 		}

@@ -3,6 +3,7 @@ package badger
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -173,7 +174,7 @@ func readBytes(b []byte) ([]byte, []byte, bool) {
 
 // decodeNodeInterned is decodeNode with the label interned through intern,
 // which must not keep its argument.
-func decodeNodeInterned(b []byte, v *nodeVer, intern func([]byte) string) error {
+func decodeNodeInterned(b []byte, v *nodeVer, intern func([]byte) string, props *strArena) error {
 	if len(b) < 9 || b[0] != valueVersion {
 		return errCorrupt
 	}
@@ -186,12 +187,12 @@ func decodeNodeInterned(b []byte, v *nodeVer, intern func([]byte) string) error 
 	if v.alias, rest, ok = readStr(rest); !ok {
 		return errCorrupt
 	}
-	v.props = string(rest)
+	v.props = props.add(rest)
 	return nil
 }
 
 // decodeEdgeInterned is decodeEdge with the kind interned.
-func decodeEdgeInterned(b []byte, from, to *id16, v *edgeVer, intern func([]byte) string) error {
+func decodeEdgeInterned(b []byte, from, to *id16, v *edgeVer, intern func([]byte) string, props *strArena) error {
 	if len(b) < 57 || b[0] != valueVersion {
 		return errCorrupt
 	}
@@ -208,7 +209,7 @@ func decodeEdgeInterned(b []byte, from, to *id16, v *edgeVer, intern func([]byte
 	if v.alias, rest, ok = readStr(rest); !ok {
 		return errCorrupt
 	}
-	v.props = string(rest)
+	v.props = props.add(rest)
 	return nil
 }
 
@@ -228,6 +229,29 @@ func appendEdge(b []byte, from, to id16, v *edgeVer) []byte {
 	b = appendStr(b, v.kind)
 	b = appendStr(b, v.alias)
 	return append(b, v.props...)
+}
+
+// strArena copies strings into large chunks, so that loading or importing
+// many versions makes a few allocations instead of one per props value,
+// and the props of records loaded together (in ID order) sit next to each
+// other in memory. A chunk's bytes are never written again once handed
+// out; a chunk lives as long as any of its strings.
+type strArena struct{ buf []byte }
+
+// add returns a string with b's bytes; a nil arena allocates normally.
+func (a *strArena) add(b []byte) string {
+	if a == nil || len(b) > 4<<10 {
+		return string(b)
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, 256<<10)
+	}
+	l := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[l], len(b))
 }
 
 // bump hands out byte slices from large chunks, so a big import makes a few

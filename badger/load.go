@@ -175,6 +175,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 		np := tagPrefix(ts.id, tagNode)
 		it := txn.NewIterator(bdb.IteratorOptions{Prefix: np, PrefetchValues: true, PrefetchSize: 256})
 		var cur *nodeRec
+		var props strArena
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			id, txStart, ok := splitVersionKey(item.Key(), len(np))
@@ -183,7 +184,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 				return fmt.Errorf("bad node key %x", item.Key())
 			}
 			var v nodeVer
-			err := item.Value(func(b []byte) error { return decodeNodeInterned(b, &v, ts.internBytes) })
+			err := item.Value(func(b []byte) error { return decodeNodeInterned(b, &v, ts.internBytes, &props) })
 			if err != nil {
 				it.Close()
 				return fmt.Errorf("node %s: %w", id, err)
@@ -212,7 +213,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 			}
 			var v edgeVer
 			var from, to id16
-			if err := item.Value(func(b []byte) error { return decodeEdgeInterned(b, &from, &to, &v, ts.internBytes) }); err != nil {
+			if err := item.Value(func(b []byte) error { return decodeEdgeInterned(b, &from, &to, &v, ts.internBytes, &props) }); err != nil {
 				return fmt.Errorf("edge %s: %w", id, err)
 			}
 			v.txStart = txStart
@@ -325,6 +326,22 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	maxTx := int64(math.MinInt64)
 	kvs := make([]kv, 0, len(nodes)+len(edges))
 	var mem bump
+	var propMem strArena
+	var scratch []byte
+	// Labels and kinds repeat: check each distinct one once.
+	var known []string
+	validIdent := func(s string) bool {
+		if slices.Contains(known, s) {
+			return true
+		}
+		if !telamentis.ValidIdentifier(s) {
+			return false
+		}
+		if len(known) < 64 {
+			known = append(known, s)
+		}
+		return true
+	}
 	for i := range nodes {
 		n := &nodes[i]
 		f := func() string { return "nodes[" + strconv.Itoa(i) + "]" }
@@ -332,7 +349,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		if err != nil {
 			return telamentis.Invalid(f()+".id", "must be a UUID")
 		}
-		if !telamentis.ValidIdentifier(n.Label) {
+		if !validIdent(n.Label) {
 			return telamentis.Invalid(f()+".label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
 		}
 		if n.Alias != "" {
@@ -340,11 +357,12 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				return err
 			}
 		}
-		props, err := importProps(n.Props)
+		props, err := importProps(n.Props, scratch)
 		if err != nil {
 			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
 		}
-		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: string(props)}
+		scratch = props[:0]
+		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: propMem.add(props)}
 		if n.TxStart.IsZero() || v.txEnd <= v.txStart {
 			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
 		}
@@ -392,7 +410,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		if err != nil {
 			return telamentis.Invalid(f()+".to", "must be a UUID")
 		}
-		if !telamentis.ValidIdentifier(e.Kind) {
+		if !validIdent(e.Kind) {
 			return telamentis.Invalid(f()+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
 		}
 		if e.Alias != "" {
@@ -400,14 +418,15 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				return err
 			}
 		}
-		props, err := importProps(e.Props)
+		props, err := importProps(e.Props, scratch)
 		if err != nil {
 			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
 		}
+		scratch = props[:0]
 		v := edgeVer{
 			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
 			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
-			kind: e.Kind, alias: e.Alias, props: string(props),
+			kind: e.Kind, alias: e.Alias, props: propMem.add(props),
 		}
 		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
 			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
