@@ -32,7 +32,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v4"
 )
+
+var yamlUnmarshal = yaml.Unmarshal
 
 // api is a small client of the server under test.
 type api struct {
@@ -744,5 +748,64 @@ func TestAttackAuditScenario(t *testing.T) {
 	err := run(context.Background(), []string{"audit", "verify", "--data", data}, env(nil), &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "BROKEN at seq 5:") {
 		t.Fatalf("tampered record 5: %v %q", err, out.String())
+	}
+}
+
+// TestConfigCheckK8s: the pod configuration of deploy/k8s is valid, with
+// its secrets mounted 0440 (fsGroup); config check prints them redacted,
+// and refuses a placeholder secret.
+func TestConfigCheckK8s(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/k8s/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	if err := yamlUnmarshal(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "telamentis.yaml")
+	os.WriteFile(cfgFile, []byte(cm.Data["telamentis.yaml"]), 0o600)
+	const token = "k8s-admin-token-0123456789abcdefghijklmnop"
+	const master = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	tokFile, keyFile := filepath.Join(dir, "admin-token"), filepath.Join(dir, "master-key")
+	os.WriteFile(tokFile, []byte(token), 0o440)
+	os.WriteFile(keyFile, []byte(master+"\n"), 0o440)
+	vars := map[string]string{"TELAMENTIS_ADMIN_TOKEN_FILE": tokFile, "TELAMENTIS_MASTER_KEY_FILE": keyFile}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", "--config", cfgFile}, env(vars), &out, io.Discard); err != nil {
+		t.Fatalf("pod config: %v", err)
+	}
+	for _, want := range []string{"listen: 0.0.0.0:8443", "behind-proxy: true", "trusted-proxies: 10.244.0.0/16", "admin-listen: 0.0.0.0:9090",
+		"max-conns: 1024", "secret TELAMENTIS_ADMIN_TOKEN: [redacted]", "secret TELAMENTIS_MASTER_KEY: [redacted]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), token) || strings.Contains(out.String(), master) {
+		t.Fatal("config check printed a secret")
+	}
+	// The same files are refused without secret_files_group_readable.
+	os.WriteFile(cfgFile, []byte(strings.Replace(cm.Data["telamentis.yaml"], "secret_files_group_readable: true", "secret_files_group_readable: false", 1)), 0o600)
+	if err := run(t.Context(), []string{"config", "check", "--config", cfgFile}, env(vars), io.Discard, io.Discard); err == nil {
+		t.Fatal("group-readable secret accepted without secret_files_group_readable")
+	}
+	// Placeholders and unknown keys are refused.
+	os.Chmod(tokFile, 0o600)
+	os.WriteFile(tokFile, []byte(strings.Repeat("changeme", 5)), 0o600)
+	err = run(t.Context(), []string{"config", "check", "--in-memory"}, env(map[string]string{"TELAMENTIS_ADMIN_TOKEN_FILE": tokFile}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("placeholder admin token: %v", err)
+	}
+	err = run(t.Context(), []string{"serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+		env(map[string]string{"TELAMENTIS_MASTER_KEY": strings.Repeat("changeme", 8)}), io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("serve started with a placeholder master key")
+	}
+	os.WriteFile(cfgFile, []byte("tls_cert_fil: x\n"), 0o600)
+	if err := run(t.Context(), []string{"config", "check", "--config", cfgFile}, env(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown key accepted")
 	}
 }

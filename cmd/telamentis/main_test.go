@@ -51,7 +51,7 @@ var (
 )
 
 // waitFor polls the log until re matches.
-func waitFor(t *testing.T, logs interface{ String() string }, re *regexp.Regexp, done <-chan error) string {
+func waitFor(t testing.TB, logs interface{ String() string }, re *regexp.Regexp, done <-chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -88,7 +88,7 @@ func env(m map[string]string) func(string) string {
 }
 
 // startRun runs `telamentis serve` in-process on a loopback port.
-func startRun(t *testing.T, args []string, vars map[string]string) (addr string, logs *syncBuffer, stop func() error) {
+func startRun(t testing.TB, args []string, vars map[string]string) (addr string, logs *syncBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs = &syncBuffer{}
