@@ -41,6 +41,7 @@ type BackupOptions struct {
 	Output         string
 	Recipients     []string
 	RecipientFiles []string
+	AllowMaskedPII bool
 }
 
 func newBackupCmd(f *Factory) *cobra.Command {
@@ -57,6 +58,7 @@ func newBackupCmd(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&o.Output, "output", "", "backup file (required; - = stdout)")
 	cmd.Flags().StringArrayVar(&o.Recipients, "recipient", nil, "age recipient (age1…), repeatable")
 	cmd.Flags().StringArrayVar(&o.RecipientFiles, "recipients-file", nil, "file of age recipients, one a line")
+	cmd.Flags().BoolVar(&o.AllowMaskedPII, "allow-masked-pii", false, "back up with a key that sees PII properties masked")
 	var keyOut string
 	keygen := &cobra.Command{
 		Use:   "keygen",
@@ -133,6 +135,19 @@ func backupRun(ctx context.Context, f *Factory, o *BackupOptions) error {
 	t, err := cli.GetTenant(ctx, tenant)
 	if err != nil {
 		return err
+	}
+	if len(t.PII.Fields) > 0 && !o.AllowMaskedPII {
+		// A key without pii gets PII properties masked: such a backup
+		// would restore "[pii]" in place of the data.
+		p, err := cli.Whoami(ctx)
+		if err != nil {
+			return err
+		}
+		if !p.PII {
+			return telamentis.Errorf(telamentis.CodeForbidden,
+				"this key may not see the tenant's PII properties (%s), so the backup would hold them masked; use a key with pii, a system admin key, or --allow-masked-pii",
+				strings.Join(t.PII.Fields, ", "))
+		}
 	}
 	st, err := cli.Export(ctx, tenant, client.ExportOptions{})
 	if err != nil {

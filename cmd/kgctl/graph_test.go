@@ -460,6 +460,13 @@ func TestBackupRestore(t *testing.T) {
 	if !strings.HasPrefix(string(body), all) || !strings.HasSuffix(string(body), `{"kgctl_backup_end":{"versions":10}}`+"\n") {
 		t.Fatalf("backup body differs from the export:\n%s\n---\n%s", body, all)
 	}
+	// A key that sees PII masked may not take a backup that would lose it.
+	run(t, admin(), "tenant", "update", tenant, "--pii-fields", "name", "--pii-mode", "mask")
+	nopii := keyEnv(t, strings.TrimSpace(run(t, admin(), "--tenant", tenant, "key", "create", "--role", "tenant_admin").out))
+	if r := kgctl(t, nopii, "", "backup", "--recipient", strings.TrimSpace(rcp), "--output", bk+".masked"); r.code != exitAuth || !strings.Contains(r.err, "masked") {
+		t.Fatalf("masked backup: exit %d %q", r.code, r.err)
+	}
+	run(t, nopii, "backup", "--recipient", strings.TrimSpace(rcp), "--output", bk+".masked", "--allow-masked-pii")
 	// The wrong identity cannot restore.
 	r = kgctl(t, admin(), "", "--tenant", tenant+"-r", "restore", "--input", bk, "--identity", filepath.Join(dir, "other.txt"))
 	if r.code != exitInvalid || !strings.Contains(r.err, "no identity matches") {
