@@ -607,19 +607,27 @@ func toEdge(r *edgeRec, v *edgeVer, vis int64) telamentis.Edge {
 	}
 }
 
+// hexPairs holds the two hex digits of every byte value.
+const hexPairs = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" +
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f" +
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f" +
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf" +
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf" +
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"
+
+// hexPos is where each ID byte's digits go in the canonical string form.
+var hexPos = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
 // putIDHex writes the canonical string form of id into b[:36].
 func putIDHex(b []byte, id id16) {
-	const hexd = "0123456789abcdef"
 	_ = b[35]
-	j := 0
 	for i, c := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		b[j], b[j+1] = hexd[c>>4], hexd[c&15]
-		j += 2
+		p := hexPos[i]
+		b[p], b[p+1] = hexPairs[2*int(c)], hexPairs[2*int(c)+1]
 	}
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
 }
 
 // edgesOut converts a page of edge versions, sharing one allocation for

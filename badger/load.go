@@ -275,6 +275,22 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 	for lb, from := range labelStart {
 		ts.byLabel[lb] = sortTail(ts.byLabel[lb], from)
 	}
+	// Size each new kind list once (loading): the entries are large, and
+	// append's growth would leave up to a quarter of a big list unused.
+	// Lists that exist keep growing by append, amortised.
+	kindAdd := map[string]int{}
+	for _, r := range edges {
+		for i := range r.vers {
+			if k := r.vers[i].kind; i == 0 || !slices.ContainsFunc(r.vers[:i], func(v edgeVer) bool { return v.kind == k }) {
+				kindAdd[k]++
+			}
+		}
+	}
+	for k, n := range kindAdd {
+		if len(ts.byKind[k]) == 0 {
+			ts.byKind[k] = make([]kindEntry, 0, n)
+		}
+	}
 	kindStart := map[string]int{}
 	for _, r := range edges {
 		for i := range r.vers {
