@@ -379,3 +379,54 @@ func BenchmarkHandle(b *testing.B) {
 		}
 	})
 }
+
+// TestRateLimitHeaders: a refusal carries the draft-IETF RateLimit and
+// RateLimit-Policy fields of the refusing bucket and nothing identifying.
+func TestRateLimitHeaders(t *testing.T) {
+	q := &quotaTable{q: map[string]telamentis.Quotas{"acme": {RequestsPerSecond: 2, Burst: 4}, "globex": {MaxConcurrent: 1}}}
+	l := newLimiter(t, ratelimit.Config{Quotas: q.get})
+	var err error
+	for range 5 {
+		if err = run(t, l, op("acme", "k", "")); err != nil {
+			break
+		}
+	}
+	var le *ratelimit.LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("no refusal: %v", err)
+	}
+	h := le.HTTPHeaders()
+	if got := h.Get("RateLimit-Policy"); got != `"tenant";q=4;w=2` && got != `"key";q=4;w=2` {
+		t.Errorf("RateLimit-Policy %q", got)
+	}
+	if got := h.Get("RateLimit"); !strings.HasSuffix(got, ";r=0;t=1") {
+		t.Errorf("RateLimit %q", got)
+	}
+	for _, v := range []string{h.Get("RateLimit"), h.Get("RateLimit-Policy")} {
+		if strings.Contains(v, "acme") || strings.Contains(v, `"k"`) {
+			t.Errorf("header names the bucket owner: %q", v)
+		}
+	}
+
+	release := make(chan struct{})
+	started := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Handle(t.Context(), op("globex", "g", ""), func(context.Context, *telamentis.Operation) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	err = run(t, l, op("globex", "g", ""))
+	close(release)
+	<-done
+	if !errors.As(err, &le) || le.Scope != ratelimit.ScopeConcurrency {
+		t.Fatalf("concurrency: %v", err)
+	}
+	if got := le.HTTPHeaders().Get("RateLimit-Policy"); got != `"concurrency";q=1` {
+		t.Errorf("concurrency RateLimit-Policy %q", got)
+	}
+}
