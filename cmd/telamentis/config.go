@@ -54,6 +54,9 @@ type Config struct {
 	// Security holds transport, admin listener, secret-file and tracing
 	// settings (security.go); its keys are top-level in the file.
 	Security SecurityConfig `yaml:",inline"`
+	// Store selects the embedded or the PostgreSQL store (store.go); its
+	// keys are top-level in the file.
+	Store StoreConfig `yaml:",inline"`
 }
 
 // RateLimitConfig holds default request rates per second.
@@ -115,6 +118,9 @@ func (c *Config) Validate() error {
 	if err := c.LLM.Validate(); err != nil {
 		return err
 	}
+	if err := c.validateStore(); err != nil {
+		return err
+	}
 	return c.validateSecurity()
 }
 
@@ -146,7 +152,7 @@ func settings(c *Config) []setting {
 		{"oidc-tenant-claim", "JWT claim holding the tenant", &c.OIDC.TenantClaim},
 		{"oidc-role-claim", "JWT claim holding the role(s)", &c.OIDC.RoleClaim},
 		{"oidc-pii-claim", "JWT boolean claim granting pii", &c.OIDC.PIIClaim},
-	}, securitySettings(&c.Security)...)
+	}, append(securitySettings(&c.Security), storeSettings(&c.Store)...)...)
 }
 
 // registerFlags adds a flag per setting (defaults shown from c).

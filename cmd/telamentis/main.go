@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return err
 			}
 			for _, s := range settings(&c) {
-				fmt.Fprintf(stdout, "%s: %v\n", s.name, derefSetting(s.ptr))
+				fmt.Fprintf(stdout, "%s: %v\n", s.name, redactSetting(s.name, derefSetting(s.ptr)))
 			}
 			// Secrets are checked as serve would load them, then shown
 			// only as set or unset.
@@ -100,6 +100,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				if _, err := secretLoader(c, getenv).Load(secrets.Spec{Name: MasterKeyEnv, MinLen: 32}); err != nil {
 					return fmt.Errorf("config: %w", err)
 				}
+			}
+			if err := checkStore(c, getenv); err != nil {
+				return err
 			}
 			for _, l := range secretStatus(getenv) {
 				fmt.Fprintln(stdout, l)
@@ -133,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(stdout, "telamentis", version) },
 	})
+	root.AddCommand(migrateCommand(getenv, stderr))
 	return root.ExecuteContext(ctx)
 }
 
@@ -200,7 +204,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		master = k
 		bcfg.Dir, bcfg.MasterKey = cfg.Data, k
 	}
-	store, err := badger.Open(bcfg, logger)
+	store, backend, err := openStore(ctx, cfg, bcfg, getenv, master, logger)
 	if err != nil {
 		return fmt.Errorf("serve: open store: %w", err)
 	}
@@ -281,7 +285,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	if auditStep != nil {
 		steps = append(steps, auditStep)
 	}
-	steps = append(steps, metricsStep{m: m, store: true, backend: "badger"})
+	steps = append(steps, metricsStep{m: m, store: true, backend: backend})
 	chain, err := pipeline.New(logger, steps...)
 	if err != nil {
 		return fmt.Errorf("serve: pipeline: %w", err)

@@ -229,7 +229,7 @@ func loadMasterKey(cfg Config, getenv func(string) string, devFile string, logge
 // where from, never their values.
 func secretStatus(getenv func(string) string) []string {
 	var out []string
-	for _, n := range []string{MasterKeyEnv, AuditKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv} {
+	for _, n := range []string{MasterKeyEnv, AuditKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv, StoreEnv, OwnerDSNEnv, CursorKeyEnv} {
 		switch {
 		case getenv(n) != "":
 			out = append(out, fmt.Sprintf("secret %s: [redacted] (env)", n))
