@@ -809,3 +809,61 @@ func TestConfigCheckK8s(t *testing.T) {
 		t.Fatal("unknown key accepted")
 	}
 }
+
+// TestAttackMutualTLS: with client_auth required, a client without a
+// certificate from the configured CA gets no answer; one with it does.
+func TestAttackMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeCert(t, cert, key, "server")
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	caCert, _ := x509.ParseCertificate(caDER)
+	clientCert := func(signer *ecdsa.PrivateKey, parent *x509.Certificate) tls.Certificate {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gateway"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		if parent == nil {
+			parent, signer = tmpl, k
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &k.PublicKey, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
+	}
+	addr, _, stop := startRun(t, []string{"--in-memory", "--tls-cert-file", cert, "--tls-key-file", key,
+		"--client-ca-file", caFile, "--client-auth", "required"}, nil)
+	defer stop()
+	try := func(certs []tls.Certificate) error {
+		hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, Certificates: certs}}}
+		res, err := hc.Get("https://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("status %d", res.StatusCode)
+		}
+		return nil
+	}
+	if err := try(nil); err == nil {
+		t.Error("served a client without a certificate")
+	}
+	if err := try([]tls.Certificate{clientCert(nil, nil)}); err == nil {
+		t.Error("served a client with a self-signed certificate")
+	}
+	if err := try([]tls.Certificate{clientCert(caKey, caCert)}); err != nil {
+		t.Errorf("client certificate from the CA: %v", err)
+	}
+}
