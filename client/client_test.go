@@ -283,11 +283,6 @@ func TestKeyManager(t *testing.T) {
 	}
 	t.Run("revoke during overlap", func(t *testing.T) {
 		_, err := km.RevokeKey(ctx, k.ID)
-		if telamentis.ErrorCode(err) == telamentis.CodeInternal {
-			// The server's badger KeyStore does not yet advance a
-			// scheduled revocation (auth/keys_test.go skips alike).
-			t.Skipf("server cannot revoke a key during its rotation overlap yet: %v", err)
-		}
 		if err != nil {
 			t.Fatal(err)
 		}

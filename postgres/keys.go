@@ -111,7 +111,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (telamen
 	if at.IsZero() {
 		at = s.now()
 	}
-	k, err := scanKey(s.pool.QueryRow(ctx, s.sysq(`UPDATE {s}.api_keys SET revoked_at = coalesce(revoked_at, $2)
+	k, err := scanKey(s.pool.QueryRow(ctx, s.sysq(`UPDATE {s}.api_keys SET revoked_at = least(revoked_at, $2::timestamptz)
 		WHERE id = $1 RETURNING `+keyCols), id, telamentis.NormalizeTime(at)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, telamentis.NotFound("key")

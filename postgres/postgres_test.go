@@ -193,7 +193,10 @@ func TestKeyStore(t *testing.T) {
 		t.Fatalf("revoke: %+v %v", r1, err)
 	}
 	if r2, _ := s.RevokeKey(ctx, "k1", now.Add(time.Minute)); !r2.RevokedAt.Equal(now) {
-		t.Fatalf("a second revoke must keep the first time: %v", r2.RevokedAt)
+		t.Fatalf("a later revoke must keep the earlier time: %v", r2.RevokedAt)
+	}
+	if r3, _ := s.RevokeKey(ctx, "k1", now.Add(-time.Minute)); !r3.RevokedAt.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("an earlier revoke must advance a scheduled revocation: %v", r3.RevokedAt)
 	}
 	if err := s.TouchKey(ctx, "k1", now); err != nil {
 		t.Fatal(err)
