@@ -169,10 +169,28 @@ func BenchmarkHop1(b *testing.B) {
 }
 
 // BenchmarkOverlap measures an interval-overlap query by kind, paged to the
-// end in pages of 1000 (about 27K edges of the kind, ~40% matching).
+// end in pages of 1000 (about 27K edges of the kind, ~40% matching), on
+// the index as writes built it and as reopening a disk store rebuilds it.
 func BenchmarkOverlap(b *testing.B) {
-	s := newMem(b)
-	benchGraph(b, s, 10_000)
+	b.Run("written", func(b *testing.B) {
+		s := newMem(b)
+		benchGraph(b, s, 10_000)
+		benchOverlap(b, s)
+	})
+	b.Run("reopened", func(b *testing.B) {
+		dir := b.TempDir()
+		s := openDisk(b, dir, true)
+		benchGraph(b, s, 10_000)
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		s = openDisk(b, dir, true)
+		b.Cleanup(func() { s.Close() })
+		benchOverlap(b, s)
+	})
+}
+
+func benchOverlap(b *testing.B, s *badger.Store) {
 	b.ReportAllocs()
 	rows := 0
 	cpu := startCPU()
