@@ -243,7 +243,16 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		if err != nil {
 			return fmt.Errorf("serve: audit key: %w", err)
 		}
-		alog, err := audit.Open(audit.Config{Dir: dir, Key: telamentis.NewSecret(string(key))}, logger)
+		sink, err := openAuditSink(cfg)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		acfg := audit.Config{Dir: dir, Key: telamentis.NewSecret(string(key))}
+		if sink != nil {
+			defer sink.Close()
+			acfg.Sink = sink
+		}
+		alog, err := audit.Open(acfg, logger)
 		if err != nil {
 			return fmt.Errorf("serve: audit log: %w", err)
 		}

@@ -61,6 +61,9 @@ type SecurityConfig struct {
 	// AuditAuthSuccessInterval throttles audit_auth_success: one record per
 	// actor and client IP per interval (0 = a record per request).
 	AuditAuthSuccessInterval time.Duration `yaml:"audit_auth_success_interval"`
+	// AuditSinkFile, if set, receives a copy of every audit record as a
+	// JSON line once it is durable (for a SIEM shipper); created 0600.
+	AuditSinkFile string `yaml:"audit_sink_file"`
 }
 
 // TracingConfig configures OpenTelemetry tracing.
@@ -106,6 +109,7 @@ func securitySettings(c *SecurityConfig) []setting {
 		{"tracing-otlp-endpoint", "OTLP/HTTP traces URL", &c.Tracing.OTLPEndpoint},
 		{"tracing-sample-ratio", "fraction of new traces recorded, (0, 1]", &c.Tracing.SampleRatio},
 		{"audit-auth-success-interval", "audit a success once per actor and IP per interval (0 = every request)", &c.AuditAuthSuccessInterval},
+		{"audit-sink-file", "append a JSON-lines copy of the audit log here (SIEM)", &c.AuditSinkFile},
 	}
 }
 
@@ -351,6 +355,18 @@ func importBootstrapKey(ctx context.Context, keys *auth.Keys, token telamentis.S
 		return "", fmt.Errorf("bootstrap admin key: %w", err)
 	}
 	return k.ID, nil
+}
+
+// openAuditSink opens the SIEM copy of the audit log, or returns nil.
+func openAuditSink(cfg Config) (*os.File, error) {
+	if cfg.Security.AuditSinkFile == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(cfg.Security.AuditSinkFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit sink: %w", err)
+	}
+	return f, nil
 }
 
 // AuditKeyEnv optionally holds the audit chain's HMAC key (at least 32
