@@ -562,8 +562,9 @@ func TestAttackAuditScenario(t *testing.T) {
 	vars := map[string]string{"TELAMENTIS_ADMIN_TOKEN_FILE": tokenFile, BootstrapKeyFileEnv: keyFile}
 
 	var bodies bytes.Buffer // every response body
+	sinkFile := filepath.Join(dir, "siem.jsonl")
 	addr, logs, stop := startRun(t, []string{"--data", data, "--no-sync", "--audit-auth-success",
-		"--secret-files-group-readable"}, vars)
+		"--secret-files-group-readable", "--audit-sink-file", sinkFile}, vars)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -686,12 +687,16 @@ func TestAttackAuditScenario(t *testing.T) {
 	stopped = true
 	auditDir := data + "-audit"
 	auditFile, _ := os.ReadFile(filepath.Join(auditDir, "audit.jsonl"))
+	sink, err := os.ReadFile(sinkFile)
+	if err != nil || !bytes.Equal(sink, auditFile) {
+		t.Errorf("SIEM sink differs from the log (%v): %d vs %d bytes", err, len(sink), len(auditFile))
+	}
 
 	_, secretPart, _ := strings.Cut(strings.TrimPrefix(bootstrapKey, "tm_"), "_")
 	for name, canary := range map[string]string{"admin token": canaryAdminToken, "bootstrap key secret": secretPart, "pii": canaryPII,
 		"tenant key secret": k1.Secret[len(k1.Secret)-52:]} {
 		for where, text := range map[string]string{"log": logs.String(), "metrics": metricsText, "bodies": bodies.String(),
-			"audit file": string(auditFile), "audit api": string(auditBody)} {
+			"audit file": string(auditFile), "audit api": string(auditBody), "siem sink": string(sink)} {
 			if name == "tenant key secret" && where == "bodies" {
 				continue // shown once, on purpose, when the key is issued
 			}
@@ -745,7 +750,7 @@ func TestAttackAuditScenario(t *testing.T) {
 	lines[4] = bytes.Replace(lines[4], []byte(`"outcome":"`), []byte(`"outcome":"x`), 1)
 	os.WriteFile(filepath.Join(auditDir, "audit.jsonl"), bytes.Join(lines, []byte("\n")), 0o600)
 	out.Reset()
-	err := run(context.Background(), []string{"audit", "verify", "--data", data}, env(nil), &out, io.Discard)
+	err = run(context.Background(), []string{"audit", "verify", "--data", data}, env(nil), &out, io.Discard)
 	if err == nil || !strings.Contains(out.String(), "BROKEN at seq 5:") {
 		t.Fatalf("tampered record 5: %v %q", err, out.String())
 	}
