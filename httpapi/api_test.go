@@ -77,8 +77,10 @@ func TestQuickstart(t *testing.T) {
 }
 
 // TestAPIFlow walks every route once with the role it needs.
-func TestAPIFlow(t *testing.T) {
-	e := newEnv(t)
+func TestAPIFlow(t *testing.T) { eachStore(t, testAPIFlow) }
+
+func testAPIFlow(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 
 	// Unauthenticated endpoints.
 	r := e.must(200, "GET", "/healthz", "", nil)

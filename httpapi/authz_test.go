@@ -12,8 +12,10 @@ import (
 // role on its own tenant (allowed → the route's success status, else 403),
 // and each tenant role aimed at another tenant (404, byte-identical to the
 // answer for a tenant that does not exist, apart from the request id).
-func TestAuthorizationMatrix(t *testing.T) {
-	e := newEnv(t)
+func TestAuthorizationMatrix(t *testing.T) { eachStore(t, testAuthorizationMatrix) }
+
+func testAuthorizationMatrix(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 	roles := append([]telamentis.Role{telamentis.RoleAdmin}, tenantRoles...)
 	for _, rt := range routes {
 		t.Run(rt.op, func(t *testing.T) {

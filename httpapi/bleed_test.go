@@ -31,8 +31,10 @@ func snapshot(e *env, a *fixture) string {
 // with A's tenant id planted in headers, the query and the body. Nothing of
 // A may change, and nothing B gets back may hold A's secret canary, A's
 // ids or A's tenant id.
-func TestTenantBleed(t *testing.T) {
-	e := newEnv(t)
+func TestTenantBleed(t *testing.T) { eachStore(t, testTenantBleed) }
+
+func testTenantBleed(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 	const canary = "qzcanary"
 	a := newFixture(e, "zzvictim", canary)
 	// More of A: history, a retracted node, an erased-then-recreated alias.

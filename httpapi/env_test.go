@@ -29,7 +29,7 @@ type env struct {
 	t       testing.TB
 	url     string
 	admin   string // a system admin API key
-	store   *badger.Store
+	store   envStore
 	keys    *auth.Keys
 	client  *http.Client
 	logs    *syncBuffer
@@ -38,9 +38,10 @@ type env struct {
 
 type envOptions struct {
 	extraSteps []telamentis.Step
-	dir        string // on-disk store in dir (default in memory)
-	masterKey  []byte // with dir: encrypt at rest
-	noSync     bool   // with dir: do not fsync commits
+	dir        string    // on-disk store in dir (default in memory)
+	masterKey  []byte    // with dir: encrypt at rest
+	noSync     bool      // with dir: do not fsync commits
+	store      storeKind // badger (default) or postgres (stores_test.go)
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.dir != "" {
 		bcfg = badger.Config{Dir: o.dir, MasterKey: o.masterKey, Unencrypted: len(o.masterKey) == 0, NoSync: o.noSync}
 	}
-	store, err := badger.Open(bcfg, slog.New(slog.DiscardHandler))
+	store, err := openEnvStore(t, o.store, bcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
