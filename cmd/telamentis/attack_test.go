@@ -663,7 +663,8 @@ func TestAttackAuditScenario(t *testing.T) {
 		t.Fatalf("/metrics: %d", c)
 	}
 	for _, want := range []string{`route="POST /v1/graph/{tenant}/nodes"`, "telamentis_auth_failures_total", "telamentis_ratelimit_rejections_total",
-		"telamentis_quota_exceeded_total", "telamentis_audit_writes_total"} {
+		"telamentis_quota_exceeded_total", "telamentis_audit_writes_total", `telamentis_graph_operations_total{code="ok",op="node.erase",tenant="acme"} 1`,
+		`telamentis_store_operation_duration_seconds_count{backend="badger",op="node.upsert"`} {
 		if !strings.Contains(metricsText, want) {
 			t.Errorf("metrics lack %s", want)
 		}
