@@ -86,24 +86,40 @@ func refWhere(ref telamentis.Ref, a *args) string {
 	return "alias = " + a.add(ref.Alias)
 }
 
-// get runs one single-row query of tenant in one round trip: set_config and
-// the query in the implicit transaction of a pipelined batch, so the tenant
-// setting ends with it.
+// tenantScoped wraps a query of tenant ($1) into one statement that first
+// sets telamentis.tenant for its own (implicit) transaction:
+//
+//	SELECT q.* FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
+//	CROSS JOIN LATERAL (SELECT * FROM (query) i WHERE s.t = $1 OFFSET 0) q
+//
+// The order is not left to chance: s and q are both fenced (OFFSET 0: never
+// pulled up into the top level), and q refers to s.t, so q can only be the
+// inner side of a nested loop and is executed only after s has produced
+// its row, i.e. after set_config. Everything the query evaluates — the
+// row-level security quals (including the one-time filters the planner
+// derives from them), its initplans and CTEs — belongs to q's plan and runs
+// then. The filter on s.t is a gating qual above the query. Were the
+// setting not visible, the policies would hide every row (no rows, never
+// another tenant's); TestTenantScopedReads checks every read under custom
+// and generic plans. With one row on the outer side, the nested loop
+// returns the query's rows in the query's order.
+//
+// One statement instead of a pipelined pair (set_config, then the query)
+// saves the second statement's execution, about 15 % of a point read.
+func tenantScoped(sql string) string {
+	return `SELECT q.* FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
+CROSS JOIN LATERAL (SELECT * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q`
+}
+
+// get runs one single-row query of tenant as one statement (see
+// tenantScoped), so the tenant setting ends with it.
 func (s *Store) get(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(pgx.Row) error) (bool, error) {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
 		return false, err
 	}
 	sql, a := build(schema)
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
-	b.Queue(sql, a...)
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return false, mapErr(err)
-	}
-	err = scan(br.QueryRow())
+	err = scan(s.pool.QueryRow(ctx, tenantScoped(sql), a...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -113,13 +129,12 @@ func (s *Store) get(ctx context.Context, tenant string, build func(schema string
 	return true, nil
 }
 
-// read runs a query of tenant in one round trip: set_config and the query
-// in the implicit transaction of a pipelined batch, so the tenant setting
-// ends with it. build gets nowCol, an SQL expression for "now" (the later of
-// the wall clock and the tenant's last transaction time) that it selects as
-// the first column of every row: evaluated once, in the query's own
-// snapshot, so that "tx_end open" and "visible at now" select the same
-// versions and a cursor can carry now. A query that returns no rows is
+// read runs a query of tenant as one statement (see tenantScoped), so the
+// tenant setting ends with it. build gets nowCol, an SQL expression for
+// "now" (the later of the wall clock and the tenant's last transaction
+// time) that it selects as the first column of every row: evaluated once,
+// in the query's own snapshot, so that "tx_end open" and "visible at now"
+// select the same versions and a cursor can carry now. A query that returns no rows is
 // followed by a check that the tenant exists (CodeNotFound otherwise).
 func (s *Store) read(ctx context.Context, tenant string, needNow bool, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
 	schema, err := s.schemaOf(ctx, tenant)
@@ -157,18 +172,11 @@ func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool,
 		nowCol = "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
 	}
 	sql := q(schema, build(schema, nowCol, &a))
+	sql = tenantScoped(sql)
 	if sqlHook != nil {
 		sqlHook(sql, a)
 	}
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
-	b.Queue(sql, a...)
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return 0, mapErr(err)
-	}
-	rows, err := br.Query()
+	rows, err := s.pool.Query(ctx, sql, a...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
