@@ -1,6 +1,7 @@
 // Command telamentis is the TelaMentis server: `telamentis serve` runs the
-// REST API on the embedded store, creating a system admin API key on first
-// start.
+// REST API on the embedded store (or on PostgreSQL, store.go), creating a
+// system admin API key on first start; `telamentis migrate` applies the
+// PostgreSQL schema migrations.
 package main
 
 import (
