@@ -2,6 +2,7 @@ package badger
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -24,6 +25,48 @@ func TestPutIDHexMatchesUUIDString(t *testing.T) {
 		putIDHex(b, id)
 		if string(b) != id.String() {
 			t.Fatalf("putIDHex(%x) = %s, want %s", id[:], b, id.String())
+		}
+	}
+}
+
+func TestGallopAndInsertAtMatchSortedInsert(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	mk := func(v uint16) *edgeRec {
+		var id id16
+		id[14], id[15] = byte(v>>8), byte(v)
+		return &edgeRec{id: id}
+	}
+	for round := range 300 {
+		seen := map[uint16]bool{}
+		var old, add []*edgeRec
+		for range r.IntN(50) {
+			if v := uint16(r.IntN(200)); !seen[v] {
+				seen[v] = true
+				old = append(old, mk(v))
+			}
+		}
+		for range r.IntN(50) {
+			if v := uint16(r.IntN(200)); !seen[v] {
+				seen[v] = true
+				add = append(add, mk(v))
+			}
+		}
+		less := func(a, b *edgeRec) int { return cmpID(a.id, b.id) }
+		slices.SortFunc(old, less)
+		slices.SortFunc(add, less)
+		pos := make([]int, len(add))
+		lo := 0
+		for k, e := range add {
+			j := gallopID(old, lo, e.id)
+			if want := searchID(old, e.id); j != want {
+				t.Fatalf("round %d: gallopID = %d, want %d", round, j, want)
+			}
+			pos[k], lo = j, j
+		}
+		want := slices.SortedFunc(slices.Values(append(slices.Clone(old), add...)), less)
+		got := insertAt(old, add, pos)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: insertAt gave a different list", round)
 		}
 	}
 }

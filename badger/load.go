@@ -406,9 +406,13 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			liveAlias[v.alias] = true
 		}
 	}
-	type edgeEnds struct{ from, to id16 }
-	newEdges := make(map[id16]*edgeRec, len(edges))
-	ends := make(map[*edgeRec]edgeEnds, len(edges))
+	// ends[k] holds edgeOrder[k]'s endpoints and its first row's index.
+	type edgeEnds struct {
+		from, to id16
+		row      int
+	}
+	newEdges := make(map[id16]int, len(edges))
+	var ends []edgeEnds
 	var edgeOrder []*edgeRec
 	var slab edgeSlab
 	for i := range edges {
@@ -450,14 +454,15 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		if e.ValidFrom.IsZero() || v.vt <= v.vf {
 			return telamentis.Invalid(f()+".valid_to", "must be after valid_from")
 		}
-		r := newEdges[id]
-		if r == nil {
+		var r *edgeRec
+		if k, ok := newEdges[id]; !ok {
 			r = slab.new(id, nil, nil)
-			newEdges[id] = r
-			ends[r] = edgeEnds{from, to}
+			newEdges[id] = len(edgeOrder)
+			ends = append(ends, edgeEnds{from, to, i})
 			edgeOrder = append(edgeOrder, r)
 		} else {
-			if ends[r] != (edgeEnds{from, to}) {
+			r = edgeOrder[k]
+			if en := ends[k]; en.from != from || en.to != to {
 				return telamentis.Invalid(f()+".from", "endpoints differ between versions")
 			}
 			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
@@ -483,6 +488,10 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	if len(kvs) == 0 {
 		return nil
 	}
+	// The new edges in ID order, to check them against the tenant's and
+	// merge them into its ID-sorted list in one pass each.
+	sorted := slices.Clone(edgeOrder)
+	slices.SortFunc(sorted, func(a, b *edgeRec) int { return cmpID(a.id, b.id) })
 
 	// Phase 2, under the tenant's write lock: check against the tenant,
 	// write, index.
@@ -508,20 +517,26 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 		return ts.nodes[id]
 	}
-	for i, r := range edgeOrder {
-		if ts.edgeByID(r.id) != nil {
+	pos := make([]int, len(sorted))
+	lo := 0
+	for k, r := range sorted {
+		j := gallopID(ts.allEdges, lo, r.id)
+		if j < len(ts.allEdges) && ts.allEdges[j].id == r.id {
 			return telamentis.Errorf(telamentis.CodeConflict, "edge %s already exists", r.id)
 		}
+		pos[k], lo = j, j
+	}
+	for k, r := range edgeOrder {
 		if v := r.live(); v != nil && v.alias != "" && ts.liveEdgeAlias[v.alias] != nil {
 			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live edge", v.alias)
 		}
-		en := ends[r]
+		en := ends[k]
 		if r.setEnds(node(en.from), node(en.to)); r.from == nil || r.to == nil {
 			field := "from"
 			if r.from != nil {
 				field = "to"
 			}
-			return fieldErr(telamentis.CodeNotFound, "edges["+strconv.Itoa(i)+"]."+field, "node not found")
+			return fieldErr(telamentis.CodeNotFound, "edges["+strconv.Itoa(en.row)+"]."+field, "node not found")
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -532,7 +547,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	nStart, eStart := len(ts.allNodes), len(ts.allEdges)
+	nStart := len(ts.allNodes)
 	for _, r := range nodeOrder {
 		for i := range r.vers {
 			r.vers[i].label = ts.internStr(r.vers[i].label)
@@ -545,7 +560,6 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		for i := range r.vers {
 			r.vers[i].kind = ts.internStr(r.vers[i].kind)
 		}
-		ts.allEdges = append(ts.allEdges, r)
 		for _, n := range []*nodeRec{r.from, r.to} {
 			if _, ok := touched[n]; !ok {
 				touched[n] = [2]int{len(n.out), len(n.in)}
@@ -559,7 +573,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		n.in = sortTail(n.in, st[1])
 	}
 	ts.allNodes = sortTail(ts.allNodes, nStart)
-	ts.allEdges = sortTail(ts.allEdges, eStart)
+	ts.allEdges = insertAt(ts.allEdges, sorted, pos)
 	ts.indexLoaded(nodeOrder, edgeOrder)
 	if maxTx > math.MinInt64 {
 		s.clock.Observe(ts.id, maxTx)
@@ -568,6 +582,35 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 	}
 	return nil
+}
+
+// gallopID returns the index of the first edge in s[lo:] with an ID ≥ id,
+// probing forward from lo in growing steps before a binary search, so a
+// sorted run of look-ups costs little more than a merge.
+func gallopID(s []*edgeRec, lo int, id id16) int {
+	hi, step := lo, 1
+	for hi < len(s) && s[hi].id.less(id) {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(s))
+	return lo + searchID(s[lo:hi], id)
+}
+
+// insertAt inserts xs[k] before s[pos[k]] for every k (pos ascending, as
+// returned for xs in order) in one backward pass.
+func insertAt[T any](s []T, xs []T, pos []int) []T {
+	n, m := len(s), len(xs)
+	s = slices.Grow(s, m)[:n+m]
+	j := n
+	for k := m - 1; k >= 0; k-- {
+		p := pos[k]
+		copy(s[p+k+1:j+k+1], s[p:j])
+		s[p+k] = xs[k]
+		j = p
+	}
+	return s
 }
 
 func ifClosed(t int64) int64 {
