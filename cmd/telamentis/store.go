@@ -185,6 +185,11 @@ func openStore(ctx context.Context, cfg Config, bcfg badger.Config, getenv func(
 	if err != nil {
 		return nil, "", err
 	}
+	if getenv(MasterKeyEnv) == "" && getenv(MasterKeyEnv+"_FILE") == "" {
+		// The development key file is per data directory, so per replica.
+		logger.Warn("postgres: no " + MasterKeyEnv + "(_FILE): PII pseudonyms, the audit key and (without " +
+			CursorKeyEnv + ") cursors differ between replicas; give every replica the same master key")
+	}
 	if cursor.IsZero() && len(master) > 0 {
 		cursor = telamentis.NewSecret(string(derive(master, "telamentis/pg-cursor/v1")))
 	}
