@@ -16,8 +16,10 @@ import (
 // TestQuickstart is the README quickstart through HTTP: a tenant, a tenant
 // key, two facts (Alice works at Acme from 2021, moves to Globex in 2024),
 // read as of two valid times and two transaction times.
-func TestQuickstart(t *testing.T) {
-	e := newEnv(t)
+func TestQuickstart(t *testing.T) { eachStore(t, testQuickstart) }
+
+func testQuickstart(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 	e.tenant("acme")
 	w := e.key("acme", telamentis.RoleWriter, false)
 
@@ -349,8 +351,10 @@ func testAPIFlow(t *testing.T, o envOptions) {
 
 // TestImportRoundTrip exports a tenant's full history and imports it into
 // a new tenant: the export of the copy is identical, and as_at reads agree.
-func TestImportRoundTrip(t *testing.T) {
-	e := newEnv(t)
+func TestImportRoundTrip(t *testing.T) { eachStore(t, testImportRoundTrip) }
+
+func testImportRoundTrip(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 	src := newFixture(e, "src", "x")
 	// More history: an update, an invalidation, a retraction.
 	e.node(src.tenant, src.setup, "alicex", "Person", map[string]any{"name": "Alice 2"})
@@ -390,8 +394,10 @@ func TestImportRoundTrip(t *testing.T) {
 }
 
 // TestExportSnapshot checks export with as_at, valid_at and include.
-func TestExportSnapshot(t *testing.T) {
-	e := newEnv(t)
+func TestExportSnapshot(t *testing.T) { eachStore(t, testExportSnapshot) }
+
+func testExportSnapshot(t *testing.T, o envOptions) {
+	e := newEnv(t, o)
 	e.tenant("snap")
 	ta := e.key("snap", telamentis.RoleTenantAdmin, false)
 	e.node("snap", ta, "alice", "Person", nil)
