@@ -92,6 +92,8 @@ func (s *Server) registerImportRoute() {
 
 func (s *Server) importStream(ctx context.Context, w http.ResponseWriter, body io.Reader, tenant string) {
 	var sum ImportSummary
+	dl := newStreamDeadlines(w)
+	body = dl.reader(body)
 	err := s.do(ctx, specImport, tenant, "", func(ctx context.Context, c *call) error {
 		imp, ok := s.store.(telamentis.Importer)
 		if !ok {
@@ -144,6 +146,7 @@ func (s *Server) importStream(ctx context.Context, w http.ResponseWriter, body i
 		sum.NodeVersions, sum.EdgeVersions = len(nodes), len(edges)
 		return nil
 	})
+	dl.extendWrite() // the answer follows a read and an import of any length
 	if err != nil {
 		var p *Problem
 		if !errors.As(err, &p) {

@@ -152,6 +152,8 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 			return err
 		}
 		m := s.maskerFor(c)
+		dl := newStreamDeadlines(w)
+		dl.extendWrite()
 		bw := bufio.NewWriterSize(w, 64<<10)
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
@@ -201,6 +203,7 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 						return err
 					}
 				}
+				dl.extendWrite()
 				if err := bw.Flush(); err != nil {
 					return fmt.Errorf("httpapi: export: write: %w", err)
 				}
@@ -274,6 +277,8 @@ func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Read
 		size = DefaultIngestBatch
 	}
 	g := &ingester{s: s, tenant: tenant, size: size}
+	dl := newStreamDeadlines(w)
+	body = dl.reader(body)
 	err := s.do(ctx, specIngest, tenant, "", func(ctx context.Context, c *call) error {
 		batches := make(chan []pendingItem, 1)
 		var commitErr error
@@ -299,6 +304,7 @@ func (s *Server) ingest(ctx context.Context, w http.ResponseWriter, body io.Read
 		}
 		return readErr
 	})
+	dl.extendWrite() // the answer follows a read of any length
 	if err != nil && g.sum.Batches == 0 && g.sum.Created+g.sum.Updated+g.sum.Unchanged == 0 {
 		var p *Problem
 		if !errors.As(err, &p) {
