@@ -317,7 +317,9 @@ func removeSorted[T keyed](s []T, id id16) []T {
 }
 
 // sortTail sorts s[from:] (appended unsorted) and merges it into the sorted
-// s[:from], dropping duplicates.
+// s[:from], dropping duplicates. The appended elements are placed by a
+// galloping search, so merging a few elements into a long list does not
+// compare (or, for records, dereference) every element of the list.
 func sortTail[T keyed](s []T, from int) []T {
 	if from >= len(s) {
 		return s
@@ -327,26 +329,51 @@ func sortTail[T keyed](s []T, from int) []T {
 	if from == 0 || s[from-1].key().less(tail[0].key()) {
 		return s
 	}
-	head := slices.Clone(s[:from])
-	tl := slices.Clone(tail)
-	out := s[:0]
-	i, j := 0, 0
-	for i < len(head) || j < len(tl) {
-		var x T
-		switch {
-		case j >= len(tl) || (i < len(head) && head[i].key().less(tl[j].key())):
-			x = head[i]
-			i++
-		default:
-			x = tl[j]
-			j++
-		}
-		if n := len(out); n > 0 && out[n-1].key() == x.key() {
+	head := s[:from]
+	xs := slices.Clone(tail) // the insert overwrites tail's memory
+	pos := make([]int, 0, len(xs))
+	n, lo := 0, 0
+	for _, x := range xs {
+		k := x.key()
+		j := gallopID(head, lo, k)
+		if (j < len(head) && head[j].key() == k) || (n > 0 && xs[n-1].key() == k) {
 			continue
 		}
-		out = append(out, x)
+		xs[n] = x
+		n++
+		pos = append(pos, j)
+		lo = j
 	}
-	return out
+	return insertAt(head, xs[:n], pos)
+}
+
+// gallopID returns the index of the first element of s[lo:] with an ID ≥
+// id, probing forward from lo in growing steps before a binary search, so
+// a sorted run of look-ups costs little more than a merge.
+func gallopID[T keyed](s []T, lo int, id id16) int {
+	hi, step := lo, 1
+	for hi < len(s) && s[hi].key().less(id) {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(s))
+	return lo + searchID(s[lo:hi], id)
+}
+
+// insertAt inserts xs[k] before s[pos[k]] for every k (pos ascending, as
+// returned for xs in order) in one backward pass.
+func insertAt[T any](s []T, xs []T, pos []int) []T {
+	n, m := len(s), len(xs)
+	s = slices.Grow(s, m)[:n+m]
+	j := n
+	for k := m - 1; k >= 0; k-- {
+		p := pos[k]
+		copy(s[p+k+1:j+k+1], s[p:j])
+		s[p+k] = xs[k]
+		j = p
+	}
+	return s
 }
 
 func removeRec[T comparable](s []T, x T) []T {

@@ -70,3 +70,44 @@ func TestGallopAndInsertAtMatchSortedInsert(t *testing.T) {
 		}
 	}
 }
+
+func TestSortTailMergesWithoutDuplicates(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for round := range 300 {
+		var s []kindEntry
+		seen := map[byte]bool{}
+		for range r.IntN(40) {
+			v := byte(r.IntN(100))
+			if !seen[v] {
+				seen[v] = true
+				s = append(s, kindEntry{id: id16{15: v}})
+			}
+		}
+		slices.SortFunc(s, func(a, b kindEntry) int { return cmpID(a.id, b.id) })
+		from := len(s)
+		want := map[byte]bool{}
+		for v := range seen {
+			want[v] = true
+		}
+		for range r.IntN(40) {
+			v := byte(r.IntN(100))
+			want[v] = true
+			s = append(s, kindEntry{id: id16{15: v}, vf: 1})
+		}
+		got := sortTail(s, from)
+		if from == 0 {
+			continue // the tail is only sorted
+		}
+		if len(got) != len(want) {
+			t.Fatalf("round %d: %d elements, want %d", round, len(got), len(want))
+		}
+		for i := range got {
+			if i > 0 && !got[i-1].id.less(got[i].id) {
+				t.Fatalf("round %d: not sorted at %d", round, i)
+			}
+			if v := got[i].id[15]; seen[v] && got[i].vf != 0 {
+				t.Fatalf("round %d: an appended duplicate replaced the existing element %d", round, v)
+			}
+		}
+	}
+}

@@ -584,35 +584,6 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	return nil
 }
 
-// gallopID returns the index of the first edge in s[lo:] with an ID ≥ id,
-// probing forward from lo in growing steps before a binary search, so a
-// sorted run of look-ups costs little more than a merge.
-func gallopID(s []*edgeRec, lo int, id id16) int {
-	hi, step := lo, 1
-	for hi < len(s) && s[hi].id.less(id) {
-		lo = hi + 1
-		hi += step
-		step *= 2
-	}
-	hi = min(hi, len(s))
-	return lo + searchID(s[lo:hi], id)
-}
-
-// insertAt inserts xs[k] before s[pos[k]] for every k (pos ascending, as
-// returned for xs in order) in one backward pass.
-func insertAt[T any](s []T, xs []T, pos []int) []T {
-	n, m := len(s), len(xs)
-	s = slices.Grow(s, m)[:n+m]
-	j := n
-	for k := m - 1; k >= 0; k-- {
-		p := pos[k]
-		copy(s[p+k+1:j+k+1], s[p:j])
-		s[p+k] = xs[k]
-		j = p
-	}
-	return s
-}
-
 func ifClosed(t int64) int64 {
 	if t == open {
 		return math.MinInt64
