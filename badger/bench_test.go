@@ -190,6 +190,49 @@ func BenchmarkOverlap(b *testing.B) {
 	})
 }
 
+// BenchmarkOverlapLarge is BenchmarkOverlap on a reopened store with
+// 300,000 imported edges of 10 kinds, large enough that the index does not
+// fit in the CPU caches (like the medium workload's tenants).
+func BenchmarkOverlapLarge(b *testing.B) {
+	dir := b.TempDir()
+	s := openDisk(b, dir, true)
+	ctx := b.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	uid := func(kind, i int) string {
+		return fmt.Sprintf("%08x-0000-4000-8000-%012x", kind, (i*0x9E3779B1)&(1<<48-1))
+	}
+	const nodes = 30_000
+	ns := make([]telamentis.Node, nodes)
+	for i := range ns {
+		ns[i] = telamentis.Node{ID: uid(1, i), Label: "Person", Props: json.RawMessage(`{"name":"x"}`), TxStart: t0}
+	}
+	if err := s.Import(ctx, "bench", ns, nil); err != nil {
+		b.Fatal(err)
+	}
+	kinds := []string{"KNOWS", "WORKS_AT", "LIKES", "MEMBER_OF", "OWNS", "ABOUT", "MENTIONS", "LOCATED_IN", "CITES", "FOLLOWS"}
+	r := rand.New(rand.NewPCG(9, 10))
+	for lo := 0; lo < 300_000; lo += 20_000 {
+		es := make([]telamentis.Edge, 0, 20_000)
+		for i := lo; i < lo+20_000; i++ {
+			es = append(es, telamentis.Edge{ID: uid(2, i), From: uid(1, r.IntN(nodes)), To: uid(1, r.IntN(nodes)),
+				Kind: kinds[r.IntN(len(kinds))], ValidFrom: time.Date(2015+r.IntN(9), 1, 1, 0, 0, 0, 0, time.UTC), TxStart: t0,
+				Props: json.RawMessage(fmt.Sprintf(`{"w":0.%03d,"conf":0.86,"src":"doc"}`, r.IntN(1000)))})
+		}
+		if err := s.Import(ctx, "bench", nil, es); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	s = openDisk(b, dir, true)
+	b.Cleanup(func() { s.Close() })
+	benchOverlap(b, s)
+}
+
 func benchOverlap(b *testing.B, s *badger.Store) {
 	b.ReportAllocs()
 	rows := 0

@@ -205,6 +205,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 		defer it.Close()
 		var cure *edgeRec
 		var slab edgeSlab
+		var kindProps kindArenas
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			id, txStart, ok := splitVersionKey(item.Key(), len(ep))
@@ -213,7 +214,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 			}
 			var v edgeVer
 			var from, to id16
-			if err := item.Value(func(b []byte) error { return decodeEdgeInterned(b, &from, &to, &v, ts.internBytes, &props) }); err != nil {
+			if err := item.Value(func(b []byte) error { return decodeEdgeInterned(b, &from, &to, &v, ts.internBytes, &kindProps) }); err != nil {
 				return fmt.Errorf("edge %s: %w", id, err)
 			}
 			v.txStart = txStart
@@ -343,6 +344,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	kvs := make([]kv, 0, len(nodes)+len(edges))
 	var mem bump
 	var propMem strArena
+	var kindProps kindArenas
 	var scratch []byte
 	// Labels and kinds repeat: check each distinct one once.
 	var known []string
@@ -446,7 +448,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		v := edgeVer{
 			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
 			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
-			kind: e.Kind, alias: e.Alias, props: propMem.add(props),
+			kind: e.Kind, alias: e.Alias, props: kindProps.get(e.Kind).add(props),
 		}
 		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
 			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
