@@ -129,66 +129,107 @@ func (s *Store) get(ctx context.Context, tenant string, build func(schema string
 	return true, nil
 }
 
-// read runs a query of tenant as one statement (see tenantScoped), so the
-// tenant setting ends with it. build gets nowCol, an SQL expression for
+// read runs a query of tenant as one statement (see tenantScopedRead), so
+// the tenant setting ends with it. build gets nowCol, an SQL expression for
 // "now" (the later of the wall clock and the tenant's last transaction
 // time) that it selects as the first column of every row: evaluated once,
 // in the query's own snapshot, so that "tx_end open" and "visible at now"
-// select the same versions and a cursor can carry now. A query that returns no rows is
-// followed by a check that the tenant exists (CodeNotFound otherwise).
+// select the same versions and a cursor can carry now. A query that returns
+// no rows answers CodeNotFound if the tenant does not exist.
 func (s *Store) read(ctx context.Context, tenant string, needNow bool, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		n, err := s.readIn(ctx, schema, tenant, needNow, build, scan)
-		if err != nil || n > 0 {
+		n, exists, err := s.readIn(ctx, schema, tenant, needNow, build, scan)
+		if err != nil || n > 0 || exists {
 			return err
-		}
-		var exists bool
-		if _, err := s.get(ctx, tenant, func(string) (string, args) {
-			return q(schema, `SELECT true FROM {s}.tenant_state WHERE tenant_id = $1`), args{tenant}
-		}, func(r pgx.Row) error { return r.Scan(&exists) }); err != nil {
-			return err
-		}
-		if exists {
-			return nil
 		}
 		if attempt == 1 {
 			return telamentis.NotFound("tenant")
 		}
+		// The cached schema may be stale (the tenant dropped, or
+		// recreated elsewhere, through another replica).
 		if schema, err = s.refreshSchema(ctx, tenant); err != nil {
 			return err
 		}
 	}
 }
 
-func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, error) {
+// tenantScopedRead is tenantScoped for queries of any number of rows that
+// also tells whether the tenant exists, so that an empty result needs no
+// second statement. The query becomes the inner side of a LEFT JOIN
+// LATERAL, marked by tm_row; every row starts with the tenant's existence:
+// true beside a query row, else (the single padding row of an empty result)
+// an EXISTS on the tenant's state row. That EXISTS is a subplan correlated
+// with s.t and evaluated, under the policies, when the output row is
+// projected: after set_config, like the query. The rows are read through
+// scopedRows, which strips both columns.
+func tenantScopedRead(sql string) string {
+	return `SELECT CASE WHEN q.tm_row THEN true ELSE EXISTS (SELECT 1 FROM {s}.tenant_state st WHERE st.tenant_id = s.t) END, q.*
+FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
+LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q ON true`
+}
+
+// scopedRows reads the rows of a tenantScopedRead statement: it hides the
+// padding row of an empty result and the two leading columns, and records
+// whether the tenant exists.
+type scopedRows struct {
+	pgx.Rows
+	exists bool
+	skip   []any // for the padding row: the existence, then nil for every column
+	dest   []any // Scan's destinations, reused
+}
+
+func (r *scopedRows) Next() bool {
+	if !r.Rows.Next() {
+		return false
+	}
+	if r.Rows.RawValues()[1] != nil {
+		r.exists = true
+		return true
+	}
+	if r.skip == nil {
+		r.skip = make([]any, len(r.Rows.FieldDescriptions()))
+		r.skip[0] = &r.exists
+	}
+	if err := r.Rows.Scan(r.skip...); err != nil {
+		return false // rows.Err reports it
+	}
+	return false
+}
+
+func (r *scopedRows) Scan(dest ...any) error {
+	r.dest = append(append(r.dest[:0], nil, nil), dest...)
+	return r.Rows.Scan(r.dest...)
+}
+
+func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, bool, error) {
 	a := args{tenant}
 	// Only a first page at "now" needs now; others carry their time.
 	nowCol := "0::bigint"
 	if needNow {
 		nowCol = "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
 	}
-	sql := q(schema, build(schema, nowCol, &a))
-	sql = tenantScoped(sql)
+	sql := q(schema, tenantScopedRead(build(schema, nowCol, &a)))
 	if sqlHook != nil {
 		sqlHook(sql, a)
 	}
 	rows, err := s.pool.Query(ctx, sql, a...)
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, false, mapErr(err)
 	}
-	n, err := scan(rows)
+	sr := &scopedRows{Rows: rows}
+	n, err := scan(sr)
 	rows.Close()
 	if err == nil {
 		err = rows.Err()
 	}
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, false, mapErr(err)
 	}
-	return n, nil
+	return n, sr.exists, nil
 }
 
 // sqlHook, if set (by tests only), sees every query statement and its

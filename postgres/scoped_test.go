@@ -86,3 +86,39 @@ func TestTenantScopedReads(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyReadsTellTheTenantExists checks the existence answer that
+// travels with every read: an empty result is an empty page while the
+// tenant exists, and CodeNotFound once another replica (a second store on
+// the same schema, whose schema cache still knows the tenant) dropped it.
+func TestEmptyReadsTellTheTenantExists(t *testing.T) {
+	d := database(t)
+	schema := d.newSchema(t)
+	a, b := d.open(t, schema, nil), d.open(t, schema, nil)
+	ctx := t.Context()
+	if _, err := a.CreateTenant(ctx, telamentis.Tenant{ID: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	qs := []telamentis.Query{
+		{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"}},
+		{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"}, AsAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Kind: telamentis.QueryNodes, Labels: []string{"Person"}},
+		{Kind: telamentis.QueryChanges},
+	}
+	for i := range 7 { // past the switch to generic plans
+		for _, q := range qs {
+			p, err := b.Query(ctx, "gone", q)
+			if err != nil || len(p.Edges)+len(p.Nodes)+len(p.Changes) != 0 {
+				t.Fatalf("run %d, %s of an empty tenant: %+v, %v", i, q.Kind, p, err)
+			}
+		}
+	}
+	if err := a.DropTenant(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range qs {
+		if _, err := b.Query(ctx, "gone", q); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+			t.Fatalf("%s of a tenant dropped through another store: %v, want not found", q.Kind, err)
+		}
+	}
+}
