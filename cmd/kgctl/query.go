@@ -487,6 +487,9 @@ func auditTailRun(ctx context.Context, f *Factory, o *AuditTailOptions) error {
 		flt.After = last
 		last, err = readAudit(ctx, cli, flt, func(rs []telamentis.AuditRecord) error { return printAudit(f, rs, false) })
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped (Ctrl-C) while a poll was in flight
+			}
 			return err
 		}
 	}
