@@ -1,9 +1,13 @@
 package postgres_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/telamentis/telamentis"
 )
@@ -47,5 +51,58 @@ func TestEraseLeavesNoFileResidue(t *testing.T) {
 	}
 	if got := residue(t, s, canary); len(got) > 0 {
 		t.Errorf("after erase and compaction the canary is still in %v", got)
+	}
+}
+
+// TestCompactWaitsForOlderSnapshots checks that Compact does not report a
+// compaction while a transaction that may still see erased rows is open
+// (VACUUM FULL would copy them into the new files), and that it removes
+// them once that transaction ends.
+func TestCompactWaitsForOlderSnapshots(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	var super bool
+	database(t).admin.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super)
+	if !super {
+		t.Skip("the file scan needs a superuser TELAMENTIS_TEST_POSTGRES_URL")
+	}
+	const canary = "canary-5d1e0b-snapshot"
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "snap-t"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.UpsertNode(ctx, "snap-t", telamentis.NodeInput{Alias: canary, Label: "Person", Props: json.RawMessage(`{"secret":"` + canary + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An old snapshot, taken before the erasure, in another session.
+	tx, err := database(t).admin.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	var one int
+	if err := tx.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EraseNode(ctx, "snap-t", telamentis.Ref{ID: n.Node.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// While the old snapshot is open, VACUUM FULL must keep the erased rows:
+	// Compact may wait or fail, but must not report success with them on disk.
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.Compact(short); err == nil {
+		if got := residue(t, s, canary); len(got) > 0 {
+			t.Fatalf("Compact reported success while an older snapshot kept the erased rows in %v", got)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := residue(t, s, canary); len(got) > 0 {
+		t.Errorf("after the old snapshot ended, compaction left the canary in %v", got)
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,6 +18,9 @@ import (
 func (s *Store) Compact(ctx context.Context) error {
 	if s.owner == nil {
 		return telamentis.Errorf(telamentis.CodeUnavailable, "compaction needs the owner connection (owner DSN)")
+	}
+	if err := s.waitForOlderSnapshots(ctx); err != nil {
+		return err
 	}
 	rows, err := s.owner.Query(ctx, s.sysq(`SELECT DISTINCT schema_name FROM {s}.schema_migrations WHERE name LIKE 'tenant/%' ORDER BY 1`))
 	if err != nil {
@@ -39,6 +43,45 @@ func (s *Store) Compact(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// compactWait bounds how long Compact waits for older snapshots.
+const compactWait = 30 * time.Second
+
+// waitForOlderSnapshots waits until no other session of the database holds
+// a snapshot taken before this call. VACUUM FULL must keep every row
+// version such a snapshot could still see, so while one is open (a long
+// transaction, or an autovacuum ANALYZE that happened to start before the
+// erasure) erased rows would be copied into the rewritten files. It gives
+// up with CodeUnavailable after compactWait rather than report a
+// compaction that left erased bytes behind.
+func (s *Store) waitForOlderSnapshots(ctx context.Context) error {
+	var horizon uint32
+	if err := s.owner.QueryRow(ctx, `SELECT xid(pg_current_xact_id())::text::bigint`).Scan(&horizon); err != nil {
+		return fmt.Errorf("postgres: compact: %w", mapErr(err))
+	}
+	deadline := time.Now().Add(compactWait)
+	for {
+		var older int
+		err := s.owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()
+			  AND backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::text::xid)`, fmt.Sprint(horizon)).Scan(&older)
+		if err != nil {
+			return fmt.Errorf("postgres: compact: %w", mapErr(err))
+		}
+		if older == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return telamentis.Errorf(telamentis.CodeUnavailable,
+				"compaction waits for %d older transaction(s) that may still see erased rows; retry when they end", older)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres: compact: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Check verifies, tenant by tenant, that versions of one ID do not overlap
