@@ -328,6 +328,41 @@ func (p LLMRetry) Delay(n int, retryAfter string, now time.Time) (d time.Duratio
 	return min(d, maxD), true
 }
 
+// Do runs a provider call under the policy, one call per attempt. call
+// returns the answer, or a classified error (a *ProviderError where it can
+// be) with the failed answer's Retry-After header value. Only rate-limited
+// and unavailable errors that carry an HTTP status are tried again, while
+// the policy allows another attempt and its delay; any other error, or the
+// answer, is returned at once with Attempts set. A wait cut short by ctx
+// ends as a ProviderTimeout of provider.
+func (p LLMRetry) Do(ctx context.Context, provider string, call func() (LLMResponse, string, error)) (LLMResponse, error) {
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		resp, retryAfter, err := call()
+		if err == nil {
+			resp.Attempts = attempt
+			return resp, nil
+		}
+		lastErr = err
+		var pe *ProviderError
+		if !errors.As(err, &pe) || (pe.Kind != ProviderRateLimited && pe.Kind != ProviderUnavailable) || pe.Status == 0 {
+			resp.Attempts = attempt
+			return resp, err
+		}
+		if attempt >= p.Attempts() {
+			break
+		}
+		d, ok := p.Delay(attempt, retryAfter, time.Now())
+		if !ok {
+			break
+		}
+		if err := SleepCtx(ctx, d); err != nil {
+			return LLMResponse{Attempts: attempt}, NewProviderError(provider, ProviderTimeout, 0, "", err)
+		}
+	}
+	return LLMResponse{}, lastErr
+}
+
 // ParseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)

@@ -1,6 +1,7 @@
 package telamentis_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -119,4 +120,49 @@ func TestBudgetAndProviderErrors(t *testing.T) {
 	if c := (telamentis.LLMPrice{InputPerMTok: 2, OutputPerMTok: 10}).Cost(telamentis.LLMUsage{InputTokens: 1_000_000, OutputTokens: 500_000}); c != 7 {
 		t.Errorf("cost = %v", c)
 	}
+}
+
+func TestLLMRetryDo(t *testing.T) {
+	limited := telamentis.NewProviderError("p", telamentis.ProviderRateLimited, 429, "", nil)
+	down := telamentis.NewProviderError("p", telamentis.ProviderUnavailable, 503, "", nil)
+	dead := telamentis.NewProviderError("p", telamentis.ProviderUnavailable, 0, "", errors.New("connection refused"))
+	refused := telamentis.NewProviderError("p", telamentis.ProviderRefused, 200, "", nil)
+	policy := telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second}
+	for _, tc := range []struct {
+		name     string
+		errs     []error // one per attempt; nil = success
+		ra       string
+		calls    int
+		wantErr  error
+		attempts int
+	}{
+		{"success at once", []error{nil}, "", 1, nil, 1},
+		{"429 then success", []error{limited, nil}, "0", 2, nil, 2},
+		{"503 until attempts run out", []error{down, down, down, down}, "", 3, down, 0},
+		{"no status: not retried", []error{dead, nil}, "", 1, dead, 1},
+		{"refusal: not retried", []error{refused, nil}, "", 1, refused, 1},
+		{"retry-after beyond max delay", []error{limited, nil}, "3600", 1, limited, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			resp, err := policy.Do(t.Context(), "p", func() (telamentis.LLMResponse, string, error) {
+				err := tc.errs[calls]
+				calls++
+				return telamentis.LLMResponse{}, tc.ra, err
+			})
+			if calls != tc.calls || err != tc.wantErr || resp.Attempts != tc.attempts {
+				t.Errorf("calls %d, err %v, attempts %d; want %d, %v, %d", calls, err, resp.Attempts, tc.calls, tc.wantErr, tc.attempts)
+			}
+		})
+	}
+	t.Run("cancelled wait", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour}.Do(ctx, "p",
+			func() (telamentis.LLMResponse, string, error) { return telamentis.LLMResponse{}, "", limited })
+		var pe *telamentis.ProviderError
+		if !errors.As(err, &pe) || pe.Kind != telamentis.ProviderTimeout {
+			t.Errorf("cancelled wait: %v", err)
+		}
+	})
 }

@@ -103,33 +103,16 @@ func (c *Connector) Complete(ctx context.Context, req telamentis.LLMRequest) (te
 	if err != nil {
 		return telamentis.LLMResponse{}, err
 	}
-	var lastErr error
-	for attempt := 1; ; attempt++ {
+	return c.cfg.Retry.Do(ctx, c.cfg.Name, func() (telamentis.LLMResponse, string, error) {
 		out, err := c.client.Messages.New(ctx, params)
 		if err == nil {
 			resp, err := c.answer(out)
-			resp.Attempts = attempt
 			resp.Latency = time.Since(start)
-			return resp, err
+			return resp, "", err
 		}
 		retryAfter, perr := c.classify(ctx, err)
-		lastErr = perr
-		var pe *telamentis.ProviderError
-		if !errors.As(perr, &pe) || (pe.Kind != telamentis.ProviderRateLimited && pe.Kind != telamentis.ProviderUnavailable) || pe.Status == 0 {
-			return telamentis.LLMResponse{Attempts: attempt}, perr
-		}
-		if attempt >= c.cfg.Retry.Attempts() {
-			break
-		}
-		d, ok := c.cfg.Retry.Delay(attempt, retryAfter, time.Now())
-		if !ok {
-			break
-		}
-		if err := telamentis.SleepCtx(ctx, d); err != nil {
-			return telamentis.LLMResponse{Attempts: attempt}, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
-		}
-	}
-	return telamentis.LLMResponse{}, lastErr
+		return telamentis.LLMResponse{}, retryAfter, perr
+	})
 }
 
 func (c *Connector) params(req telamentis.LLMRequest) (sdk.MessageNewParams, error) {

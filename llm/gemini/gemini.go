@@ -116,36 +116,19 @@ func (r retryAfterRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 func (c *Connector) Complete(ctx context.Context, req telamentis.LLMRequest) (telamentis.LLMResponse, error) {
 	start := time.Now()
 	contents, cfg := c.params(req)
-	var lastErr error
-	for attempt := 1; ; attempt++ {
+	return c.cfg.Retry.Do(ctx, c.cfg.Name, func() (telamentis.LLMResponse, string, error) {
 		var ra string
 		actx, cancel := context.WithTimeout(context.WithValue(ctx, retryAfterKey{}, &ra), c.cfg.Timeout)
 		out, err := c.client.Models.GenerateContent(actx, c.cfg.Model, contents, cfg)
 		cancel()
 		if err == nil {
 			resp, err := c.answer(out)
-			resp.Attempts = attempt
 			resp.Latency = time.Since(start)
-			return resp, err
+			return resp, "", err
 		}
 		retryAfter, perr := c.classify(ctx, err, ra)
-		lastErr = perr
-		var pe *telamentis.ProviderError
-		if !errors.As(perr, &pe) || (pe.Kind != telamentis.ProviderRateLimited && pe.Kind != telamentis.ProviderUnavailable) || pe.Status == 0 {
-			return telamentis.LLMResponse{Attempts: attempt}, perr
-		}
-		if attempt >= c.cfg.Retry.Attempts() {
-			break
-		}
-		d, ok := c.cfg.Retry.Delay(attempt, retryAfter, time.Now())
-		if !ok {
-			break
-		}
-		if err := telamentis.SleepCtx(ctx, d); err != nil {
-			return telamentis.LLMResponse{Attempts: attempt}, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
-		}
-	}
-	return telamentis.LLMResponse{}, lastErr
+		return telamentis.LLMResponse{}, retryAfter, perr
+	})
 }
 
 func (c *Connector) params(req telamentis.LLMRequest) ([]*genai.Content, *genai.GenerateContentConfig) {
