@@ -27,10 +27,28 @@ var emptyProps = json.RawMessage("{}")
 // most MaxPropsBytes, nested at most MaxPropsDepth deep, with keys of at most
 // 256 bytes, valid UTF-8, no NUL in any key or string, and no duplicate keys.
 func CanonicalProps(raw json.RawMessage) (json.RawMessage, error) {
+	return AppendCanonicalProps(nil, raw)
+}
+
+// AppendCanonicalProps is CanonicalProps writing the result after dst's
+// contents: it returns only the canonical props, which may share dst's
+// memory, so a caller can reuse one scratch buffer across many documents.
+// The common case (strings without escapes) takes a one-pass scanner; any
+// input it is unsure of goes through the full decoder, which also produces
+// the field errors.
+func AppendCanonicalProps(dst []byte, raw json.RawMessage) (json.RawMessage, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return emptyProps, nil
 	}
+	if c, ok := fastCanonical(raw, dst); ok {
+		return c, nil
+	}
+	return canonicalSlow(raw)
+}
+
+// canonicalSlow canonicalises trimmed, non-empty props with encoding/json.
+func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) > MaxPropsBytes {
 		return nil, Invalid("", "props larger than %d bytes", MaxPropsBytes)
 	}

@@ -375,7 +375,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				return err
 			}
 		}
-		props, err := importProps(n.Props, scratch)
+		props, err := telamentis.AppendCanonicalProps(scratch[:0], n.Props)
 		if err != nil {
 			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
 		}
@@ -440,7 +440,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				return err
 			}
 		}
-		props, err := importProps(e.Props, scratch)
+		props, err := telamentis.AppendCanonicalProps(scratch[:0], e.Props)
 		if err != nil {
 			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
 		}

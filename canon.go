@@ -1,23 +1,10 @@
-package badger
+package telamentis
 
 import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
-
-	"github.com/telamentis/telamentis"
 )
-
-// importProps returns canonical props. fastCanonical handles the common
-// case (no escapes in strings) in one pass; anything it is unsure of goes
-// through telamentis.CanonicalProps, which also produces the errors. The
-// result may use scratch's memory.
-func importProps(p json.RawMessage, scratch []byte) (json.RawMessage, error) {
-	if c, ok := fastCanonical(p, scratch); ok {
-		return c, nil
-	}
-	return telamentis.CanonicalProps(p)
-}
 
 // fastCanonical returns the form CanonicalProps produces for p, with ok
 // false when it is not sure: p must be one compact-or-spaced JSON object
@@ -26,18 +13,18 @@ func importProps(p json.RawMessage, scratch []byte) (json.RawMessage, error) {
 // the size, depth and key limits.
 func fastCanonical(p, dst []byte) (json.RawMessage, bool) {
 	p = bytes.TrimSpace(p)
-	if len(p) == 0 || len(p) > telamentis.MaxPropsBytes || p[0] != '{' || !utf8.Valid(p) ||
+	if len(p) == 0 || len(p) > MaxPropsBytes || p[0] != '{' || !utf8.Valid(p) ||
 		bytes.IndexByte(p, '\\') >= 0 || bytes.Contains(p, []byte("\uFFFD")) ||
 		bytes.Contains(p, []byte("\u2028")) || bytes.Contains(p, []byte("\u2029")) {
 		return nil, false
 	}
 	c := canonScanner{p: p}
-	out, ok := c.canon(1, dst[:0])
+	out, ok := c.canon(1, dst)
 	c.ws()
-	if !ok || c.i != len(p) || len(out) > telamentis.MaxPropsBytes {
+	if !ok || c.i != len(p) || len(out)-len(dst) > MaxPropsBytes {
 		return nil, false
 	}
-	return out, true
+	return out[len(dst):], true
 }
 
 type canonScanner struct {
@@ -70,7 +57,7 @@ type member struct{ k, v []byte }
 func (c *canonScanner) canon(depth int, out []byte) ([]byte, bool) {
 	switch b := c.peek(); {
 	case b == '{':
-		if depth > telamentis.MaxPropsDepth {
+		if depth > MaxPropsDepth {
 			return nil, false
 		}
 		c.i++
@@ -134,7 +121,7 @@ func (c *canonScanner) canon(depth int, out []byte) ([]byte, bool) {
 		}
 		return append(out, '}'), true
 	case b == '[':
-		if depth > telamentis.MaxPropsDepth {
+		if depth > MaxPropsDepth {
 			return nil, false
 		}
 		c.i++
