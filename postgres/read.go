@@ -451,15 +451,22 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 	if cur {
 		t = now
 	}
-	page := telamentis.Page{Nodes: nodes}
-	if len(nodes) > limit {
-		page.Nodes = nodes[:limit]
-		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: nodes[limit-1].ID})
-	}
-	if page.Nodes == nil {
-		page.Nodes = []telamentis.Node{}
-	}
+	var page telamentis.Page
+	page.Nodes, page.NextCursor = cut(s, tenant, qn, nodes, limit, func(i int) pos { return pos{T: t, ID: nodes[i].ID} })
 	return page, nil
+}
+
+// cut trims rows, read with one row beyond the page, to limit (never nil)
+// and, when that extra row exists, seals the cursor at the position of the
+// last row kept (at(limit-1)).
+func cut[T any](s *Store, tenant string, qn telamentis.Query, rows []T, limit int, at func(i int) pos) ([]T, string) {
+	if len(rows) > limit {
+		return rows[:limit], s.seal(tenant, qn, at(limit-1))
+	}
+	if rows == nil {
+		rows = []T{}
+	}
+	return rows, ""
 }
 
 // nowScanner scans the leading "now" column, then the rest.
@@ -507,14 +514,8 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	if cur {
 		t = now
 	}
-	page := telamentis.Page{Edges: edges}
-	if len(edges) > limit {
-		page.Edges = edges[:limit]
-		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: edges[limit-1].ID})
-	}
-	if page.Edges == nil {
-		page.Edges = []telamentis.Edge{}
-	}
+	var page telamentis.Page
+	page.Edges, page.NextCursor = cut(s, tenant, qn, edges, limit, func(i int) pos { return pos{T: t, ID: edges[i].ID} })
 	return page, nil
 }
 
@@ -708,27 +709,13 @@ func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Q
 		if len(edges) == 0 && p == nil {
 			return page, telamentis.NotFound("edge")
 		}
-		page.Edges = edges
-		if len(edges) > limit {
-			page.Edges = edges[:limit]
-			page.NextCursor = s.seal(tenant, qn, pos{TS: telamentis.Micros(edges[limit-1].TxStart)})
-		}
-		if page.Edges == nil {
-			page.Edges = []telamentis.Edge{}
-		}
+		page.Edges, page.NextCursor = cut(s, tenant, qn, edges, limit, func(i int) pos { return pos{TS: telamentis.Micros(edges[i].TxStart)} })
 		return page, nil
 	}
 	if len(nodes) == 0 && p == nil {
 		return page, telamentis.NotFound("node")
 	}
-	page.Nodes = nodes
-	if len(nodes) > limit {
-		page.Nodes = nodes[:limit]
-		page.NextCursor = s.seal(tenant, qn, pos{TS: telamentis.Micros(nodes[limit-1].TxStart)})
-	}
-	if page.Nodes == nil {
-		page.Nodes = []telamentis.Node{}
-	}
+	page.Nodes, page.NextCursor = cut(s, tenant, qn, nodes, limit, func(i int) pos { return pos{TS: telamentis.Micros(nodes[i].TxStart)} })
 	return page, nil
 }
 
@@ -813,16 +800,12 @@ func (s *Store) queryChanges(ctx context.Context, tenant string, qn telamentis.Q
 	if cur {
 		until = now + 1 // the snapshot holds every version up to now, inclusive
 	}
-	page := telamentis.Page{Changes: out}
-	if len(out) > limit {
-		page.Changes = out[:limit]
-		lp := last[limit-1]
+	var page telamentis.Page
+	page.Changes, page.NextCursor = cut(s, tenant, qn, out, limit, func(i int) pos {
+		lp := last[i]
 		lp.T = until
-		page.NextCursor = s.seal(tenant, qn, lp)
-	}
-	if page.Changes == nil {
-		page.Changes = []telamentis.Change{}
-	}
+		return lp
+	})
 	return page, nil
 }
 
