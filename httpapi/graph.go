@@ -135,16 +135,13 @@ func (s *Server) registerGraphRoutes() {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
-		out := &struct{ Body telamentis.RetractResult }{}
-		err := s.do(ctx, specNodeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specNodeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.RetractResult, error) {
 			r, err := s.store.RetractNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 			if err != nil {
-				return fmt.Errorf("httpapi: retract node: %w", err)
+				return telamentis.RetractResult{}, fmt.Errorf("httpapi: retract node: %w", err)
 			}
-			out.Body = r
-			return nil
+			return r, nil
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -154,16 +151,13 @@ func (s *Server) registerGraphRoutes() {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.EraseResult }, error) {
-		out := &struct{ Body telamentis.EraseResult }{}
-		err := s.do(ctx, specNodeErase, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specNodeErase, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.EraseResult, error) {
 			r, err := s.store.EraseNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 			if err != nil {
-				return fmt.Errorf("httpapi: erase node: %w", err)
+				return telamentis.EraseResult{}, fmt.Errorf("httpapi: erase node: %w", err)
 			}
-			out.Body = r
-			return nil
+			return r, nil
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -248,16 +242,13 @@ func (s *Server) registerGraphRoutes() {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
-		out := &struct{ Body telamentis.RetractResult }{}
-		err := s.do(ctx, specEdgeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specEdgeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.RetractResult, error) {
 			r, err := s.store.RetractEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 			if err != nil {
-				return fmt.Errorf("httpapi: retract edge: %w", err)
+				return telamentis.RetractResult{}, fmt.Errorf("httpapi: retract edge: %w", err)
 			}
-			out.Body = r
-			return nil
+			return r, nil
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -268,17 +259,14 @@ func (s *Server) registerGraphRoutes() {
 		IDParam
 		Body invalidateBody
 	}) (*struct{ Body telamentis.EdgeResult }, error) {
-		out := &struct{ Body telamentis.EdgeResult }{}
-		err := s.do(ctx, specEdgeInvalidate, in.Tenant, in.ID, func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specEdgeInvalidate, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.EdgeResult, error) {
 			r, err := s.store.InvalidateEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.Body.At)
 			if err != nil {
-				return fmt.Errorf("httpapi: invalidate edge: %w", err)
+				return telamentis.EdgeResult{}, fmt.Errorf("httpapi: invalidate edge: %w", err)
 			}
 			s.maskerFor(c).edge(&r.Edge)
-			out.Body = r
-			return nil
+			return r, nil
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -302,11 +290,10 @@ func (s *Server) registerGraphRoutes() {
 		TenantParam
 		Body telamentis.Batch
 	}) (*struct{ Body telamentis.BatchResult }, error) {
-		out := &struct{ Body telamentis.BatchResult }{}
-		err := s.do(ctx, specBatch, in.Tenant, "", func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specBatch, in.Tenant, "", func(ctx context.Context, c *call) (telamentis.BatchResult, error) {
 			r, err := s.store.ApplyBatch(ctx, in.Tenant, in.Body)
 			if err != nil {
-				return fmt.Errorf("httpapi: batch: %w", err)
+				return telamentis.BatchResult{}, fmt.Errorf("httpapi: batch: %w", err)
 			}
 			m := s.maskerFor(c)
 			for i := range r.Nodes {
@@ -315,10 +302,8 @@ func (s *Server) registerGraphRoutes() {
 			for i := range r.Edges {
 				m.edge(&r.Edges[i].Edge)
 			}
-			out.Body = r
-			return nil
+			return r, nil
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -348,16 +333,13 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "graph.stats", Method: http.MethodGet, Path: "/v1/graph/{tenant}/stats",
 		Summary: "Count the tenant's nodes, edges and versions", Tags: tags,
 	}, func(ctx context.Context, in *TenantParam) (*struct{ Body telamentis.TenantStats }, error) {
-		out := &struct{ Body telamentis.TenantStats }{}
-		err := s.do(ctx, specStats, in.Tenant, "", func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specStats, in.Tenant, "", func(ctx context.Context, c *call) (telamentis.TenantStats, error) {
 			st, err := s.store.Stats(ctx, in.Tenant)
 			if err != nil {
-				return fmt.Errorf("httpapi: stats: %w", err)
+				return telamentis.TenantStats{}, fmt.Errorf("httpapi: stats: %w", err)
 			}
-			out.Body = st
-			return nil
+			return st, nil
 		})
-		return out, err
 	})
 }
 

@@ -71,6 +71,20 @@ func notFoundNoun(opName string) string {
 // operations), runs the operation through the pipeline and logs internal
 // errors. The order of checks never reveals whether another tenant exists:
 // a tenant mismatch is decided before anything is looked up.
+// doBody runs op through do and answers its result as the response body.
+func doBody[T any](ctx context.Context, s *Server, spec opSpec, pathTenant, target string, op func(ctx context.Context, c *call) (T, error)) (*struct{ Body T }, error) {
+	out := &struct{ Body T }{}
+	err := s.do(ctx, spec, pathTenant, target, func(ctx context.Context, c *call) error {
+		r, err := op(ctx, c)
+		if err != nil {
+			return err
+		}
+		out.Body = r
+		return nil
+	})
+	return out, err
+}
+
 func (s *Server) do(ctx context.Context, spec opSpec, pathTenant, target string, h func(ctx context.Context, c *call) error) error {
 	p := telamentis.PrincipalFromContext(ctx)
 	id := telamentis.RequestIDFromContext(ctx)
