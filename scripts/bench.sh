@@ -8,6 +8,10 @@
 #   --pg            also run the PostgreSQL peer (../shared/bench/run-pg.sh)
 #   --postgres URL  also run tmbench against the TelaMentis postgres store
 #
+# tmbench runs with the Go soft memory limit $TELAMENTIS_MEMORY_LIMIT (the
+# server's --memory-limit setting; default here 1GiB, about twice the live
+# heap of medium); a tmbench flag after -- overrides it.
+#
 # Data, binaries and results live under $KGBENCH_DIR (default /tmp/kgbench);
 # the shared bench folder is $KGBENCH_SHARED (default ../shared/bench).
 # Exits non-zero if any runner fails or any query returns a wrong row count.
@@ -43,7 +47,7 @@ fi
 (cd "$ROOT" && go build -o "$KGBENCH_DIR/bin/tmbench" ./cmd/tmbench)
 REV="$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 if ! (cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null); then REV="$REV+dirty"; fi
-EXTRA=(-revision "$REV" "${EXTRA[@]}")
+EXTRA=(-revision "$REV" -memory-limit "${TELAMENTIS_MEMORY_LIMIT:-1GiB}" "${EXTRA[@]}")
 
 status=0
 step() { # step NAME CMD...: run one runner, remember a failure, go on

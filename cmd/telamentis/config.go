@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/telamentis/telamentis/memlimit"
 )
 
 // Config is the server's configuration. Each setting resolves flag, then
@@ -33,6 +35,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after SIGTERM/SIGINT.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MemoryLimit is the Go runtime's soft memory limit: auto (GOMEMLIMIT,
+	// else 90 % of the container's memory limit, else none), off, or a
+	// size such as 1GiB (package memlimit).
+	MemoryLimit string `yaml:"memory_limit"`
 	// NoSync turns off fsync per commit (benchmarks; never in production).
 	NoSync bool `yaml:"no_sync"`
 	// AuditDir is the audit log's directory (default <data>/../<data>-audit).
@@ -85,6 +91,7 @@ func DefaultConfig() Config {
 		Data:            "./telamentis-data",
 		Listen:          "127.0.0.1:8080",
 		LogLevel:        "info",
+		MemoryLimit:     memlimit.Auto,
 		ShutdownTimeout: 30 * time.Second,
 		RateLimit:       RateLimitConfig{FailedAuthRPS: 1},
 		Security:        defaultSecurity(),
@@ -103,6 +110,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("config: log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if _, err := memlimit.Parse(c.MemoryLimit); err != nil {
+		return fmt.Errorf("config: memory_limit: %w", err)
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
 		return errors.New("config: shutdown_timeout: must be in (0, 10m]")
@@ -138,6 +148,7 @@ func settings(c *Config) []setting {
 		{"listen", "HTTP listen address", &c.Listen},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"shutdown-timeout", "time in-flight requests get after SIGTERM", &c.ShutdownTimeout},
+		{"memory-limit", "Go soft memory limit: auto (GOMEMLIMIT, else 90% of the cgroup limit), off, or a size like 1GiB", &c.MemoryLimit},
 		{"no-sync", "do not fsync commits (benchmarks only)", &c.NoSync},
 		{"audit-dir", "audit log directory (default: <data>-audit beside the data directory)", &c.AuditDir},
 		{"audit-auth-success", "audit every successful authentication", &c.AuditAuthSuccess},

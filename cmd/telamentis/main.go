@@ -26,6 +26,7 @@ import (
 	"github.com/telamentis/telamentis/auth"
 	"github.com/telamentis/telamentis/badger"
 	"github.com/telamentis/telamentis/httpapi"
+	"github.com/telamentis/telamentis/memlimit"
 	"github.com/telamentis/telamentis/metrics"
 	"github.com/telamentis/telamentis/pipeline"
 	pipeaudit "github.com/telamentis/telamentis/pipeline/audit"
@@ -105,6 +106,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if err := checkStore(c, getenv); err != nil {
 				return err
 			}
+			ml, _ := memlimit.Parse(c.MemoryLimit) // validated by loadConfig
+			mr, err := memlimit.Resolve(ml, memlimit.Env{Getenv: getenv})
+			if err != nil {
+				return fmt.Errorf("config: %w", err)
+			}
+			fmt.Fprintln(stdout, "effective", mr)
 			for _, l := range secretStatus(getenv) {
 				fmt.Fprintln(stdout, l)
 			}
@@ -167,6 +174,15 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		return fmt.Errorf("serve: log level: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ml, err := memlimit.Parse(cfg.MemoryLimit)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	mr, err := memlimit.Apply(ml, memlimit.Env{Getenv: getenv})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("memory", slog.Int64("limit_bytes", mr.Bytes), slog.String("source", mr.Source))
 
 	// Secrets: from env or *_FILE only, refused when empty, short or a
 	// placeholder, re-read on SIGHUP.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -309,6 +310,36 @@ func TestConfigPrecedence(t *testing.T) {
 	err = run(t.Context(), []string{"config", "check", "--log-level", "loud"}, env(nil), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("bad log level accepted")
+	}
+}
+
+// TestConfigMemoryLimit checks the memory_limit setting: parsed and shown
+// by config check, applied by serve, malformed values refused.
+func TestConfigMemoryLimit(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"config", "check", "--memory-limit", "1536MiB"}, env(nil), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"memory-limit: 1536MiB", "effective memory limit 1.5 GiB (setting)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("config check lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, bad := range []string{"lots", "1MiB", "-5"} {
+		err := run(t.Context(), []string{"config", "check", "--memory-limit", bad}, env(nil), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "memory_limit") {
+			t.Errorf("--memory-limit %s: %v", bad, err)
+		}
+	}
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	_, logs, stop := startRun(t, []string{"--in-memory", "--memory-limit", "900MiB"}, nil)
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != 900<<20 {
+		t.Fatalf("runtime memory limit %d after serve, want %d", got, 900<<20)
+	}
+	if !strings.Contains(logs.String(), `"limit_bytes":943718400`) {
+		t.Errorf("serve did not log its memory limit:\n%s", logs.String())
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/memlimit"
 )
 
 // config is tmbench's one configuration.
@@ -52,6 +53,7 @@ type config struct {
 	MemProfile    string
 	ShowMismatch  int
 	Revision      string
+	MemoryLimit   memlimit.Setting
 }
 
 // backend opens one kind of store. open may be called again after the
@@ -107,13 +109,17 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile of the reopened store (before the queries) to this file")
 	fs.StringVar(&cfg.Revision, "revision", "", "TelaMentis revision to record (default: from the build's VCS stamp)")
 	fs.IntVar(&cfg.ShowMismatch, "show-mismatches", 5, "print up to this many mismatched queries per type")
+	memLimit := fs.String("memory-limit", memlimit.Auto, "Go soft memory limit, as the server's --memory-limit: auto, off or a size like 1GiB")
 	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.MemoryLimit, err = memlimit.Parse(*memLimit); err != nil {
 		return cfg, err
 	}
 	if cfg.Data == "" {
 		cfg.Data = filepath.Join(root, "data", cfg.Size)
 	}
-	var err error
 	if cfg.Clients, err = parseClients(clients); err != nil {
 		return cfg, err
 	}
@@ -202,6 +208,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 		rev = vcsRevision(bi)
 	}
 	rep.Notes = append(rep.Notes, "TelaMentis "+rev+", "+runtime.Version())
+	ml, err := memlimit.Apply(cfg.MemoryLimit, memlimit.Env{})
+	if err != nil {
+		return false, err
+	}
+	fmt.Println(ml)
+	rep.Notes = append(rep.Notes, ml.String()+"; the server applies the same setting (--memory-limit)")
+	rep.Ingest["memory_limit_mib"] = float64(ml.Bytes) / (1 << 20)
 
 	st, err := be.open(ctx)
 	if err != nil {

@@ -76,3 +76,17 @@ func runTiny(t *testing.T, store, file string) {
 		t.Errorf("store directories left behind: %v", entries)
 	}
 }
+
+// TestMemoryLimitFlag checks -memory-limit parses like the server's
+// setting and refuses what the server refuses.
+func TestMemoryLimitFlag(t *testing.T) {
+	cfg, err := parseFlags([]string{"-memory-limit", "1GiB"})
+	if err != nil || cfg.MemoryLimit.String() != "1.0 GiB" {
+		t.Fatalf("1GiB: %v %v", cfg.MemoryLimit, err)
+	}
+	for _, bad := range []string{"lots", "1KiB"} {
+		if _, err := parseFlags([]string{"-memory-limit", bad}); err == nil {
+			t.Errorf("-memory-limit %s accepted", bad)
+		}
+	}
+}
