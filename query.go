@@ -77,6 +77,14 @@ type Query struct {
 	To    *Ref     `json:"to,omitempty"`
 	Kinds []string `json:"kinds,omitempty"`
 
+	// IncludeNodes (edges only) also returns, in Page.Nodes, every distinct
+	// endpoint node of the page's edges: the version visible at the page's
+	// transaction time (AsAt, or the "now" the first page resolved),
+	// ordered by node ID. An endpoint not visible then (possible only for
+	// imported data) is left out. It saves a GetNode per neighbour; the
+	// cursor binds it like every other field.
+	IncludeNodes bool `json:"include_nodes,omitempty"`
+
 	// paths
 	Start     *Ref      `json:"start,omitempty"`
 	Direction Direction `json:"direction,omitempty"`
@@ -121,7 +129,9 @@ type Change struct {
 }
 
 // Page is one page of query results; only the list of the query's kind is
-// set. NextCursor is empty on the last page.
+// set, except that an edges query with IncludeNodes also sets Nodes (the
+// endpoints of Edges, not counted against the limit). NextCursor is empty
+// on the last page.
 type Page struct {
 	Nodes      []Node     `json:"nodes,omitempty"`
 	Edges      []Edge     `json:"edges,omitempty"`
@@ -206,6 +216,7 @@ func (q Query) Normalize() (Query, error) {
 		onlyFor("props", len(q.Props) > 0, QueryNodes),
 		onlyFor("from", q.From != nil, QueryEdges),
 		onlyFor("to", q.To != nil, QueryEdges),
+		onlyFor("include_nodes", q.IncludeNodes, QueryEdges),
 		onlyFor("kinds", len(q.Kinds) > 0, QueryEdges, QueryPaths),
 		onlyFor("start", q.Start != nil, QueryPaths),
 		onlyFor("direction", q.Direction != "", QueryPaths),

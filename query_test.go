@@ -89,6 +89,8 @@ func TestQueryNormalizeInvalid(t *testing.T) {
 		{"depth on edges", Query{Kind: QueryEdges, Depth: 2}, "depth"},
 		{"min_depth on nodes", Query{Kind: QueryNodes, MinDepth: 1}, "min_depth"},
 		{"node on edges", Query{Kind: QueryEdges, Node: &Ref{Alias: "a"}}, "node"},
+		{"include_nodes on nodes", Query{Kind: QueryNodes, IncludeNodes: true}, "include_nodes"},
+		{"include_nodes on paths", Query{Kind: QueryPaths, Start: &Ref{Alias: "a"}, IncludeNodes: true}, "include_nodes"},
 		{"edge on nodes", Query{Kind: QueryNodes, Edge: &Ref{Alias: "a"}}, "edge"},
 		{"since on nodes", Query{Kind: QueryNodes, Since: d(1)}, "since"},
 		{"until on edges", Query{Kind: QueryEdges, Until: d(1)}, "until"},

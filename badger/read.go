@@ -235,6 +235,9 @@ func (s *Store) Query(ctx context.Context, tenant string, q telamentis.Query) (t
 		page.Nodes, next, err = ts.queryNodes(&q, pos, vis)
 	case telamentis.QueryEdges:
 		page.Edges, next, err = ts.queryEdges(&q, pos, vis)
+		if err == nil && q.IncludeNodes {
+			page.Nodes = ts.endpointNodes(page.Edges, firstT(&q, pos, vis), vis)
+		}
 	case telamentis.QueryPaths:
 		page.Neighbors, next, err = ts.queryPaths(ctx, &q, pos, vis)
 	case telamentis.QueryHistory:
@@ -405,6 +408,25 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		vers[i] = r.at(T)
 	}
 	return edgesOut(recs, vers, vis), next, nil
+}
+
+// endpointNodes returns the distinct endpoints of edges in the versions
+// visible at T, ordered by ID (Query.IncludeNodes). An endpoint not visible
+// at T is left out.
+func (ts *tenantState) endpointNodes(edges []telamentis.Edge, T, vis int64) []telamentis.Node {
+	ids := make([]string, 0, 2*len(edges))
+	for i := range edges {
+		ids = append(ids, edges[i].From, edges[i].To)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make([]telamentis.Node, 0, len(ids))
+	for _, id := range ids {
+		if rec, v := ts.resolveNodeAt(telamentis.Ref{ID: id}, T); rec != nil {
+			out = append(out, toNode(rec, v, vis))
+		}
+	}
+	return out
 }
 
 // queryKinds answers an edges query by kind from the per-kind lists.

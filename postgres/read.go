@@ -483,6 +483,7 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	var edges []telamentis.Edge
+	var nodes []telamentis.Node // IncludeNodes
 	var now int64
 	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
@@ -497,8 +498,15 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 		if p != nil {
 			b.WriteString(" AND x.id > " + a.add(p.ID) + "::uuid")
 		}
-		return pageByID("edges", edgeCols, nowCol, b.String(), cur, qn.From != nil || qn.To != nil, t, a, limit)
+		sql := pageByID("edges", edgeCols, nowCol, b.String(), cur, qn.From != nil || qn.To != nil, t, a, limit)
+		if qn.IncludeNodes {
+			sql = withEndpoints(sql, cur, t, a, limit)
+		}
+		return sql
 	}, func(rows pgx.Rows) (int, error) {
+		if qn.IncludeNodes {
+			return scanWithEndpoints(rows, &now, &edges, &nodes)
+		}
 		for rows.Next() {
 			e, err := scanEdge(nowScanner{rows, &now})
 			if err != nil {
@@ -516,7 +524,62 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	}
 	var page telamentis.Page
 	page.Edges, page.NextCursor = cut(s, tenant, qn, edges, limit, func(i int) pos { return pos{T: t, ID: edges[i].ID} })
+	if qn.IncludeNodes {
+		page.Nodes = nodes
+		if page.Nodes == nil {
+			page.Nodes = []telamentis.Node{}
+		}
+	}
 	return page, nil
+}
+
+// withEndpoints extends an edges page statement (pageByID's: now, then
+// edgeCols, in ID order, limit+1 rows) with the page's endpoint nodes
+// (Query.IncludeNodes), in the same statement: the edge rows, each marked
+// 0, then the distinct endpoints of the first limit edges (the page
+// proper, not the row that only tells whether there is a next page), each
+// in the version visible at the page's time, marked 1, in ID order. The
+// nodes are found through nodes_pkey, one probe per endpoint.
+func withEndpoints(page string, cur bool, t int64, a *args, limit int) string {
+	return `WITH pg AS MATERIALIZED (SELECT * FROM (` + page + `) p (tm_now, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end)),
+ends AS (SELECT DISTINCT u.nid FROM (SELECT from_id, to_id FROM pg ORDER BY id LIMIT ` + strconv.Itoa(limit) + `) e
+	CROSS JOIN LATERAL (VALUES (e.from_id), (e.to_id)) u (nid))
+SELECT tm_now, 0 AS tm_typ, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end FROM pg
+UNION ALL
+SELECT 0, 1, n.id, coalesce(n.alias, ''), NULL, NULL, n.label, n.props_c, NULL, NULL, n.tx_start, n.tx_end
+FROM ends JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = ends.nid AND ` + visible("n.", cur, t, a) + `
+ORDER BY 2, 3`
+}
+
+// scanWithEndpoints reads the rows of a withEndpoints statement: edges
+// (which carry now) into edges, then nodes into nodes.
+func scanWithEndpoints(rows pgx.Rows, now *int64, edges *[]telamentis.Edge, nodes *[]telamentis.Node) (int, error) {
+	n := 0
+	for rows.Next() {
+		n++
+		var rowNow, ts, te int64
+		var typ int
+		var id, alias, kind string
+		var props []byte
+		var from, to *string
+		var vf, vt *int64
+		if err := rows.Scan(&rowNow, &typ, &id, &alias, &from, &to, &kind, &props, &vf, &vt, &ts, &te); err != nil {
+			return 0, err
+		}
+		if typ == 1 {
+			*nodes = append(*nodes, telamentis.Node{ID: id, Alias: alias, Label: kind, Props: props,
+				TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)})
+			continue
+		}
+		if from == nil || to == nil || vf == nil || vt == nil {
+			return 0, errors.New("edge row without endpoints or valid time")
+		}
+		*now = rowNow
+		*edges = append(*edges, telamentis.Edge{ID: id, Alias: alias, From: *from, To: *to, Kind: kind, Props: props,
+			ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
+			TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)})
+	}
+	return n, nil
 }
 
 // queryPaths walks from Start level by level, unrolled into one statement

@@ -39,6 +39,13 @@ func TestTenantScopedReads(t *testing.T) {
 		"edges from": func(s *postgres.Store) (any, error) {
 			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryEdges, From: &telamentis.Ref{ID: ids[0]}, ValidAt: vt})
 		},
+		"edges from with their nodes": func(s *postgres.Store) (any, error) {
+			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryEdges, From: &telamentis.Ref{ID: ids[0]}, ValidAt: vt, IncludeNodes: true})
+		},
+		"edges of a kind as at with their nodes": func(s *postgres.Store) (any, error) {
+			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"},
+				AsAt: t0.Add(30 * time.Minute), Limit: 20, IncludeNodes: true})
+		},
 		"edges of a kind as at": func(s *postgres.Store) (any, error) {
 			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"},
 				AsAt: t0.Add(30 * time.Minute), Limit: 20})

@@ -682,6 +682,22 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		slices.SortFunc(out, func(a, b telamentis.Edge) int { return strings.Compare(a.ID, b.ID) })
 		n = len(out)
 		page.Edges = window(out, off, q.Limit)
+		if q.IncludeNodes {
+			at := q.AsAt
+			if s.bugs["include_nodes at now"] {
+				at = time.Time{}
+			}
+			var ids []string
+			for _, e := range page.Edges {
+				ids = append(ids, e.From, e.To)
+			}
+			slices.Sort(ids)
+			for _, id := range slices.Compact(ids) {
+				if v, ok := findNode(tn, telamentis.Ref{ID: id}, at); ok {
+					page.Nodes = append(page.Nodes, v)
+				}
+			}
+		}
 	case telamentis.QueryPaths:
 		start, ok := findNode(tn, *q.Start, q.AsAt)
 		if !ok {

@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("erase", r.testErase)
 	t.Run("batch", r.testBatch)
 	t.Run("queries", r.testQueries)
+	t.Run("include_nodes", r.testIncludeNodes)
 	t.Run("paging", r.testPaging)
 	t.Run("validation", r.testValidation)
 	t.Run("quotas", r.testQuotas)
