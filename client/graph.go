@@ -224,7 +224,9 @@ func (c *Client) GetEdge(ctx context.Context, tenant string, ref telamentis.Ref,
 	return out, err
 }
 
-// Query runs one query and returns one page.
+// Query runs one query and returns one page. Every field of q travels as
+// is, so an edges query with IncludeNodes gets the page's endpoint nodes
+// in the same round trip.
 func (c *Client) Query(ctx context.Context, tenant string, q telamentis.Query) (telamentis.Page, error) {
 	var out telamentis.Page
 	err := c.call(ctx, request{method: http.MethodPost, path: graphPath(tenant, "query"), body: q}, &out)
