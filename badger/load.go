@@ -683,7 +683,8 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	}
 	for a, r := range ts.liveNodeAlias {
 		if v := r.live(); v == nil || v.alias != a || ts.nodes[r.id] != r {
-			return fmt.Errorf("live alias %q points at a node without it", a)
+			// Aliases are user data (often names): messages name IDs only.
+			return fmt.Errorf("the live-alias index maps to node %s, which does not hold that alias live", r.id)
 		}
 	}
 	if len(fresh.liveNodeAlias) != len(ts.liveNodeAlias) || fresh.liveNodes != ts.liveNodes || fresh.liveEdges != ts.liveEdges {
@@ -693,7 +694,7 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	for _, r := range ts.nodes {
 		if v := r.live(); v != nil && v.alias != "" {
 			if o := seen[v.alias]; o != nil {
-				return fmt.Errorf("alias %q is live on nodes %s and %s", v.alias, o.id, r.id)
+				return fmt.Errorf("nodes %s and %s hold the same alias live", o.id, r.id)
 			}
 			seen[v.alias] = r
 		}
