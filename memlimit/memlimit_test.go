@@ -100,12 +100,7 @@ func TestResolveRejectsGarbage(t *testing.T) {
 
 func TestResolveExplicitWinsOverEverything(t *testing.T) {
 	env := cgroupFS(t, "0::/\n", map[string]string{"memory.max": "1073741824\n"})
-	env.Getenv = func(k string) string {
-		if k == "GOMEMLIMIT" {
-			return "100MiB"
-		}
-		return ""
-	}
+	env.Getenv = gomemlimit("100MiB")
 	s, _ := Parse("1GiB")
 	r, err := Resolve(s, env)
 	if err != nil || r.Bytes != 1<<30 || r.Source != "setting" {
@@ -128,12 +123,7 @@ func TestApplySetsTheRuntimeLimit(t *testing.T) {
 		t.Fatalf("runtime limit %d, want %d", got, 768<<20)
 	}
 	// auto with GOMEMLIMIT set reports the runtime's value and keeps it.
-	env := Env{Getenv: func(k string) string {
-		if k == "GOMEMLIMIT" {
-			return "768MiB"
-		}
-		return ""
-	}}
+	env := Env{Getenv: gomemlimit("768MiB")}
 	auto, _ := Parse("auto")
 	r, err := Apply(auto, env)
 	if err != nil || r.Bytes != 768<<20 || r.Source != "GOMEMLIMIT" {
@@ -145,5 +135,15 @@ func TestApplySetsTheRuntimeLimit(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Fatalf("off left the limit at %d", got)
+	}
+}
+
+// gomemlimit is an environment holding only GOMEMLIMIT=v.
+func gomemlimit(v string) func(string) string {
+	return func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return v
+		}
+		return ""
 	}
 }
