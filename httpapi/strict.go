@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -53,23 +54,57 @@ type scanner struct {
 	data     []byte
 	pos      int
 	maxDepth int
-	path     []string // path segments of the current position, for errors
-	// keyFn, if set, approves each object key given the path of its object.
-	keyFn func(path []string, key string) bool
+	// path holds the segments of the current position. It is turned into
+	// text only for an error, so a document that passes costs no strings.
+	path []pathSeg
+	// keyFn, if set, approves each object key given the path of its
+	// object; keyPath is that path as text, kept only while keyFn is set.
+	keyFn   func(path []string, key string) bool
+	keyPath []string
+	// keys is scratch for duplicate detection, reused across objects.
+	keys [][]byte
+}
+
+// pathSeg is one segment of a JSON path: an object key (key != nil) or an
+// array index. key may point into the document.
+type pathSeg struct {
+	key []byte
+	idx int
+}
+
+func (s *scanner) pushKey(k []byte) {
+	if k == nil {
+		k = []byte{}
+	}
+	s.path = append(s.path, pathSeg{key: k})
+}
+
+func (s *scanner) pop() { s.path = s.path[:len(s.path)-1] }
+
+// field renders the current path ("edge.from.alias", "props.tags[2]"), or
+// "body" at the top.
+func (s *scanner) field() string {
+	if len(s.path) == 0 {
+		return "body"
+	}
+	var b strings.Builder
+	for i, p := range s.path {
+		if p.key == nil {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(p.idx))
+			b.WriteByte(']')
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.Write(p.key)
+	}
+	return b.String()
 }
 
 func (s *scanner) fail(msg string) error {
-	field := "body"
-	if len(s.path) > 0 {
-		var b strings.Builder
-		for i, p := range s.path {
-			if i > 0 && !strings.HasPrefix(p, "[") {
-				b.WriteByte('.')
-			}
-			b.WriteString(p)
-		}
-		field = b.String()
-	}
+	field := s.field()
 	return &telamentis.Error{Code: telamentis.CodeInvalid, Message: "invalid " + field,
 		Fields: []telamentis.FieldError{{Field: field, Message: msg + " (offset " + strconv.Itoa(s.pos) + ")"}}}
 }
@@ -127,41 +162,46 @@ func (s *scanner) object(depth int) error {
 		s.pos++
 		return nil
 	}
-	var keys []string
+	mark := len(s.keys) // this object's keys are s.keys[mark:]
+	defer func() { s.keys = s.keys[:mark] }()
 	var set map[string]struct{}
 	for {
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			return s.fail("expected an object key")
 		}
-		k, err := s.str(true)
+		k, err := s.key()
 		if err != nil {
 			return err
 		}
 		dup := false
 		if set != nil {
-			_, dup = set[k]
-			set[k] = struct{}{}
+			_, dup = set[string(k)]
+			set[string(k)] = struct{}{}
 		} else {
-			for _, o := range keys {
-				if o == k {
+			for _, o := range s.keys[mark:] {
+				if bytes.Equal(o, k) {
 					dup = true
 					break
 				}
 			}
-			keys = append(keys, k)
-			if len(keys) > 16 {
+			s.keys = append(s.keys, k)
+			if len(s.keys)-mark > 16 {
 				set = make(map[string]struct{}, 32)
-				for _, o := range keys {
-					set[o] = struct{}{}
+				for _, o := range s.keys[mark:] {
+					set[string(o)] = struct{}{}
 				}
 			}
 		}
-		if s.keyFn != nil && !s.keyFn(s.path, k) {
-			s.path = append(s.path, k)
-			return s.fail("unknown field")
+		if s.keyFn != nil {
+			ks := string(k)
+			if !s.keyFn(s.keyPath, ks) {
+				s.pushKey(k)
+				return s.fail("unknown field")
+			}
+			s.keyPath = append(s.keyPath, ks)
 		}
-		s.path = append(s.path, k)
+		s.pushKey(k)
 		if dup {
 			return s.fail("duplicate key")
 		}
@@ -174,7 +214,10 @@ func (s *scanner) object(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
+		if s.keyFn != nil {
+			s.keyPath = s.keyPath[:len(s.keyPath)-1]
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
 			return s.fail("unexpected end of JSON")
@@ -202,12 +245,18 @@ func (s *scanner) array(depth int) error {
 		return nil
 	}
 	for i := 0; ; i++ {
-		s.path = append(s.path, "["+strconv.Itoa(i)+"]")
+		s.path = append(s.path, pathSeg{idx: i})
+		if s.keyFn != nil {
+			s.keyPath = append(s.keyPath, "["+strconv.Itoa(i)+"]")
+		}
 		s.skipSpace()
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
+		if s.keyFn != nil {
+			s.keyPath = s.keyPath[:len(s.keyPath)-1]
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) {
 			return s.fail("unexpected end of JSON")
@@ -224,9 +273,17 @@ func (s *scanner) array(depth int) error {
 	}
 }
 
+// key scans an object key starting at its opening quote and returns its
+// unescaped bytes, which point into the document unless the key has
+// escapes. The result is never nil.
+func (s *scanner) key() ([]byte, error) {
+	return s.str(true)
+}
+
 // str scans a string starting at the opening quote. With decode it returns
-// the unescaped value (for keys); otherwise it only validates.
-func (s *scanner) str(decode bool) (string, error) {
+// the unescaped value (never nil; it points into the document when the
+// string has no escapes); otherwise it only validates and returns nil.
+func (s *scanner) str(decode bool) ([]byte, error) {
 	s.pos++ // "
 	start := s.pos
 	var b []byte
@@ -235,18 +292,21 @@ func (s *scanner) str(decode bool) (string, error) {
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
-			var out string
+			var out []byte
 			if decode {
 				if plain {
-					out = string(s.data[start:s.pos])
+					out = s.data[start:s.pos:s.pos]
 				} else {
-					out = string(b)
+					out = b
+					if out == nil {
+						out = []byte{}
+					}
 				}
 			}
 			s.pos++
 			return out, nil
 		case c < 0x20:
-			return "", s.fail("control character in string")
+			return nil, s.fail("control character in string")
 		case c == '\\':
 			if decode && plain {
 				b = append(b, s.data[start:s.pos]...)
@@ -254,7 +314,7 @@ func (s *scanner) str(decode bool) (string, error) {
 			}
 			s.pos++
 			if s.pos >= len(s.data) {
-				return "", s.fail("unexpected end of JSON")
+				return nil, s.fail("unexpected end of JSON")
 			}
 			e := s.data[s.pos]
 			switch e {
@@ -279,23 +339,23 @@ func (s *scanner) str(decode bool) (string, error) {
 			case 'u':
 				r, ok := s.hex4(s.pos + 1)
 				if !ok {
-					return "", s.fail("malformed \\u escape")
+					return nil, s.fail("malformed \\u escape")
 				}
 				s.pos += 5
 				if r == 0 {
-					return "", s.fail("NUL character in string")
+					return nil, s.fail("NUL character in string")
 				}
 				if utf16.IsSurrogate(r) {
 					r2 := rune(-1)
 					if s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
 						r2, ok = s.hex4(s.pos + 2)
 						if !ok {
-							return "", s.fail("malformed \\u escape")
+							return nil, s.fail("malformed \\u escape")
 						}
 					}
 					dec := utf16.DecodeRune(r, r2)
 					if dec == utf8.RuneError {
-						return "", s.fail("lone surrogate in string")
+						return nil, s.fail("lone surrogate in string")
 					}
 					s.pos += 6
 					r = dec
@@ -304,7 +364,7 @@ func (s *scanner) str(decode bool) (string, error) {
 					b = utf8.AppendRune(b, r)
 				}
 			default:
-				return "", s.fail("malformed escape")
+				return nil, s.fail("malformed escape")
 			}
 		default:
 			if decode && !plain {
@@ -313,7 +373,7 @@ func (s *scanner) str(decode bool) (string, error) {
 			s.pos++
 		}
 	}
-	return "", s.fail("unterminated string")
+	return nil, s.fail("unterminated string")
 }
 
 func (s *scanner) hex4(at int) (rune, bool) {
