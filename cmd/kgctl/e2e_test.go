@@ -82,7 +82,14 @@ func startServer(dir string) (func(), error) {
 		return nil, err
 	}
 	server.adminKey = keyFile
-	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync", "--admin-listen", "off")
+	// KGCTL_TEST_SERVER_ADMIN turns on the server's admin listener
+	// (metrics, pprof) at that loopback address, to profile the server
+	// during a benchmark.
+	adminListen := "off"
+	if a := os.Getenv("KGCTL_TEST_SERVER_ADMIN"); a != "" {
+		adminListen = a
+	}
+	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync", "--admin-listen", adminListen)
 	llm := startLLMFake()
 	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+keyFile, "TELAMENTIS_MASTER_KEY="+strings.Repeat("ab", 32),
 		"FAKE_LLM_KEY=sk-fake-kgctl-0123456789",

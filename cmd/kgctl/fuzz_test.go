@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,40 @@ func TestCypherQuoting(t *testing.T) {
 	}
 	if got := cypherName("a`b\nc"); got != "`a``b\uFFFDc`" {
 		t.Errorf("cypherName: %s", got)
+	}
+}
+
+// TestCSVMapperNames checks that one mapping reused over many rows, as
+// ingest does, accepts exactly the labels and kinds ValidIdentifier
+// accepts, however often each repeats, and remembers a bounded number.
+func TestCSVMapperNames(t *testing.T) {
+	for _, typ := range []string{"node", "relationship"} {
+		t.Run(typ, func(t *testing.T) {
+			m := CSVMapping{Type: typ, IDCol: "id"}
+			if typ == "node" {
+				m.LabelCol = "lk"
+			} else {
+				m.FromCol, m.ToCol, m.RelTypeCol = "from", "to", "lk"
+			}
+			ci, err := m.compile([]string{"id", "lk", "from", "to"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := []string{"Person", "1bad", "Person", "", "P_2", "a-b", strings.Repeat("A", 64), strings.Repeat("A", 65), "P_2", "1bad"}
+			for i := range 3 * maxNames {
+				names = append(names, fmt.Sprintf("N%d", i), fmt.Sprintf("%d", i))
+			}
+			for round := range 2 {
+				for i, n := range names {
+					_, err := m.mapRow(nil, ci, []string{fmt.Sprint(i), n, "a", "b"})
+					if (err == nil) != telamentis.ValidIdentifier(n) {
+						t.Fatalf("round %d: %q: err = %v", round, n, err)
+					}
+				}
+			}
+			if len(m.names) > maxNames {
+				t.Fatalf("%d names remembered", len(m.names))
+			}
+		})
 	}
 }

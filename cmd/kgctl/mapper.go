@@ -36,6 +36,30 @@ type CSVMapping struct {
 	propsNames  []string
 	openValues  map[string]bool
 	needColumns int
+	// names remembers labels and kinds already found valid: a file has
+	// few distinct ones, and the check is a regular expression.
+	names map[string]bool
+}
+
+// maxNames bounds CSVMapping.names.
+const maxNames = 256
+
+// validName reports whether s is a valid label or kind
+// (telamentis.ValidIdentifier), remembering the valid ones.
+func (m *CSVMapping) validName(s string) bool {
+	if m.names[s] {
+		return true
+	}
+	if !telamentis.ValidIdentifier(s) {
+		return false
+	}
+	if len(m.names) < maxNames {
+		if m.names == nil {
+			m.names = make(map[string]bool)
+		}
+		m.names[s] = true
+	}
+	return true
 }
 
 // compiledCol is a resolved column index, -1 when unused.
@@ -205,7 +229,7 @@ func (m *CSVMapping) mapRow(dst []byte, ci colIdx, rec []string) ([]byte, error)
 		if ci.label >= 0 {
 			label = rec[ci.label]
 		}
-		if !telamentis.ValidIdentifier(label) {
+		if !m.validName(label) {
 			return dst, &rowError{"label", fmt.Sprintf("%q must match ^[A-Za-z][A-Za-z0-9_]{0,63}$", label)}
 		}
 		dst = append(dst, `{"node":{`...)
@@ -235,7 +259,7 @@ func (m *CSVMapping) mapRow(dst []byte, ci colIdx, rec []string) ([]byte, error)
 	if ci.relType >= 0 {
 		kind = rec[ci.relType]
 	}
-	if !telamentis.ValidIdentifier(kind) {
+	if !m.validName(kind) {
 		return dst, &rowError{"kind", fmt.Sprintf("%q must match ^[A-Za-z][A-Za-z0-9_]{0,63}$", kind)}
 	}
 	vf, err := m.date(m.ValidFrom, get(ci.validFrom))
