@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/telamentis/telamentis"
 )
@@ -38,7 +39,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			maxTx = max(maxTx, te)
 		}
 	}
-	var missing []string
+	var missing []pgtype.UUID
 	seen := map[string]bool{}
 	for _, e := range edges {
 		ts, te := telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd)
@@ -51,7 +52,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		for _, id := range []string{e.From, e.To} {
 			if _, ok := nodeIDs[id]; !ok && !seen[id] {
 				seen[id] = true
-				missing = append(missing, id)
+				missing = append(missing, uuidOf(id))
 			}
 		}
 	}
@@ -114,7 +115,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 						return nil, rowErr
 					}
 					i++
-					return []any{n.ID, telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd),
+					return []any{uuidOf(n.ID), telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd),
 						nullable(n.Alias), n.Label, string(p)}, nil
 				}))
 			if err != nil {
@@ -148,8 +149,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 						return nil, rowErr
 					}
 					i++
-					return []any{e.ID, telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd), nullable(e.Alias),
-						e.From, e.To, e.Kind, telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo), string(p)}, nil
+					return []any{uuidOf(e.ID), telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd), nullable(e.Alias),
+						uuidOf(e.From), uuidOf(e.To), e.Kind, telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo), string(p)}, nil
 				}))
 			if err != nil {
 				return err
@@ -291,16 +292,16 @@ func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) error {
 // version of the same ID: tx_start set, tx_end after it, no overlap, and
 // only the last version open.
 func importTimes(i int, list string, start, end time.Time, last map[string]int64, id string) error {
-	f := fmt.Sprintf("%s[%d]", list, i)
+	f := func(field string) string { return fmt.Sprintf("%s[%d].%s", list, i, field) } // only for errors
 	if start.IsZero() {
-		return telamentis.Invalid(f+".tx_start", "required")
+		return telamentis.Invalid(f("tx_start"), "required")
 	}
 	ts, te := telamentis.Micros(start), telamentis.Micros(end)
 	if te <= ts {
-		return telamentis.Invalid(f+".tx_end", "must be after tx_start")
+		return telamentis.Invalid(f("tx_end"), "must be after tx_start")
 	}
 	if prev, ok := last[id]; ok && ts < prev {
-		return telamentis.Invalid(f+".tx_start", "versions must be ordered and must not overlap")
+		return telamentis.Invalid(f("tx_start"), "versions must be ordered and must not overlap")
 	}
 	last[id] = te
 	return nil
@@ -317,4 +318,38 @@ func propsErr(prefix string, err error) error {
 		f += "." + fs[0].Field
 	}
 	return telamentis.Invalid(f, "%s", fs[0].Message)
+}
+
+// uuidOf returns the binary form of a canonical UUID (checkImport has
+// checked every ID). COPY and array parameters then send 16 bytes as they
+// are; a string would first fail pgx's binary encoding (building an error
+// for every value) and then be parsed as text.
+func uuidOf(s string) pgtype.UUID {
+	var u pgtype.UUID
+	if len(s) != 36 {
+		return u
+	}
+	j := 0
+	for i := 0; i+1 < len(s) && j < 16; i++ {
+		if s[i] == '-' {
+			continue
+		}
+		u.Bytes[j] = unhex(s[i])<<4 | unhex(s[i+1])
+		i++
+		j++
+	}
+	u.Valid = j == 16
+	return u
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0
 }
