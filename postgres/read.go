@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -500,12 +501,12 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 		}
 		sql := pageByID("edges", edgeCols, nowCol, b.String(), cur, qn.From != nil || qn.To != nil, t, a, limit)
 		if qn.IncludeNodes {
-			sql = withEndpoints(sql, cur, t, a, limit)
+			sql = withEndpoints(sql, qn, cur, t, a)
 		}
 		return sql
 	}, func(rows pgx.Rows) (int, error) {
 		if qn.IncludeNodes {
-			return scanWithEndpoints(rows, &now, &edges, &nodes)
+			return scanWithEndpoints(rows, limit, &now, &edges, &nodes)
 		}
 		for rows.Next() {
 			e, err := scanEdge(nowScanner{rows, &now})
@@ -534,51 +535,110 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 }
 
 // withEndpoints extends an edges page statement (pageByID's: now, then
-// edgeCols, in ID order, limit+1 rows) with the page's endpoint nodes
-// (Query.IncludeNodes), in the same statement: the edge rows, each marked
-// 0, then the distinct endpoints of the first limit edges (the page
-// proper, not the row that only tells whether there is a next page), each
-// in the version visible at the page's time, marked 1, in ID order. The
-// nodes are found through nodes_pkey, one probe per endpoint.
-func withEndpoints(page string, cur bool, t int64, a *args, limit int) string {
-	return `WITH pg AS MATERIALIZED (SELECT * FROM (` + page + `) p (tm_now, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end)),
-ends AS (SELECT DISTINCT u.nid FROM (SELECT from_id, to_id FROM pg ORDER BY id LIMIT ` + strconv.Itoa(limit) + `) e
-	CROSS JOIN LATERAL (VALUES (e.from_id), (e.to_id)) u (nid))
-SELECT tm_now, 0 AS tm_typ, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end FROM pg
-UNION ALL
-SELECT 0, 1, n.id, coalesce(n.alias, ''), NULL, NULL, n.label, n.props_c, NULL, NULL, n.tx_start, n.tx_end
-FROM ends JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = ends.nid AND ` + visible("n.", cur, t, a) + `
-ORDER BY 2, 3`
+// edgeCols, limit+1 rows) with the page's endpoint nodes
+// (Query.IncludeNodes), in the same statement. Each edge row carries the
+// versions visible at the page's time of its endpoints (nodeCols, twice:
+// from, then to; NULL when not visible), joined through nodes_pkey after
+// the page's LIMIT. An endpoint the query fixes (From, To) is the same on
+// every row, so it is not joined per row but read once, as one more row
+// (tm_typ 1) after the edges. The rows come in no particular order;
+// scanWithEndpoints sorts them.
+func withEndpoints(page string, qn telamentis.Query, cur bool, t int64, a *args) string {
+	cols := func(n string) string {
+		return n + ".id, coalesce(" + n + ".alias, ''), " + n + ".label, " + n + ".props_c, " + n + ".tx_start, " + n + ".tx_end"
+	}
+	const none = "NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint"
+	var b strings.Builder
+	from, to, join := none, none, ""
+	if qn.From == nil {
+		from = cols("m")
+		join += "\nLEFT JOIN {s}.nodes m ON m.tenant_id = $1 AND m.id = p.from_id AND " + visible("m.", cur, t, a)
+	}
+	if qn.To == nil {
+		to = cols("n")
+		join += "\nLEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = p.to_id AND " + visible("n.", cur, t, a)
+	}
+	b.WriteString(`SELECT p.*, 0 AS tm_typ, ` + from + `, ` + to + `
+FROM (` + page + `) p (tm_now, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end)` + join)
+	for _, r := range []*telamentis.Ref{qn.From, qn.To} {
+		if r != nil {
+			b.WriteString(`
+UNION ALL SELECT 0, NULL::uuid, NULL, NULL::uuid, NULL::uuid, NULL, NULL, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, 1, ` +
+				cols("f") + `, ` + none + ` FROM {s}.nodes f WHERE f.tenant_id = $1 AND f.id = ` + nodeRefSQL(r, cur, t, a) + ` AND ` + visible("f.", cur, t, a))
+		}
+	}
+	return b.String()
 }
 
-// scanWithEndpoints reads the rows of a withEndpoints statement: edges
-// (which carry now) into edges, then nodes into nodes.
-func scanWithEndpoints(rows pgx.Rows, now *int64, edges *[]telamentis.Edge, nodes *[]telamentis.Node) (int, error) {
+// scanWithEndpoints reads the rows of a withEndpoints statement: the edges
+// (which carry now), sorted by ID, and the endpoints of the first limit of
+// them, each once, sorted by ID.
+func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis.Edge, nodes *[]telamentis.Node) (int, error) {
+	type endpoint struct {
+		edge string // the edge row that carried it; "" for a fixed endpoint
+		node telamentis.Node
+	}
+	var ends []endpoint
+	var fixed []telamentis.Node
 	n := 0
 	for rows.Next() {
 		n++
-		var rowNow, ts, te int64
+		var rowNow, ets, ete int64
 		var typ int
-		var id, alias, kind string
-		var props []byte
-		var from, to *string
-		var vf, vt *int64
-		if err := rows.Scan(&rowNow, &typ, &id, &alias, &from, &to, &kind, &props, &vf, &vt, &ts, &te); err != nil {
+		var eid, ealias, from, to, kind, eprops *string
+		var vf, vt, ts, te *int64
+		var nd [2]struct {
+			id, alias, label, props *string
+			ts, te                  *int64
+		}
+		if err := rows.Scan(&rowNow, &eid, &ealias, &from, &to, &kind, &eprops, &vf, &vt, &ts, &te, &typ,
+			&nd[0].id, &nd[0].alias, &nd[0].label, &nd[0].props, &nd[0].ts, &nd[0].te,
+			&nd[1].id, &nd[1].alias, &nd[1].label, &nd[1].props, &nd[1].ts, &nd[1].te); err != nil {
 			return 0, err
 		}
-		if typ == 1 {
-			*nodes = append(*nodes, telamentis.Node{ID: id, Alias: alias, Label: kind, Props: props,
-				TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)})
-			continue
+		edge := ""
+		if typ == 0 {
+			if eid == nil || ealias == nil || from == nil || to == nil || kind == nil || eprops == nil || vf == nil || vt == nil || ts == nil || te == nil {
+				return 0, errors.New("edge row with a NULL column")
+			}
+			ets, ete = *ts, *te
+			*now = rowNow
+			edge = *eid
+			*edges = append(*edges, telamentis.Edge{ID: *eid, Alias: *ealias, From: *from, To: *to, Kind: *kind, Props: []byte(*eprops),
+				ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
+				TxStart: telamentis.FromMicros(ets), TxEnd: telamentis.FromMicros(ete)})
 		}
-		if from == nil || to == nil || vf == nil || vt == nil {
-			return 0, errors.New("edge row without endpoints or valid time")
+		for _, x := range nd {
+			if x.id == nil {
+				continue // not joined, or not visible at the page's time
+			}
+			node := telamentis.Node{ID: *x.id, Alias: *x.alias, Label: *x.label, Props: []byte(*x.props),
+				TxStart: telamentis.FromMicros(*x.ts), TxEnd: telamentis.FromMicros(*x.te)}
+			if typ == 0 {
+				ends = append(ends, endpoint{edge, node})
+			} else {
+				fixed = append(fixed, node)
+			}
 		}
-		*now = rowNow
-		*edges = append(*edges, telamentis.Edge{ID: id, Alias: alias, From: *from, To: *to, Kind: kind, Props: props,
-			ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
-			TxStart: telamentis.FromMicros(ts), TxEnd: telamentis.FromMicros(te)})
 	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	byID := func(x, y telamentis.Edge) int { return strings.Compare(x.ID, y.ID) }
+	slices.SortFunc(*edges, byID)
+	if len(*edges) == 0 {
+		return n, nil
+	}
+	// Only the page's own edges count: not the row beyond the limit.
+	last := (*edges)[min(limit, len(*edges))-1].ID
+	out := fixed
+	for _, e := range ends {
+		if e.edge <= last {
+			out = append(out, e.node)
+		}
+	}
+	slices.SortFunc(out, func(x, y telamentis.Node) int { return strings.Compare(x.ID, y.ID) })
+	*nodes = slices.CompactFunc(out, func(x, y telamentis.Node) bool { return x.ID == y.ID })
 	return n, nil
 }
 
