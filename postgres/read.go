@@ -653,12 +653,15 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
-	type entry struct {
-		at int // index in seen
-		nb telamentis.Neighbor
+	// row is one via row of the page: its position, and its neighbour
+	// (nil when the node is not visible at the page's time, possible only
+	// for imported data: skipped, but paged past).
+	type row struct {
+		depth int
+		node  string
+		nb    *telamentis.Neighbor
 	}
-	var seen []pos // every via row of the page, in order
-	var nbs []entry
+	var vias []row
 	var now int64
 	startFound := true
 	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
@@ -677,10 +680,10 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
 		}
 		// step lists the edges leaving the nodes of w in Direction: the
-		// node each leads to (nxt) and the edge version's key, nothing
-		// more, so that wide levels stay small in memory.
-		out := `SELECT e.to_id AS nxt, e.id, e.tx_start FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-		in := `SELECT e.from_id AS nxt, e.id, e.tx_start FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+		// node each leads to (nxt), the edge version's key and its row's
+		// ctid, nothing more, so that wide levels stay small in memory.
+		out := `SELECT e.to_id AS nxt, e.id, e.ctid AS tid FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+		in := `SELECT e.from_id AS nxt, e.id, e.ctid AS tid FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
 		var step string
 		switch qn.Direction {
 		case telamentis.DirOut:
@@ -696,11 +699,18 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 		var cands []string
 		for k := 1; k <= qn.Depth; k++ {
 			ck := "c" + strconv.Itoa(k)
-			b.WriteString(",\n" + ck + " AS MATERIALIZED (SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (SELECT DISTINCT ")
+			// A level the next one reads is fenced, so that each level
+			// is computed once and probed node by node; the last one is
+			// read once, by via.
+			mat := " AS MATERIALIZED ("
+			if k == qn.Depth {
+				mat = " AS ("
+			}
+			b.WriteString(",\n" + ck + mat + "SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (")
 			if k == 1 {
-				b.WriteString("node FROM st")
+				b.WriteString("SELECT node FROM st") // at most one row
 			} else {
-				b.WriteString("nxt AS node FROM " + prev)
+				b.WriteString("SELECT DISTINCT nxt AS node FROM " + prev)
 			}
 			b.WriteString(") w CROSS JOIN LATERAL (" + step + ") x)")
 			if k >= qn.MinDepth {
@@ -708,23 +718,32 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 			}
 			prev = ck
 		}
+		// With one candidate level the depth is the same for every row:
+		// the page is then in node order, the order DISTINCT ON leaves.
+		order := "v.depth, v.node"
+		if qn.MinDepth == qn.Depth {
+			order = "v.node"
+		}
 		// The page is cut from the via rows first; only its rows are
-		// joined with their node and edge versions.
+		// joined with their node and edge versions: the edge by the ctid
+		// the walk saw (a TID scan in the statement's own snapshot, where
+		// that row version cannot move), the node through nodes_pkey. The
+		// rows are not sorted here: the nested loops keep the page's
+		// order, and the scan below sorts them anyway.
 		b.WriteString(`,
 via AS (
-	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.depth, c.id, c.tx_start
+	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.depth, c.id, c.tid
 	FROM (` + strings.Join(cands, " UNION ALL ") + `) c
 	ORDER BY c.nxt, c.depth, c.id
 ),
-pg AS (SELECT * FROM via v` + after + ` ORDER BY v.depth, v.node LIMIT ` + strconv.Itoa(limit+1) + `)
+pg AS (SELECT * FROM via v` + after + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1) + `)
 SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,
 	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
 	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end
 FROM (SELECT 1) one
 LEFT JOIN pg v ON true
-LEFT JOIN {s}.edges e ON e.tenant_id = $1 AND e.id = v.id AND e.tx_start = v.tx_start
-LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `
-ORDER BY v.depth, v.node`)
+LEFT JOIN {s}.edges e ON e.ctid = v.tid AND e.tenant_id = $1
+LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a))
 		return b.String()
 	}, func(rows pgx.Rows) (int, error) {
 		n := 0
@@ -733,7 +752,6 @@ ORDER BY v.depth, v.node`)
 			var nst int
 			var depth *int
 			var pnode *string
-			var nb telamentis.Neighbor
 			var nts, nte, vf, vt, ets, ete *int64
 			var nid, nalias, nlabel, np, eid, ealias, from, to, kind, ep *string
 			if err := rows.Scan(&now, &nst, &depth, &pnode, &nid, &nalias, &nlabel, &np, &nts, &nte,
@@ -746,19 +764,16 @@ ORDER BY v.depth, v.node`)
 			if depth == nil {
 				continue
 			}
-			seen = append(seen, pos{Depth: *depth, ID: *pnode})
-			if nid == nil || eid == nil {
-				// The node is not visible at the page's time (possible
-				// only for imported data): skip it, but page past it.
-				continue
+			r := row{depth: *depth, node: *pnode}
+			if nid != nil && eid != nil {
+				r.nb = &telamentis.Neighbor{Depth: *depth,
+					Node: telamentis.Node{ID: *nid, Alias: *nalias, Label: *nlabel, Props: []byte(*np),
+						TxStart: telamentis.FromMicros(*nts), TxEnd: telamentis.FromMicros(*nte)},
+					Via: telamentis.Edge{ID: *eid, Alias: *ealias, From: *from, To: *to, Kind: *kind, Props: []byte(*ep),
+						ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
+						TxStart: telamentis.FromMicros(*ets), TxEnd: telamentis.FromMicros(*ete)}}
 			}
-			nb.Depth = *depth
-			nb.Node = telamentis.Node{ID: *nid, Alias: *nalias, Label: *nlabel, Props: []byte(*np),
-				TxStart: telamentis.FromMicros(*nts), TxEnd: telamentis.FromMicros(*nte)}
-			nb.Via = telamentis.Edge{ID: *eid, Alias: *ealias, From: *from, To: *to, Kind: *kind, Props: []byte(*ep),
-				ValidFrom: telamentis.FromMicros(*vf), ValidTo: telamentis.FromMicros(*vt),
-				TxStart: telamentis.FromMicros(*ets), TxEnd: telamentis.FromMicros(*ete)}
-			nbs = append(nbs, entry{len(seen) - 1, nb})
+			vias = append(vias, r)
 		}
 		return n, nil
 	})
@@ -771,15 +786,21 @@ ORDER BY v.depth, v.node`)
 	if cur {
 		t = now
 	}
+	slices.SortFunc(vias, func(x, y row) int {
+		if x.depth != y.depth {
+			return x.depth - y.depth
+		}
+		return strings.Compare(x.node, y.node)
+	})
 	page := telamentis.Page{Neighbors: []telamentis.Neighbor{}}
-	for _, e := range nbs {
-		if e.at < limit {
-			page.Neighbors = append(page.Neighbors, e.nb)
+	for _, r := range vias[:min(limit, len(vias))] {
+		if r.nb != nil {
+			page.Neighbors = append(page.Neighbors, *r.nb)
 		}
 	}
-	if len(seen) > limit {
-		last := seen[limit-1]
-		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.ID, Depth: last.Depth})
+	if len(vias) > limit {
+		last := vias[limit-1]
+		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.node, Depth: last.depth})
 	}
 	return page, nil
 }
