@@ -51,7 +51,6 @@ func (r *runner) testIncludeNodes(t *testing.T) {
 		want := endpoints(p.Edges)
 		if got := nodeIDs(p.Nodes); !slices.Equal(got, want) {
 			t.Errorf("%s: nodes %v, want the distinct endpoints of the page's edges ordered by id %v", rule, got, want)
-			return
 		}
 		for _, n := range p.Nodes {
 			g, err := s.GetNode(ctx, tn, byID(n.ID), at)
@@ -81,7 +80,7 @@ func (r *runner) testIncludeNodes(t *testing.T) {
 		q.AsAt = before
 		p := mustQuery(t, s, tn, q)
 		if len(p.Edges) != 5 || len(p.Nodes) != 6 {
-			t.Fatalf("edges from hub as_at %v: %d edges, %d nodes; want 5 and 6", before, len(p.Edges), len(p.Nodes))
+			t.Errorf("edges from hub as_at %v: %d edges, %d nodes; want 5 and 6", before, len(p.Edges), len(p.Nodes))
 		}
 		check(t, "include_nodes as_at", p, before)
 		for _, n := range p.Nodes {
