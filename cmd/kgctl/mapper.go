@@ -39,6 +39,8 @@ type CSVMapping struct {
 	// names remembers labels and kinds already found valid: a file has
 	// few distinct ones, and the check is a regular expression.
 	names map[string]bool
+	// scratch holds a props cell while it is checked.
+	scratch []byte
 }
 
 // maxNames bounds CSVMapping.names.
@@ -331,25 +333,26 @@ func (m *CSVMapping) date(col, v string) (time.Time, error) {
 
 // props builds the props object: --props-json-col merged with the
 // --props-cols string values (which win).
-func (m *CSVMapping) props(rec []string, ci colIdx) ([]byte, error) {
+func (m *CSVMapping) props(rec []string, ci colIdx) (string, error) {
 	if ci.propsJSON < 0 && len(m.propsIdx) == 0 {
-		return nil, nil
+		return "", nil
 	}
 	if ci.propsJSON >= 0 && len(m.propsIdx) == 0 {
 		v := strings.TrimSpace(rec[ci.propsJSON])
 		if v == "" {
-			return nil, nil
+			return "", nil
 		}
-		if len(v) < 2 || v[0] != '{' || !json.Valid([]byte(v)) {
-			return nil, &rowError{m.PropsJSON, "not a JSON object"}
+		m.scratch = append(m.scratch[:0], v...) // json.Valid takes bytes; no copy per row
+		if len(v) < 2 || v[0] != '{' || !json.Valid(m.scratch) {
+			return "", &rowError{m.PropsJSON, "not a JSON object"}
 		}
-		return []byte(v), nil
+		return v, nil
 	}
 	obj := map[string]json.RawMessage{}
 	if ci.propsJSON >= 0 {
 		if v := strings.TrimSpace(rec[ci.propsJSON]); v != "" {
 			if err := json.Unmarshal([]byte(v), &obj); err != nil {
-				return nil, &rowError{m.PropsJSON, "not a JSON object"}
+				return "", &rowError{m.PropsJSON, "not a JSON object"}
 			}
 		}
 	}
@@ -358,9 +361,9 @@ func (m *CSVMapping) props(rec []string, ci colIdx) ([]byte, error) {
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {
-		return nil, &rowError{"props", err.Error()}
+		return "", &rowError{"props", err.Error()}
 	}
-	return b, nil
+	return string(b), nil
 }
 
 const hexDigits = "0123456789abcdef"
