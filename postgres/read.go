@@ -183,6 +183,7 @@ type scopedRows struct {
 	exists bool
 	skip   []any // for the padding row: the existence, then nil for every column
 	dest   []any // Scan's destinations, reused
+	ids    *uuidCache
 }
 
 func (r *scopedRows) Next() bool {
@@ -620,7 +621,9 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 		return 0, err
 	}
 	byID := func(x, y telamentis.Edge) int { return strings.Compare(x.ID, y.ID) }
-	slices.SortFunc(*edges, byID)
+	if !slices.IsSortedFunc(*edges, byID) { // the nested loops keep the page's order
+		slices.SortFunc(*edges, byID)
+	}
 	if len(*edges) == 0 {
 		return n, nil
 	}
@@ -783,12 +786,15 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 	if cur {
 		t = now
 	}
-	slices.SortFunc(vias, func(x, y row) int {
+	byPos := func(x, y row) int {
 		if x.depth != y.depth {
 			return x.depth - y.depth
 		}
 		return strings.Compare(x.node, y.node)
-	})
+	}
+	if !slices.IsSortedFunc(vias, byPos) { // the nested loops keep the page's order
+		slices.SortFunc(vias, byPos)
+	}
 	page := telamentis.Page{Neighbors: []telamentis.Neighbor{}}
 	for _, r := range vias[:min(limit, len(vias))] {
 		if r.nb != nil {
@@ -988,12 +994,23 @@ type rawRow struct {
 	vals [][]byte
 	fds  []pgconn.FieldDescription
 	err  error
+	ids  *uuidCache
+}
+
+// uuidCache remembers the last UUID a statement's rows decoded: the same
+// endpoint or start node repeats on row after row.
+type uuidCache struct {
+	b [16]byte
+	s string
 }
 
 // raw returns the decoder of the current row, past the two leading columns
 // of tenantScopedRead.
 func (r *scopedRows) raw() rawRow {
-	return rawRow{vals: r.Rows.RawValues()[2:], fds: r.Rows.FieldDescriptions()[2:]}
+	if r.ids == nil {
+		r.ids = new(uuidCache)
+	}
+	return rawRow{vals: r.Rows.RawValues()[2:], fds: r.Rows.FieldDescriptions()[2:], ids: r.ids}
 }
 
 func (r *rawRow) bad(i int, what string) {
@@ -1049,6 +1066,9 @@ func (r *rawRow) uuid(i int) string {
 		r.bad(i, "a uuid")
 		return ""
 	}
+	if r.ids != nil && r.ids.s != "" && string(b) == string(r.ids.b[:]) {
+		return r.ids.s
+	}
 	const hexd = "0123456789abcdef"
 	var s [36]byte
 	j := 0
@@ -1060,5 +1080,10 @@ func (r *rawRow) uuid(i int) string {
 		s[j], s[j+1] = hexd[c>>4], hexd[c&15]
 		j += 2
 	}
-	return string(s[:])
+	id := string(s[:])
+	if r.ids != nil {
+		copy(r.ids.b[:], b)
+		r.ids.s = id
+	}
+	return id
 }
