@@ -440,12 +440,14 @@ func (s *Store) queryNodes(ctx context.Context, tenant string, qn telamentis.Que
 		}
 		return pageByID("nodes", nodeCols, nowCol, b.String(), cur, qn.Alias != "", t, a, limit)
 	}, func(rows pgx.Rows) (int, error) {
+		sr := rows.(*scopedRows)
 		for rows.Next() {
-			n, err := scanNode(nowScanner{rows, &now})
-			if err != nil {
-				return 0, err
+			c := sr.raw()
+			now = c.int(0)
+			nodes = append(nodes, c.node(1))
+			if c.err != nil {
+				return 0, c.err
 			}
-			nodes = append(nodes, n)
 		}
 		return len(nodes), nil
 	})
@@ -511,12 +513,14 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 		if qn.IncludeNodes {
 			return scanWithEndpoints(rows, limit, &now, &edges, &nodes)
 		}
+		sr := rows.(*scopedRows)
 		for rows.Next() {
-			e, err := scanEdge(nowScanner{rows, &now})
-			if err != nil {
-				return 0, err
+			c := sr.raw()
+			now = c.int(0)
+			edges = append(edges, c.edge(1))
+			if c.err != nil {
+				return 0, c.err
 			}
-			edges = append(edges, e)
 		}
 		return len(edges), nil
 	})
@@ -595,9 +599,7 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 		edge := ""
 		if typ == 0 {
 			*now = c.int(0)
-			e := telamentis.Edge{ID: c.uuid(1), Alias: c.str(2), From: c.uuid(3), To: c.uuid(4), Kind: c.str(5), Props: c.bytes(6),
-				ValidFrom: telamentis.FromMicros(c.int(7)), ValidTo: telamentis.FromMicros(c.int(8)),
-				TxStart: telamentis.FromMicros(c.int(9)), TxEnd: telamentis.FromMicros(c.int(10))}
+			e := c.edge(1)
 			edge = e.ID
 			*edges = append(*edges, e)
 		}
@@ -605,8 +607,7 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 			if c.null(o) {
 				continue // not joined, or not visible at the page's time
 			}
-			node := telamentis.Node{ID: c.uuid(o), Alias: c.str(o + 1), Label: c.str(o + 2), Props: c.bytes(o + 3),
-				TxStart: telamentis.FromMicros(c.int(o + 4)), TxEnd: telamentis.FromMicros(c.int(o + 5))}
+			node := c.node(o)
 			if typ == 0 {
 				ends = append(ends, endpoint{edge, node})
 			} else {
@@ -763,12 +764,7 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 			}
 			r := row{depth: int(c.int(2)), node: c.uuid(3)}
 			if !c.null(4) && !c.null(10) {
-				r.nb = &telamentis.Neighbor{Depth: r.depth,
-					Node: telamentis.Node{ID: c.uuid(4), Alias: c.str(5), Label: c.str(6), Props: c.bytes(7),
-						TxStart: telamentis.FromMicros(c.int(8)), TxEnd: telamentis.FromMicros(c.int(9))},
-					Via: telamentis.Edge{ID: c.uuid(10), Alias: c.str(11), From: c.uuid(12), To: c.uuid(13), Kind: c.str(14),
-						Props: c.bytes(15), ValidFrom: telamentis.FromMicros(c.int(16)), ValidTo: telamentis.FromMicros(c.int(17)),
-						TxStart: telamentis.FromMicros(c.int(18)), TxEnd: telamentis.FromMicros(c.int(19))}}
+				r.nb = &telamentis.Neighbor{Depth: r.depth, Node: c.node(4), Via: c.edge(10)}
 			}
 			if c.err != nil {
 				return 0, c.err
@@ -1011,6 +1007,19 @@ func (r *scopedRows) raw() rawRow {
 		r.ids = new(uuidCache)
 	}
 	return rawRow{vals: r.Rows.RawValues()[2:], fds: r.Rows.FieldDescriptions()[2:], ids: r.ids}
+}
+
+// edge decodes an edge version from the ten columns of edgeCols at o.
+func (r *rawRow) edge(o int) telamentis.Edge {
+	return telamentis.Edge{ID: r.uuid(o), Alias: r.str(o + 1), From: r.uuid(o + 2), To: r.uuid(o + 3), Kind: r.str(o + 4),
+		Props: r.bytes(o + 5), ValidFrom: telamentis.FromMicros(r.int(o + 6)), ValidTo: telamentis.FromMicros(r.int(o + 7)),
+		TxStart: telamentis.FromMicros(r.int(o + 8)), TxEnd: telamentis.FromMicros(r.int(o + 9))}
+}
+
+// node decodes a node version from the six columns of nodeCols at o.
+func (r *rawRow) node(o int) telamentis.Node {
+	return telamentis.Node{ID: r.uuid(o), Alias: r.str(o + 1), Label: r.str(o + 2), Props: r.bytes(o + 3),
+		TxStart: telamentis.FromMicros(r.int(o + 4)), TxEnd: telamentis.FromMicros(r.int(o + 5))}
 }
 
 func (r *rawRow) bad(i int, what string) {
