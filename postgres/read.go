@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -50,7 +49,7 @@ func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, 
 		where := refWhere(ref, &a)
 		return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND `+where+` AND `+
 			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
-	}, func(r pgx.Row) (err error) { n, err = scanNode(r); return err })
+	}, func(c *rawRow) { n = c.node(0) })
 	if err != nil {
 		return n, fmt.Errorf("postgres: get node: %w", err)
 	}
@@ -72,7 +71,7 @@ func (s *Store) GetEdge(ctx context.Context, tenant string, ref telamentis.Ref, 
 		where := refWhere(ref, &a)
 		return q(schema, `SELECT `+edgeCols+` FROM {s}.edges WHERE tenant_id = $1 AND `+where+` AND `+
 			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
-	}, func(r pgx.Row) (err error) { e, err = scanEdge(r); return err })
+	}, func(c *rawRow) { e = c.edge(0) })
 	if err != nil {
 		return e, fmt.Errorf("postgres: get edge: %w", err)
 	}
@@ -116,20 +115,30 @@ CROSS JOIN LATERAL (SELECT * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q`
 
 // get runs one single-row query of tenant as one statement (see
 // tenantScoped), so the tenant setting ends with it.
-func (s *Store) get(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(pgx.Row) error) (bool, error) {
+func (s *Store) get(ctx context.Context, tenant string, build func(schema string) (string, args), scan func(*rawRow)) (bool, error) {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
 		return false, err
 	}
 	sql, a := build(schema)
-	err = scan(s.pool.QueryRow(ctx, tenantScoped(sql), a...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+	rows, err := s.pool.Query(ctx, tenantScoped(sql), a...)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	found := rows.Next()
+	if found {
+		c := rawRow{vals: rows.RawValues(), fds: rows.FieldDescriptions()}
+		scan(&c)
+		err = c.err
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
 	}
 	if err != nil {
 		return false, mapErr(err)
 	}
-	return true, nil
+	return found, nil
 }
 
 // read runs a query of tenant as one statement (see tenantScopedRead), so
