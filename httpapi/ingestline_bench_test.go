@@ -73,3 +73,25 @@ func benchParse(b *testing.B, line []byte) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkBatchOf measures turning a full batch of pending items (the
+// default 5000 edges of kgctl) into the batch given to the store.
+func BenchmarkBatchOf(b *testing.B) {
+	d := newLineDecoder(64 << 10)
+	var sl slabs
+	items := make([]pendingItem, 0, 5000)
+	for i := range 5000 {
+		_, e, err := d.decode([]byte(benchLines["edge"]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		items = append(items, pendingItem{line: i + 1, edge: sl.edge(*e, 5000)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		batch, _, edgeAt := batchOf(items)
+		if len(batch.Edges) != 5000 || len(edgeAt) != 5000 {
+			b.Fatal("wrong batch")
+		}
+	}
+}
