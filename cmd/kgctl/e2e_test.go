@@ -89,7 +89,13 @@ func startServer(dir string) (func(), error) {
 	if a := os.Getenv("KGCTL_TEST_SERVER_ADMIN"); a != "" {
 		adminListen = a
 	}
-	cmd := exec.Command(bin, "serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--no-sync", "--admin-listen", adminListen)
+	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--admin-listen", adminListen}
+	// Tests skip fsync for speed; benchmarks (-test.bench) measure the
+	// production configuration, every acknowledged batch durable.
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.Command(bin, args...)
 	llm := startLLMFake()
 	cmd.Env = append(os.Environ(), "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE="+keyFile, "TELAMENTIS_MASTER_KEY="+strings.Repeat("ab", 32),
 		"FAKE_LLM_KEY=sk-fake-kgctl-0123456789",
