@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +155,25 @@ func FuzzCursorOpen(f *testing.F) {
 		}
 		if len(pos) > MaxCursorPosition {
 			t.Fatalf("position of %d bytes", len(pos))
+		}
+	})
+}
+
+// FuzzIdentifiers checks the hand-written validators against the regular
+// expressions they document.
+func FuzzIdentifiers(f *testing.F) {
+	tenantRe := regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,62}$`)
+	identRe := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+	for _, s := range []string{"", "a", "ab", "a-", "-a", "_x", "A", "Person", "WORKS_AT", "9x", "x9",
+		"acme-corp_1", "Acme", "a\n", "é", strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("A", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidTenantID(s), tenantRe.MatchString(s); got != want {
+			t.Fatalf("ValidTenantID(%q) = %v, the expression says %v", s, got, want)
+		}
+		if got, want := ValidIdentifier(s), identRe.MatchString(s); got != want {
+			t.Fatalf("ValidIdentifier(%q) = %v, the expression says %v", s, got, want)
 		}
 	})
 }

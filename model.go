@@ -2,7 +2,6 @@ package telamentis
 
 import (
 	"encoding/json"
-	"regexp"
 	"time"
 )
 
@@ -65,18 +64,44 @@ type Tenant struct {
 	UpdatedAt     time.Time `json:"updated_at,omitzero"`
 }
 
-var (
-	tenantIDRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,62}$`)
-	identifierRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
-	aliasMax     = 256
-)
+const aliasMax = 256
 
 // ValidTenantID reports whether id matches ^[a-z0-9][a-z0-9_-]{1,62}$.
-func ValidTenantID(id string) bool { return tenantIDRe.MatchString(id) }
+// It runs on every request, so it is a byte loop, not a regexp (the tests
+// check it against the expression).
+func ValidTenantID(id string) bool {
+	if len(id) < 2 || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ValidIdentifier reports whether s is a valid label or edge kind:
-// ^[A-Za-z][A-Za-z0-9_]{0,63}$.
-func ValidIdentifier(s string) bool { return identifierRe.MatchString(s) }
+// ^[A-Za-z][A-Za-z0-9_]{0,63}$. It runs for every written node and edge,
+// so it is a byte loop, not a regexp (the tests check it against the
+// expression).
+func ValidIdentifier(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks a tenant for creation or update and fills defaults
 // (shared isolation, active status).
