@@ -57,8 +57,26 @@ func TestEraseLeavesNoFileResidue(t *testing.T) {
 // TestCompactWaitsForOlderSnapshots checks that Compact does not report a
 // compaction while a transaction that may still see erased rows is open
 // (VACUUM FULL would copy them into the new files), and that it removes
-// them once that transaction ends.
+// them once that transaction ends. Two kinds of holder: a repeatable-read
+// snapshot, and a read-committed transaction that wrote before the erasure
+// and sits between statements (no snapshot, but its transaction ID holds
+// the removal horizon back).
 func TestCompactWaitsForOlderSnapshots(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		iso  pgx.TxIsoLevel
+		stmt string
+	}{
+		{"repeatable read snapshot", pgx.RepeatableRead, `SELECT 1`},
+		{"read committed transaction id", pgx.ReadCommitted, `SELECT xid(pg_current_xact_id())::text::int8::int`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			compactWaitsFor(t, tc.iso, tc.stmt)
+		})
+	}
+}
+
+func compactWaitsFor(t *testing.T, iso pgx.TxIsoLevel, stmt string) {
 	s := newStore(t)
 	ctx := t.Context()
 	var super bool
@@ -74,26 +92,29 @@ func TestCompactWaitsForOlderSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An old snapshot, taken before the erasure, in another session.
-	tx, err := database(t).admin.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	// An older transaction, begun before the erasure, in another session.
+	tx, err := database(t).admin.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background())
+	// The simple protocol, as psql uses: once the statement ends, a
+	// read-committed session holds its transaction ID but no snapshot.
 	var one int
-	if err := tx.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+	if err := tx.QueryRow(ctx, stmt, pgx.QueryExecModeSimpleProtocol).Scan(&one); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.EraseNode(ctx, "snap-t", telamentis.Ref{ID: n.Node.ID}); err != nil {
 		t.Fatal(err)
 	}
-	// While the old snapshot is open, VACUUM FULL must keep the erased rows:
-	// Compact may wait or fail, but must not report success with them on disk.
+	// While the older transaction is open, VACUUM FULL must keep the erased
+	// rows: Compact may wait or fail, but must not report success with them
+	// on disk.
 	short, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.Compact(short); err == nil {
 		if got := residue(t, s, canary); len(got) > 0 {
-			t.Fatalf("Compact reported success while an older snapshot kept the erased rows in %v", got)
+			t.Fatalf("Compact reported success while an older transaction kept the erased rows in %v", got)
 		}
 	}
 	if err := tx.Rollback(ctx); err != nil {
@@ -103,6 +124,6 @@ func TestCompactWaitsForOlderSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := residue(t, s, canary); len(got) > 0 {
-		t.Errorf("after the old snapshot ended, compaction left the canary in %v", got)
+		t.Errorf("after the older transaction ended, compaction left the canary in %v", got)
 	}
 }

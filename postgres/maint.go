@@ -49,7 +49,9 @@ func (s *Store) Compact(ctx context.Context) error {
 const compactWait = 30 * time.Second
 
 // waitForOlderSnapshots waits until no other session of the database holds
-// a snapshot taken before this call. VACUUM FULL must keep every row
+// a snapshot taken before this call, nor a transaction ID assigned before
+// it (a read-committed transaction between statements has no snapshot but
+// its ID still holds the removal horizon back). VACUUM FULL must keep every row
 // version such a snapshot could still see, so while one is open (a long
 // transaction, or an autovacuum ANALYZE that happened to start before the
 // erasure) erased rows would be copied into the rewritten files. It gives
@@ -65,7 +67,8 @@ func (s *Store) waitForOlderSnapshots(ctx context.Context) error {
 		var older int
 		err := s.owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid()
-			  AND backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::text::xid)`, fmt.Sprint(horizon)).Scan(&older)
+			  AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::text::xid))
+			    OR (backend_xid IS NOT NULL AND age(backend_xid) > age($1::text::xid)))`, fmt.Sprint(horizon)).Scan(&older)
 		if err != nil {
 			return fmt.Errorf("postgres: compact: %w", mapErr(err))
 		}
