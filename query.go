@@ -91,6 +91,17 @@ type Query struct {
 	Depth     int       `json:"depth,omitempty"`
 	MinDepth  int       `json:"min_depth,omitempty"`
 
+	// IDsOnly (paths only) returns each Neighbor with identifiers only:
+	// Node.ID, Depth, Via.ID, Via.From and Via.To; every other field is
+	// zero (no props, labels, aliases, kinds or times; in JSON the node is
+	// {"id"} and the via edge {"id","from","to"}). The rows, their order,
+	// paging and the as_at and valid-time filters are those of the same
+	// query without it. It answers reachability ("who is within k hops")
+	// without reading or sending anyone's props, and lets a store skip
+	// fetching the nodes and via edges the walk already identified. The
+	// cursor binds it like every other field.
+	IDsOnly bool `json:"ids_only,omitempty"`
+
 	// history: exactly one of Node and Edge
 	Node *Ref `json:"node,omitempty"`
 	Edge *Ref `json:"edge,omitempty"`
@@ -103,11 +114,37 @@ type Query struct {
 	Cursor string `json:"cursor,omitempty"`
 }
 
-// Neighbor is one result of QueryPaths.
+// Neighbor is one result of QueryPaths. With Query.IDsOnly only Node.ID,
+// Depth, Via.ID, Via.From and Via.To are set.
 type Neighbor struct {
 	Node  Node `json:"node"`
 	Depth int  `json:"depth"`
 	Via   Edge `json:"via"`
+}
+
+// MarshalJSON writes a Neighbor as its fields, except that one of a
+// Query.IDsOnly page (recognised by the zero TxStart of both its node and
+// its via edge, which no stored version has) is written with its
+// identifiers only: {"node":{"id"},"depth","via":{"id","from","to"}}, so
+// that no empty props, label or zero time is sent.
+func (n Neighbor) MarshalJSON() ([]byte, error) {
+	if !n.Node.TxStart.IsZero() || !n.Via.TxStart.IsZero() {
+		type plain Neighbor // without this method
+		return json.Marshal(plain(n))
+	}
+	type nodeID struct {
+		ID string `json:"id"`
+	}
+	type edgeIDs struct {
+		ID   string `json:"id"`
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	return json.Marshal(struct {
+		Node  nodeID  `json:"node"`
+		Depth int     `json:"depth"`
+		Via   edgeIDs `json:"via"`
+	}{nodeID{n.Node.ID}, n.Depth, edgeIDs{n.Via.ID, n.Via.From, n.Via.To}})
 }
 
 // ChangeOp says what a Change records.
@@ -222,6 +259,7 @@ func (q Query) Normalize() (Query, error) {
 		onlyFor("direction", q.Direction != "", QueryPaths),
 		onlyFor("depth", q.Depth != 0, QueryPaths),
 		onlyFor("min_depth", q.MinDepth != 0, QueryPaths),
+		onlyFor("ids_only", q.IDsOnly, QueryPaths),
 		onlyFor("node", q.Node != nil, QueryHistory),
 		onlyFor("edge", q.Edge != nil, QueryHistory),
 		onlyFor("since", !q.Since.IsZero(), QueryChanges),

@@ -2,6 +2,7 @@ package telamentis
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,10 @@ func TestQueryNormalizeInvalid(t *testing.T) {
 		{"node on edges", Query{Kind: QueryEdges, Node: &Ref{Alias: "a"}}, "node"},
 		{"include_nodes on nodes", Query{Kind: QueryNodes, IncludeNodes: true}, "include_nodes"},
 		{"include_nodes on paths", Query{Kind: QueryPaths, Start: &Ref{Alias: "a"}, IncludeNodes: true}, "include_nodes"},
+		{"ids_only on nodes", Query{Kind: QueryNodes, IDsOnly: true}, "ids_only"},
+		{"ids_only on edges", Query{Kind: QueryEdges, IDsOnly: true}, "ids_only"},
+		{"ids_only on history", Query{Kind: QueryHistory, Node: &Ref{Alias: "a"}, IDsOnly: true}, "ids_only"},
+		{"ids_only on changes", Query{Kind: QueryChanges, IDsOnly: true}, "ids_only"},
 		{"edge on nodes", Query{Kind: QueryNodes, Edge: &Ref{Alias: "a"}}, "edge"},
 		{"since on nodes", Query{Kind: QueryNodes, Since: d(1)}, "since"},
 		{"until on edges", Query{Kind: QueryEdges, Until: d(1)}, "until"},
@@ -151,5 +156,35 @@ func TestQueryValidFilter(t *testing.T) {
 		if got := c.q.ValidFilter()(c.s); got != c.want {
 			t.Errorf("filter %+v on %v = %v, want %v", c.q, c.s, got, c.want)
 		}
+	}
+}
+
+// TestNeighborJSON checks that an ids_only neighbour is written with its
+// identifiers only (no "props":null, no empty label or zero times) and
+// that a full one is written as before.
+func TestNeighborJSON(t *testing.T) {
+	ids := Neighbor{Node: Node{ID: "n"}, Depth: 2, Via: Edge{ID: "e", From: "a", To: "n"}}
+	b, err := json.Marshal(Page{Neighbors: []Neighbor{ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"neighbors":[{"node":{"id":"n"},"depth":2,"via":{"id":"e","from":"a","to":"n"}}]}`; string(b) != want {
+		t.Errorf("ids_only neighbour:\n got %s\nwant %s", b, want)
+	}
+	var back Page
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Neighbors) != 1 || !reflect.DeepEqual(back.Neighbors[0], ids) {
+		t.Errorf("ids_only neighbour round trip: %+v, %v", back.Neighbors, err)
+	}
+	tx := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	full := Neighbor{Node: Node{ID: "n", Label: "P", Props: json.RawMessage(`{"k":1}`), TxStart: tx}, Depth: 1,
+		Via: Edge{ID: "e", From: "a", To: "n", Kind: "K", Props: json.RawMessage(`{}`), ValidFrom: tx, TxStart: tx}}
+	b, err = json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"node":{"id":"n","label":"P","props":{"k":1},"tx_start":"2024-01-01T00:00:00Z"},"depth":1,` +
+		`"via":{"id":"e","from":"a","to":"n","kind":"K","props":{},"valid_from":"2024-01-01T00:00:00Z","tx_start":"2024-01-01T00:00:00Z"}}`
+	if string(b) != want {
+		t.Errorf("full neighbour:\n got %s\nwant %s", b, want)
 	}
 }

@@ -559,6 +559,14 @@ func (ts *tenantState) queryPaths(ctx context.Context, q *telamentis.Query, pos 
 	}
 	nb := make([]telamentis.Neighbor, len(res))
 	for i, r := range res {
+		if q.IDsOnly { // identifiers only: no version is read or copied
+			nb[i] = telamentis.Neighbor{
+				Node:  telamentis.Node{ID: r.n.idStr},
+				Depth: resDepth[i],
+				Via:   telamentis.Edge{ID: r.via.id.String(), From: r.via.from.idStr, To: r.via.to.idStr},
+			}
+			continue
+		}
 		nb[i] = telamentis.Neighbor{
 			Node:  toNode(r.n, r.n.at(T), vis),
 			Depth: resDepth[i],

@@ -657,7 +657,10 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 // depth in [MinDepth, Depth], via the smallest-ID edge from the previous
 // level: DISTINCT ON (nxt) over the candidates ordered by (depth, edge ID).
 // The steps' edges serve both the walk and the via edges, so every level
-// costs one index probe per node.
+// costs one index probe per node. With IDsOnly the steps also carry each
+// edge's endpoints and the page is answered from them: neither the via
+// edge nor the node is fetched, only the node's visibility is checked
+// (the same rows as without it, see below).
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
@@ -689,9 +692,15 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 		}
 		// step lists the edges leaving the nodes of w in Direction: the
 		// node each leads to (nxt), the edge version's key and its row's
-		// ctid, nothing more, so that wide levels stay small in memory.
-		out := `SELECT e.to_id AS nxt, e.id, e.ctid AS tid FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-		in := `SELECT e.from_id AS nxt, e.id, e.ctid AS tid FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+		// ctid (with IDsOnly, instead, its endpoints: all the page
+		// returns of it), nothing more, so that wide levels stay small in
+		// memory.
+		ref, viaRef := "e.ctid AS tid", "c.tid"
+		if qn.IDsOnly {
+			ref, viaRef = "e.from_id AS src, e.to_id AS dst", "c.src, c.dst"
+		}
+		out := `SELECT e.to_id AS nxt, e.id, ` + ref + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+		in := `SELECT e.from_id AS nxt, e.id, ` + ref + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
 		var step string
 		switch qn.Direction {
 		case telamentis.DirOut:
@@ -740,12 +749,24 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 		// order, and the scan below sorts them anyway.
 		b.WriteString(`,
 via AS (
-	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.depth, c.id, c.tid
+	SELECT DISTINCT ON (c.nxt) c.nxt AS node, c.depth, c.id, ` + viaRef + `
 	FROM (` + strings.Join(cands, " UNION ALL ") + `) c
 	ORDER BY c.nxt, c.depth, c.id
 ),
 pg AS (SELECT * FROM via v` + after + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1) + `)
-SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,
+SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,`)
+		if qn.IDsOnly {
+			// The node's visibility at the page's time is all that is
+			// read of it (imported data may hold an edge whose endpoint
+			// is not visible then; such a row is skipped, as below).
+			b.WriteString(`
+	v.id, v.src, v.dst,
+	EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)
+FROM (SELECT 1) one
+LEFT JOIN pg v ON true`)
+			return b.String()
+		}
+		b.WriteString(`
 	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
 	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end
 FROM (SELECT 1) one
@@ -772,7 +793,13 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 				continue
 			}
 			r := row{depth: int(c.int(2)), node: c.uuid(3)}
-			if !c.null(4) && !c.null(10) {
+			if qn.IDsOnly {
+				// id, from, to of the via edge; whether the node is visible
+				if c.bool(7) {
+					r.nb = &telamentis.Neighbor{Depth: r.depth, Node: telamentis.Node{ID: r.node},
+						Via: telamentis.Edge{ID: c.uuid(4), From: c.uuid(5), To: c.uuid(6)}}
+				}
+			} else if !c.null(4) && !c.null(10) {
 				r.nb = &telamentis.Neighbor{Depth: r.depth, Node: c.node(4), Via: c.edge(10)}
 			}
 			if c.err != nil {
@@ -993,7 +1020,7 @@ func (s *Store) Stats(ctx context.Context, tenant string) (telamentis.TenantStat
 // their endpoints, paths): pgx plans a scan for every column of every
 // query anew, about 1 µs a column, which is a tenth of a one-row read. It
 // understands the binary and the text form of the column types these
-// reads return (uuid, int8, int4, text); anything else is an error. The
+// reads return (uuid, int8, int4, text, bool); anything else is an error. The
 // first bad column is kept in err.
 type rawRow struct {
 	vals [][]byte
@@ -1070,6 +1097,16 @@ func (r *rawRow) int(i int) int64 {
 		r.bad(i, "an integer")
 	}
 	return v
+}
+
+func (r *rawRow) bool(i int) bool {
+	b := r.vals[i]
+	if len(b) != 1 {
+		r.bad(i, "a boolean")
+		return false
+	}
+	// binary: 1 or 0; text: t or f
+	return b[0] == 1 || b[0] == 't'
 }
 
 func (r *rawRow) uuid(i int) string {

@@ -54,6 +54,10 @@ func TestTenantScopedReads(t *testing.T) {
 			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{Alias: "person/0"},
 				Depth: 2, ValidAt: vt, Limit: 100})
 		},
+		"paths ids only": func(s *postgres.Store) (any, error) {
+			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{Alias: "person/0"},
+				Depth: 2, ValidAt: vt, Limit: 100, IDsOnly: true})
+		},
 		"history": func(s *postgres.Store) (any, error) {
 			return s.Query(ctx, "scoped", telamentis.Query{Kind: telamentis.QueryHistory, Node: &telamentis.Ref{ID: ids[1]}})
 		},

@@ -629,6 +629,9 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 	if q.AsAt.IsZero() && now > 0 {
 		q.AsAt = telamentis.FromMicros(now)
 	}
+	if q.IDsOnly && s.bugs["ids_only at now"] && now > 0 {
+		q.AsAt = telamentis.FromMicros(now)
+	}
 	if q.Kind == telamentis.QueryChanges && q.Until.IsZero() {
 		q.Until = telamentis.FromMicros(now + 1)
 	}
@@ -746,6 +749,12 @@ func (s *memStore) Query(ctx context.Context, tenant string, q telamentis.Query)
 		}
 		n = len(out)
 		page.Neighbors = window(out, off, q.Limit)
+		if q.IDsOnly {
+			for i, nb := range page.Neighbors {
+				page.Neighbors[i] = telamentis.Neighbor{Node: telamentis.Node{ID: nb.Node.ID}, Depth: nb.Depth,
+					Via: telamentis.Edge{ID: nb.Via.ID, From: nb.Via.From, To: nb.Via.To}}
+			}
+		}
 	case telamentis.QueryHistory:
 		if q.Node != nil {
 			id := q.Node.ID

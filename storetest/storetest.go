@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("batch", r.testBatch)
 	t.Run("queries", r.testQueries)
 	t.Run("include_nodes", r.testIncludeNodes)
+	t.Run("ids_only", r.testIDsOnly)
 	t.Run("paging", r.testPaging)
 	t.Run("validation", r.testValidation)
 	t.Run("quotas", r.testQuotas)

@@ -70,6 +70,7 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"paths by shortest distance", "queries", "paths both exactly 2"},
 		{"paths by shortest distance", "property", "rule broken: paths"},
 		{"include_nodes at now", "include_nodes", "an included node is the version visible at the page's as_at"},
+		{"ids_only at now", "ids_only", "without ids_only"},
 	} {
 		t.Run(strings.ReplaceAll(c.bug+" "+c.run, " ", "_"), func(t *testing.T) {
 			// More property cases than the default, so that a rare bug is
