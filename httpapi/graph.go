@@ -310,7 +310,8 @@ func (s *Server) registerGraphRoutes() {
 		OperationID: "graph.query", Method: http.MethodPost, Path: "/v1/graph/{tenant}/query",
 		Summary: "Run a query: nodes, edges, paths, history or changes", Tags: tags,
 		Description: "The body is a telamentis.Query. An edges query with include_nodes also returns, in nodes, " +
-			"every distinct endpoint of the page's edges at the page's as_at, ordered by id.",
+			"every distinct endpoint of the page's edges at the page's as_at, ordered by id. A paths query with " +
+			"ids_only returns the same neighbours with identifiers only: {\"node\":{\"id\"},\"depth\",\"via\":{\"id\",\"from\",\"to\"}}.",
 	}, func(ctx context.Context, in *struct {
 		TenantParam
 		Body telamentis.Query
