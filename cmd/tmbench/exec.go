@@ -21,8 +21,10 @@ type executor struct {
 //   - hop1: current out-edges of the node valid at vt (every page) with
 //     their endpoint nodes (Query.IncludeNodes, one call per page); a row
 //     per edge, whose neighbour must be among the page's nodes;
-//   - hop2: a paths query, out, depth exactly 2, valid at vt; a row per
-//     distinct node reached;
+//   - hop2: a paths query, out, depth exactly 2, valid at vt, with
+//     Query.IDsOnly (every store); a row per distinct node reached. Like
+//     the baseline's SELECT DISTINCT e2.to_id it needs the nodes'
+//     identities only, not their props or the via edges' versions;
 //   - asat: out-edge versions visible at tt and valid at vt;
 //   - overlap: current edges of a kind whose valid interval overlaps
 //     [lo, hi), in pages of 1000.
@@ -56,7 +58,7 @@ func (x *executor) exec(_ int, q *benchQuery) (int, error) {
 	case "hop2":
 		n := 0
 		err := x.pages(q.Tenant, telamentis.Query{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: q.Node},
-			Direction: telamentis.DirOut, Depth: 2, MinDepth: 2, ValidAt: q.VT, Limit: telamentis.MaxLimit},
+			Direction: telamentis.DirOut, Depth: 2, MinDepth: 2, ValidAt: q.VT, Limit: telamentis.MaxLimit, IDsOnly: true},
 			func(p telamentis.Page) error { n += len(p.Neighbors); return nil })
 		return n, err
 	case "asat":
