@@ -193,7 +193,9 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 // seconds (a nested loop over every edge of the tenant per result row).
 // Only the owner may ANALYZE; without the owner connection autovacuum
 // catches up later. ANALYZE runs in the background, one per table at a
-// time; Close waits for it.
+// time; rows imported while it runs stay counted, and it runs again when
+// it ends if they reach the threshold (its sample may predate them). Close
+// waits for it.
 func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, edges int) {
 	if s.owner == nil {
 		return
@@ -208,37 +210,65 @@ func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, ed
 		rel := ident(schema) + "." + ident(t.name)
 		s.mu.Lock()
 		s.imported[rel] += int64(t.rows)
-		pending := s.imported[rel]
+		busy := s.analyzing[rel]
 		s.mu.Unlock()
-		var est float64
-		err := s.owner.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, rel).Scan(&est)
-		if err == nil && est > 0 && float64(pending) < 0.25*est {
-			continue
+		if due, _ := s.analyzeDue(ctx, rel); busy || !due {
+			continue // a running ANALYZE re-checks when it ends
 		}
 		s.mu.Lock()
-		s.imported[rel] = 0
-		busy := s.analyzing[rel]
-		s.analyzing[rel] = true
-		s.mu.Unlock()
-		if err != nil {
-			s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+		if s.analyzing[rel] {
+			s.mu.Unlock()
 			continue
 		}
-		if busy {
-			continue // the running ANALYZE samples these rows too
-		}
+		s.analyzing[rel] = true
+		s.mu.Unlock()
 		// In the background, so the import returns; Close waits for it.
 		s.bg.Go(func() {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 			defer cancel()
-			if _, err := s.owner.Exec(actx, `ANALYZE `+rel); err != nil {
-				s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+			for run := true; ; {
+				if run {
+					s.mu.Lock()
+					s.imported[rel] = 0
+					s.mu.Unlock()
+					if _, err := s.owner.Exec(actx, `ANALYZE `+rel); err != nil {
+						s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+					}
+				}
+				due, seen := s.analyzeDue(actx, rel)
+				if run = due; run {
+					continue
+				}
+				// Done unless rows arrived after the check: an import that saw
+				// this ANALYZE running left them to it.
+				s.mu.Lock()
+				if s.imported[rel] == seen || actx.Err() != nil {
+					s.analyzing[rel] = false
+					s.mu.Unlock()
+					return
+				}
+				s.mu.Unlock()
 			}
-			s.mu.Lock()
-			s.analyzing[rel] = false
-			s.mu.Unlock()
 		})
 	}
+}
+
+// analyzeDue reports whether the rows imported into rel since its last
+// ANALYZE reach a quarter of its estimated rows, or rel was never
+// analysed, and the count it judged.
+func (s *Store) analyzeDue(ctx context.Context, rel string) (bool, int64) {
+	s.mu.Lock()
+	pending := s.imported[rel]
+	s.mu.Unlock()
+	if pending == 0 {
+		return false, 0
+	}
+	var est float64
+	if err := s.owner.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, rel).Scan(&est); err != nil {
+		s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+		return false, pending
+	}
+	return est <= 0 || float64(pending) >= 0.25*est, pending
 }
 
 // checkImport validates imported versions before anything is sent:

@@ -1,0 +1,58 @@
+package postgres_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/telamentis/telamentis"
+)
+
+// TestImportAnalyzesEveryTenant imports one tenant, then at once a second
+// one (while the first import's background ANALYZE may still run), closes
+// the store (which waits for that work) and checks that the planner's
+// statistics know both tenants. A tenant missing from them is estimated
+// at one row, and plans built on that run for seconds (docs/deploy/postgres.md).
+func TestImportAnalyzesEveryTenant(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tenant := range []string{"ana-a", "ana-b"} {
+		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func(tenant string, call, n int) {
+		nodes := make([]telamentis.Node, n)
+		for i := range nodes {
+			nodes[i] = telamentis.Node{ID: uuid.NewString(), Alias: fmt.Sprintf("n/%d-%d", call, i), Label: "Person",
+				Props: json.RawMessage(`{}`), TxStart: t0}
+		}
+		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("ana-a", 0, 20000)
+	for call := range 4 {
+		load("ana-b", call, 1500)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var mcv string
+	err := database(t).admin.QueryRow(ctx, `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
+		FROM pg_stats WHERE (schemaname = $1 OR schemaname LIKE $2) AND tablename = 'nodes' AND attname = 'tenant_id'`,
+		s.Schema(), s.Schema()+`\_t\_%`).Scan(&mcv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"ana-a", "ana-b"} {
+		if !strings.Contains(mcv, tenant) {
+			t.Errorf("after the imports the statistics of nodes.tenant_id know %q, not %s", mcv, tenant)
+		}
+	}
+}
