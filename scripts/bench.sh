@@ -9,7 +9,7 @@
 #   --postgres URL  also run tmbench against the TelaMentis postgres store
 #
 # tmbench runs with the Go soft memory limit $TELAMENTIS_MEMORY_LIMIT (the
-# server's --memory-limit setting; default here 1GiB, about twice the live
+# server's --memory-limit setting; default here 1200MiB, about twice the live
 # heap of medium); a tmbench flag after -- overrides it.
 #
 # Data, binaries and results live under $KGBENCH_DIR (default /tmp/kgbench);
@@ -47,7 +47,7 @@ fi
 (cd "$ROOT" && go build -o "$KGBENCH_DIR/bin/tmbench" ./cmd/tmbench)
 REV="$(cd "$ROOT" && git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 if ! (cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null); then REV="$REV+dirty"; fi
-EXTRA=(-revision "$REV" -memory-limit "${TELAMENTIS_MEMORY_LIMIT:-1GiB}" "${EXTRA[@]}")
+EXTRA=(-revision "$REV" -memory-limit "${TELAMENTIS_MEMORY_LIMIT:-1200MiB}" "${EXTRA[@]}")
 
 status=0
 step() { # step NAME CMD...: run one runner, remember a failure, go on
