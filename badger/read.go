@@ -510,7 +510,18 @@ func (ts *tenantState) queryPaths(ctx context.Context, q *telamentis.Query, pos 
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		nextLevel := map[*nodeRec]*edgeRec{}
+		// Presized: for a hub the level map holds thousands of nodes, and
+		// growing it step by step was most of a 2-hop walk's time.
+		hint := 0
+		for _, n := range level {
+			if out {
+				hint += len(n.out)
+			}
+			if in {
+				hint += len(n.in)
+			}
+		}
+		nextLevel := make(map[*nodeRec]*edgeRec, min(hint, len(ts.nodes)))
 		step := func(e *edgeRec, other *nodeRec) {
 			if !edgeOK(e) || other.at(T) == nil {
 				return
@@ -531,23 +542,33 @@ func (ts *tenantState) queryPaths(ctx context.Context, q *telamentis.Query, pos 
 				}
 			}
 		}
-		level = level[:0]
+		last := k == q.Depth
+		if !last {
+			level = make([]*nodeRec, 0, len(nextLevel))
+		}
 		var found []reached
+		if k >= q.MinDepth {
+			found = make([]reached, 0, len(nextLevel))
+		}
 		for n, via := range nextLevel {
-			level = append(level, n)
-			if k >= q.MinDepth && !reported[n] {
+			if !last {
+				level = append(level, n)
+			}
+			if k >= q.MinDepth && (len(reported) == 0 || !reported[n]) {
 				found = append(found, reached{n, via})
 			}
 		}
 		slices.SortFunc(found, func(a, b reached) int { return cmpID(a.n.id, b.n.id) })
 		for _, f := range found {
-			reported[f.n] = true
+			if !last { // a later level checks against it
+				reported[f.n] = true
+			}
 			if pos.hasPos && (k < pos.depth || (k == pos.depth && !pos.id.less(f.n.id))) {
 				continue
 			}
 			if len(res) == limit {
-				last := res[len(res)-1]
-				next = &position{T: T, depth: resDepth[len(resDepth)-1], id: last.n.id}
+				tail := res[len(res)-1]
+				next = &position{T: T, depth: resDepth[len(resDepth)-1], id: tail.n.id}
 				break
 			}
 			res = append(res, f)
