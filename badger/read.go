@@ -234,10 +234,7 @@ func (s *Store) Query(ctx context.Context, tenant string, q telamentis.Query) (t
 	case telamentis.QueryNodes:
 		page.Nodes, next, err = ts.queryNodes(&q, pos, vis)
 	case telamentis.QueryEdges:
-		page.Edges, next, err = ts.queryEdges(&q, pos, vis)
-		if err == nil && q.IncludeNodes {
-			page.Nodes = ts.endpointNodes(page.Edges, firstT(&q, pos, vis), vis)
-		}
+		page.Edges, page.Nodes, next, err = ts.queryEdges(&q, pos, vis)
 	case telamentis.QueryPaths:
 		page.Neighbors, next, err = ts.queryPaths(ctx, &q, pos, vis)
 	case telamentis.QueryHistory:
@@ -352,7 +349,9 @@ func (ts *tenantState) queryNodes(q *telamentis.Query, pos position, vis int64) 
 	return out, next, nil
 }
 
-func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) ([]telamentis.Edge, *position, error) {
+// queryEdges answers an edges query; with IncludeNodes it also returns the
+// page's endpoint nodes.
+func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) ([]telamentis.Edge, []telamentis.Node, *position, error) {
 	T := firstT(q, pos, vis)
 	var after *id16
 	if pos.hasPos {
@@ -361,12 +360,12 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 	var from, to *nodeRec
 	if q.From != nil {
 		if from, _ = ts.resolveNodeAt(*q.From, T); from == nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 	}
 	if q.To != nil {
 		if to, _ = ts.resolveNodeAt(*q.To, T); to == nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 	}
 	var lists [][]*edgeRec
@@ -395,7 +394,12 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 		return valid == nil || valid(telamentis.Span{Start: v.vf, End: v.vt})
 	}
 	if lists == nil {
-		return ts.queryKinds(q, T, after, vis, match, valid)
+		edges, next, err := ts.queryKinds(q, T, after, vis, match, valid)
+		var nodes []telamentis.Node
+		if err == nil && q.IncludeNodes {
+			nodes = ts.endpointNodes(edges, T, vis)
+		}
+		return edges, nodes, next, err
 	}
 	recs := collect(lists, after, q.Limit, match)
 	var next *position
@@ -407,13 +411,18 @@ func (ts *tenantState) queryEdges(q *telamentis.Query, pos position, vis int64) 
 	for i, r := range recs {
 		vers[i] = r.at(T)
 	}
-	return edgesOut(recs, vers, vis), next, nil
+	var nodes []telamentis.Node
+	if q.IncludeNodes {
+		nodes = endpointRecs(recs, T, vis)
+	}
+	return edgesOut(recs, vers, vis), nodes, next, nil
 }
 
 // endpointNodes returns the distinct endpoints of edges in the versions
 // visible at T, ordered by ID (Query.IncludeNodes). An endpoint not visible
 // at T is left out.
 func (ts *tenantState) endpointNodes(edges []telamentis.Edge, T, vis int64) []telamentis.Node {
+	// (The kind lists' scan returns rows, not records: map the IDs back.)
 	ids := make([]string, 0, 2*len(edges))
 	for i := range edges {
 		ids = append(ids, edges[i].From, edges[i].To)
@@ -424,6 +433,24 @@ func (ts *tenantState) endpointNodes(edges []telamentis.Edge, T, vis int64) []te
 	for _, id := range ids {
 		if rec, v := ts.resolveNodeAt(telamentis.Ref{ID: id}, T); rec != nil {
 			out = append(out, toNode(rec, v, vis))
+		}
+	}
+	return out
+}
+
+// endpointRecs is endpointNodes for a page of records: the endpoints are
+// at hand, no ID is parsed or looked up.
+func endpointRecs(recs []*edgeRec, T, vis int64) []telamentis.Node {
+	ns := make([]*nodeRec, 0, 2*len(recs))
+	for _, r := range recs {
+		ns = append(ns, r.from, r.to)
+	}
+	slices.SortFunc(ns, func(a, b *nodeRec) int { return cmpID(a.id, b.id) })
+	ns = slices.Compact(ns)
+	out := make([]telamentis.Node, 0, len(ns))
+	for _, n := range ns {
+		if v := n.at(T); v != nil {
+			out = append(out, toNode(n, v, vis))
 		}
 	}
 	return out
