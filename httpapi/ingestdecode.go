@@ -161,18 +161,8 @@ func (d *lineDecoder) object(depth int, keys []string, value func(i int) error) 
 			return err
 		}
 		s.pop()
-		s.skipSpace()
-		if s.pos >= len(s.data) {
-			return s.fail("unexpected end of JSON")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.fail("expected ',' or '}'")
+		if done, err := s.afterMember('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -228,18 +218,8 @@ func (d *lineDecoder) other(depth int) error {
 				return err
 			}
 			s.pop()
-			s.skipSpace()
-			if s.pos >= len(s.data) {
-				return s.fail("unexpected end of JSON")
-			}
-			switch s.data[s.pos] {
-			case ',':
-				s.pos++
-			case ']':
-				s.pos++
-				return nil
-			default:
-				return s.fail("expected ',' or ']'")
+			if done, err := s.afterMember(']'); done || err != nil {
+				return err
 			}
 		}
 	case len(s.path) == 2 && d.peek() == '{':

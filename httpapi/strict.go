@@ -218,20 +218,28 @@ func (s *scanner) object(depth int) error {
 		if s.keyFn != nil {
 			s.keyPath = s.keyPath[:len(s.keyPath)-1]
 		}
-		s.skipSpace()
-		if s.pos >= len(s.data) {
-			return s.fail("unexpected end of JSON")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.fail("expected ',' or '}'")
+		if done, err := s.afterMember('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// afterMember consumes what follows an object member or an array element:
+// a comma (more follow) or the container's closing byte (done).
+func (s *scanner) afterMember(closing byte) (done bool, err error) {
+	s.skipSpace()
+	if s.pos >= len(s.data) {
+		return false, s.fail("unexpected end of JSON")
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case closing:
+		s.pos++
+		return true, nil
+	}
+	return false, s.fail("expected ',' or '" + string(closing) + "'")
 }
 
 func (s *scanner) array(depth int) error {
@@ -257,18 +265,8 @@ func (s *scanner) array(depth int) error {
 		if s.keyFn != nil {
 			s.keyPath = s.keyPath[:len(s.keyPath)-1]
 		}
-		s.skipSpace()
-		if s.pos >= len(s.data) {
-			return s.fail("unexpected end of JSON")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.fail("expected ',' or ']'")
+		if done, err := s.afterMember(']'); done || err != nil {
+			return err
 		}
 	}
 }
