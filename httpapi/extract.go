@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -78,7 +77,7 @@ func (s *Server) registerExtractRoute(x telamentis.Extractor) {
 			}
 			res, err := x.Extract(ctx, in.Tenant, req)
 			if err != nil {
-				return fmt.Errorf("httpapi: extract: %w", err)
+				return err
 			}
 			// A dry run's envelope carries props: the tenant's PII fields
 			// are hidden from a credential without pii, as in every answer.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -97,7 +96,7 @@ func (s *Server) registerGraphRoutes() {
 		err := s.do(ctx, specNodeUpsert, in.Tenant, refTarget(in.Body.ID, in.Body.Alias), func(ctx context.Context, c *call) error {
 			r, err := s.store.UpsertNode(ctx, in.Tenant, in.Body)
 			if err != nil {
-				return fmt.Errorf("httpapi: upsert node: %w", err)
+				return err
 			}
 			s.maskerFor(c).node(&r.Node)
 			out.Status, out.Body = status(r.Created), r
@@ -136,11 +135,7 @@ func (s *Server) registerGraphRoutes() {
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
 		return doBody(ctx, s, specNodeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.RetractResult, error) {
-			r, err := s.store.RetractNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
-			if err != nil {
-				return telamentis.RetractResult{}, fmt.Errorf("httpapi: retract node: %w", err)
-			}
-			return r, nil
+			return s.store.RetractNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 		})
 	})
 
@@ -152,11 +147,7 @@ func (s *Server) registerGraphRoutes() {
 		IDParam
 	}) (*struct{ Body telamentis.EraseResult }, error) {
 		return doBody(ctx, s, specNodeErase, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.EraseResult, error) {
-			r, err := s.store.EraseNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
-			if err != nil {
-				return telamentis.EraseResult{}, fmt.Errorf("httpapi: erase node: %w", err)
-			}
-			return r, nil
+			return s.store.EraseNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 		})
 	})
 
@@ -204,7 +195,7 @@ func (s *Server) registerGraphRoutes() {
 		err := s.do(ctx, specEdgeUpsert, in.Tenant, refTarget(in.Body.ID, in.Body.Alias), func(ctx context.Context, c *call) error {
 			r, err := s.store.UpsertEdge(ctx, in.Tenant, in.Body)
 			if err != nil {
-				return fmt.Errorf("httpapi: upsert edge: %w", err)
+				return err
 			}
 			s.maskerFor(c).edge(&r.Edge)
 			out.Status, out.Body = status(r.Created), r
@@ -243,11 +234,7 @@ func (s *Server) registerGraphRoutes() {
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
 		return doBody(ctx, s, specEdgeRetract, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.RetractResult, error) {
-			r, err := s.store.RetractEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
-			if err != nil {
-				return telamentis.RetractResult{}, fmt.Errorf("httpapi: retract edge: %w", err)
-			}
-			return r, nil
+			return s.store.RetractEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID})
 		})
 	})
 
@@ -262,7 +249,7 @@ func (s *Server) registerGraphRoutes() {
 		return doBody(ctx, s, specEdgeInvalidate, in.Tenant, in.ID, func(ctx context.Context, c *call) (telamentis.EdgeResult, error) {
 			r, err := s.store.InvalidateEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.Body.At)
 			if err != nil {
-				return telamentis.EdgeResult{}, fmt.Errorf("httpapi: invalidate edge: %w", err)
+				return telamentis.EdgeResult{}, err
 			}
 			s.maskerFor(c).edge(&r.Edge)
 			return r, nil
@@ -293,7 +280,7 @@ func (s *Server) registerGraphRoutes() {
 		return doBody(ctx, s, specBatch, in.Tenant, "", func(ctx context.Context, c *call) (telamentis.BatchResult, error) {
 			r, err := s.store.ApplyBatch(ctx, in.Tenant, in.Body)
 			if err != nil {
-				return telamentis.BatchResult{}, fmt.Errorf("httpapi: batch: %w", err)
+				return telamentis.BatchResult{}, err
 			}
 			m := s.maskerFor(c)
 			for i := range r.Nodes {
@@ -337,11 +324,7 @@ func (s *Server) registerGraphRoutes() {
 		Summary: "Count the tenant's nodes, edges and versions", Tags: tags,
 	}, func(ctx context.Context, in *TenantParam) (*struct{ Body telamentis.TenantStats }, error) {
 		return doBody(ctx, s, specStats, in.Tenant, "", func(ctx context.Context, c *call) (telamentis.TenantStats, error) {
-			st, err := s.store.Stats(ctx, in.Tenant)
-			if err != nil {
-				return telamentis.TenantStats{}, fmt.Errorf("httpapi: stats: %w", err)
-			}
-			return st, nil
+			return s.store.Stats(ctx, in.Tenant)
 		})
 	})
 }
@@ -368,7 +351,7 @@ func (s *Server) getNode(ctx context.Context, tenant string, ref telamentis.Ref,
 		}
 		n, err := s.store.GetNode(ctx, tenant, ref, at)
 		if err != nil {
-			return fmt.Errorf("httpapi: get node: %w", err)
+			return err
 		}
 		s.maskerFor(c).node(&n)
 		out.Body = n
@@ -389,7 +372,7 @@ func (s *Server) getEdge(ctx context.Context, tenant string, ref telamentis.Ref,
 		}
 		e, err := s.store.GetEdge(ctx, tenant, ref, at)
 		if err != nil {
-			return fmt.Errorf("httpapi: get edge: %w", err)
+			return err
 		}
 		s.maskerFor(c).edge(&e)
 		out.Body = e
@@ -429,7 +412,7 @@ func (s *Server) query(ctx context.Context, spec opSpec, tenant string, q telame
 		}
 		p, err := s.store.Query(ctx, tenant, q)
 		if err != nil {
-			return fmt.Errorf("httpapi: query: %w", err)
+			return err
 		}
 		s.maskerFor(c).page(&p)
 		out.Body = p

@@ -101,7 +101,7 @@ func (s *Server) importStream(ctx context.Context, w http.ResponseWriter, body i
 		}
 		st, err := s.store.Stats(ctx, tenant)
 		if err != nil {
-			return fmt.Errorf("httpapi: import: %w", err)
+			return err
 		}
 		if st.NodeVersions+st.EdgeVersions > 0 {
 			return telamentis.Errorf(telamentis.CodeConflict, "tenant is not empty")
@@ -141,7 +141,7 @@ func (s *Server) importStream(ctx context.Context, w http.ResponseWriter, body i
 		slices.SortStableFunc(nodes, func(a, b telamentis.Node) int { return a.TxStart.Compare(b.TxStart) })
 		slices.SortStableFunc(edges, func(a, b telamentis.Edge) int { return a.TxStart.Compare(b.TxStart) })
 		if err := imp.Import(ctx, tenant, nodes, edges); err != nil {
-			return fmt.Errorf("httpapi: import: %w", err)
+			return err
 		}
 		sum.NodeVersions, sum.EdgeVersions = len(nodes), len(edges)
 		return nil

@@ -72,7 +72,7 @@ func (s *Server) tenantKey(ctx context.Context, tenant, id string) (telamentis.A
 		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
 			return k, telamentis.NotFound("key")
 		}
-		return k, fmt.Errorf("httpapi: get key: %w", err)
+		return k, fmt.Errorf("get key: %w", err)
 	}
 	if tenant != "*" && k.Tenant != tenant {
 		return telamentis.APIKey{}, telamentis.NotFound("key")
@@ -104,12 +104,12 @@ func (s *Server) registerKeyRoutes() {
 				return err
 			}
 			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
-				return fmt.Errorf("httpapi: create key: %w", err)
+				return err
 			}
 			k, sec, err := s.keys.IssueKey(ctx, telamentis.NewKey{Tenant: in.Tenant, Role: in.Body.Role,
 				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt})
 			if err != nil {
-				return fmt.Errorf("httpapi: create key: %w", err)
+				return err
 			}
 			c.op.Target = k.ID
 			out.Body = keyIssued{Key: k, Secret: sec.Reveal()}
@@ -188,7 +188,7 @@ func (s *Server) registerKeyRoutes() {
 			k, sec, err := s.keys.IssueKey(ctx, telamentis.NewKey{Role: telamentis.RoleAdmin,
 				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt})
 			if err != nil {
-				return fmt.Errorf("httpapi: create key: %w", err)
+				return err
 			}
 			c.op.Target = k.ID
 			out.Body = keyIssued{Key: k, Secret: sec.Reveal()}
@@ -258,7 +258,7 @@ func (s *Server) registerKeyRoutes() {
 func (s *Server) listKeys(ctx context.Context, tenant string, out *[]telamentis.APIKey) error {
 	ks, err := s.keys.ListKeys(ctx, tenant)
 	if err != nil {
-		return fmt.Errorf("httpapi: list keys: %w", err)
+		return fmt.Errorf("list keys: %w", err)
 	}
 	if ks == nil {
 		ks = []telamentis.APIKey{}
@@ -273,7 +273,7 @@ func (s *Server) revokeKey(ctx context.Context, tenant, id string, out *telament
 	}
 	k, err := s.keys.RevokeKey(ctx, id)
 	if err != nil {
-		return fmt.Errorf("httpapi: revoke key: %w", err)
+		return fmt.Errorf("revoke key: %w", err)
 	}
 	*out = k
 	return nil
@@ -292,7 +292,7 @@ func (s *Server) rotateKey(ctx context.Context, c *call, tenant, id string, over
 	}
 	k, sec, err := s.keys.RotateKey(ctx, id, time.Duration(overlap)*time.Second)
 	if err != nil {
-		return fmt.Errorf("httpapi: rotate key: %w", err)
+		return fmt.Errorf("rotate key: %w", err)
 	}
 	*out = keyIssued{Key: k, Secret: sec.Reveal()}
 	return nil

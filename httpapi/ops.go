@@ -67,10 +67,6 @@ func notFoundNoun(opName string) string {
 	return "tenant"
 }
 
-// do checks the caller against spec for pathTenant ("" for system
-// operations), runs the operation through the pipeline and logs internal
-// errors. The order of checks never reveals whether another tenant exists:
-// a tenant mismatch is decided before anything is looked up.
 // doBody runs op through do and answers its result as the response body.
 func doBody[T any](ctx context.Context, s *Server, spec opSpec, pathTenant, target string, op func(ctx context.Context, c *call) (T, error)) (*struct{ Body T }, error) {
 	out := &struct{ Body T }{}
@@ -85,6 +81,10 @@ func doBody[T any](ctx context.Context, s *Server, spec opSpec, pathTenant, targ
 	return out, err
 }
 
+// do checks the caller against spec for pathTenant ("" for system
+// operations), runs the operation through the pipeline and logs internal
+// errors. The order of checks never reveals whether another tenant exists:
+// a tenant mismatch is decided before anything is looked up.
 func (s *Server) do(ctx context.Context, spec opSpec, pathTenant, target string, h func(ctx context.Context, c *call) error) error {
 	p := telamentis.PrincipalFromContext(ctx)
 	id := telamentis.RequestIDFromContext(ctx)
@@ -145,7 +145,14 @@ func (s *Server) check(ctx context.Context, spec opSpec, p *telamentis.Principal
 	if info := infoFrom(ctx); info != nil {
 		c.op.ClientIP = info.clientIP
 	}
-	run := func(ctx context.Context, op *telamentis.Operation) error { return h(ctx, c) }
+	// The operation's name is the context of every error its handler
+	// returns (the client sees only the code and the *Error's message).
+	run := func(ctx context.Context, op *telamentis.Operation) error {
+		if err := h(ctx, c); err != nil {
+			return fmt.Errorf("httpapi: %s: %w", spec.name, err)
+		}
+		return nil
+	}
 	if s.pipeline == nil {
 		return safeRun(ctx, c.op, run, s.logger)
 	}

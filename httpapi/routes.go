@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"reflect"
 
@@ -68,7 +67,7 @@ func (s *Server) registerAuditRoutes() {
 			}
 			recs, next, err := s.audit.Query(ctx, f)
 			if err != nil {
-				return fmt.Errorf("httpapi: audit query: %w", err)
+				return err
 			}
 			if recs == nil {
 				recs = []telamentis.AuditRecord{}

@@ -170,7 +170,7 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 				return nil
 			}
 			if err := enc.Encode(line); err != nil {
-				return fmt.Errorf("httpapi: export: write: %w", err)
+				return fmt.Errorf("write: %w", err)
 			}
 			return nil
 		}
@@ -178,7 +178,7 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 			for {
 				p, err := s.store.Query(ctx, tenant, q)
 				if err != nil {
-					return fmt.Errorf("httpapi: export: %w", err)
+					return err
 				}
 				if !wrote {
 					w.Header().Set("Content-Type", "application/x-ndjson")
@@ -205,7 +205,7 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 				}
 				dl.extendWrite()
 				if err := bw.Flush(); err != nil {
-					return fmt.Errorf("httpapi: export: write: %w", err)
+					return fmt.Errorf("write: %w", err)
 				}
 				if f, ok := w.(http.Flusher); ok {
 					f.Flush()
@@ -450,7 +450,7 @@ func (g *ingester) commit(ctx context.Context, items []pendingItem) error {
 			return nil
 		}
 		if !itemError(err) {
-			return fmt.Errorf("httpapi: ingest: %w", err)
+			return err
 		}
 		bad := badPositions(err, nodeAt, edgeAt)
 		if len(bad) == 0 || attempt >= 2 {
@@ -475,7 +475,7 @@ func (g *ingester) oneByOne(ctx context.Context, items []pendingItem) error {
 		res, err := g.s.store.ApplyBatch(ctx, g.tenant, b)
 		if err != nil {
 			if !itemError(err) {
-				return fmt.Errorf("httpapi: ingest: %w", err)
+				return err
 			}
 			g.reject(it.line, stripPosition(err))
 			continue

@@ -80,7 +80,7 @@ func (s *Server) registerTenantRoutes() {
 			}
 			created, err := s.store.CreateTenant(ctx, t)
 			if err != nil {
-				return fmt.Errorf("httpapi: create tenant: %w", err)
+				return err
 			}
 			out.Body = created
 			return nil
@@ -96,7 +96,7 @@ func (s *Server) registerTenantRoutes() {
 		err := s.do(ctx, specTenantList, "", "", func(ctx context.Context, c *call) error {
 			ts, err := s.store.ListTenants(ctx)
 			if err != nil {
-				return fmt.Errorf("httpapi: list tenants: %w", err)
+				return err
 			}
 			out.Body.Tenants = ts
 			if ts == nil {
@@ -115,7 +115,7 @@ func (s *Server) registerTenantRoutes() {
 		err := s.do(ctx, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			t, err := s.store.GetTenant(ctx, in.Tenant)
 			if err != nil {
-				return fmt.Errorf("httpapi: get tenant: %w", err)
+				return err
 			}
 			out.Body = t
 			return nil
@@ -134,7 +134,7 @@ func (s *Server) registerTenantRoutes() {
 		err := s.do(ctx, specTenantUpdate, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			t, err := s.store.GetTenant(ctx, in.Tenant)
 			if err != nil {
-				return fmt.Errorf("httpapi: update tenant: %w", err)
+				return err
 			}
 			b := in.Body
 			if b.Name != nil {
@@ -157,7 +157,7 @@ func (s *Server) registerTenantRoutes() {
 			}
 			u, err := s.store.UpdateTenant(ctx, t)
 			if err != nil {
-				return fmt.Errorf("httpapi: update tenant: %w", err)
+				return err
 			}
 			out.Body = u
 			return nil
@@ -172,24 +172,24 @@ func (s *Server) registerTenantRoutes() {
 	}, func(ctx context.Context, in *TenantParam) (*noContent, error) {
 		err := s.do(ctx, specTenantDelete, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
-				return fmt.Errorf("httpapi: delete tenant: %w", err)
+				return err
 			}
 			// Revoke first: a key must never outlive its tenant, or a
 			// tenant re-created under the same id would inherit it.
 			keys, err := s.keys.ListKeys(ctx, in.Tenant)
 			if err != nil {
-				return fmt.Errorf("httpapi: delete tenant: list keys: %w", err)
+				return fmt.Errorf("list keys: %w", err)
 			}
 			for _, k := range keys {
 				if !k.RevokedAt.IsZero() && !k.RevokedAt.After(time.Now()) {
 					continue
 				}
 				if _, err := s.keys.RevokeKey(ctx, k.ID); err != nil {
-					return fmt.Errorf("httpapi: delete tenant: revoke key: %w", err)
+					return fmt.Errorf("revoke key: %w", err)
 				}
 			}
 			if err := s.store.DropTenant(ctx, in.Tenant); err != nil {
-				return fmt.Errorf("httpapi: delete tenant: %w", err)
+				return err
 			}
 			// Drop cached credentials of the tenant (auth.Keys caches
 			// verified keys) so none is accepted after the delete.
