@@ -230,6 +230,56 @@ func loopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// LLMEndpointConfig holds the settings every connector shares; each
+// connector's Config embeds it.
+type LLMEndpointConfig struct {
+	// Name is the routing name; default the provider's ("openai", …).
+	Name string
+	// BaseURL defaults to the provider's public endpoint; http is
+	// accepted only for loopback addresses (a local Ollama).
+	BaseURL string
+	APIKey  Secret
+	Model   string
+	// Timeout bounds one HTTP attempt; default 60s.
+	Timeout time.Duration
+	Retry   LLMRetry
+	// Price is the model's price; zero for free local models.
+	Price LLMPrice
+	// MaxOutputTokens is the default answer bound; default 8192.
+	MaxOutputTokens int
+	// CAPEM optionally replaces the system roots for this endpoint.
+	CAPEM []byte
+}
+
+// Prepare fills the defaults (the connector's name and base URL, a 60s
+// timeout, 8192 output tokens), checks the endpoint, the model and, when
+// keyRequired, the API key, and returns the endpoint's HTTP client
+// (LLMHTTPClient).
+func (c *LLMEndpointConfig) Prepare(name, baseURL string, keyRequired bool) (*http.Client, error) {
+	if c.Name == "" {
+		c.Name = name
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = baseURL
+	}
+	if _, err := LLMEndpoint(c.BaseURL); err != nil {
+		return nil, err
+	}
+	if c.Model == "" {
+		return nil, Invalid("model", "required")
+	}
+	if keyRequired && c.APIKey.IsZero() {
+		return nil, Invalid("api_key", "required")
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 60 * time.Second
+	}
+	if c.MaxOutputTokens <= 0 {
+		c.MaxOutputTokens = 8192
+	}
+	return LLMHTTPClient(c.Timeout, c.CAPEM)
+}
+
 // LLMHTTPClient returns the HTTP client every connector uses: TLS 1.2 or
 // later with certificate verification (against caPEM when given, else the
 // system pool), the overall timeout, and a transport that refuses any

@@ -166,3 +166,31 @@ func TestLLMRetryDo(t *testing.T) {
 		}
 	})
 }
+
+// TestLLMEndpointPrepare checks the defaults and checks every connector
+// shares.
+func TestLLMEndpointPrepare(t *testing.T) {
+	c := telamentis.LLMEndpointConfig{Model: "m", APIKey: telamentis.NewSecret("k")}
+	if _, err := c.Prepare("prov", "https://api.example.com", true); err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != "prov" || c.BaseURL != "https://api.example.com" || c.Timeout != 60*time.Second || c.MaxOutputTokens != 8192 {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+	kept := telamentis.LLMEndpointConfig{Name: "mine", BaseURL: "http://127.0.0.1:11434/v1", Model: "m", Timeout: time.Second, MaxOutputTokens: 10}
+	if _, err := kept.Prepare("prov", "https://api.example.com", false); err != nil {
+		t.Fatal(err)
+	}
+	if kept.Name != "mine" || kept.BaseURL != "http://127.0.0.1:11434/v1" || kept.Timeout != time.Second || kept.MaxOutputTokens != 10 {
+		t.Fatalf("settings overwritten: %+v", kept)
+	}
+	for name, bad := range map[string]telamentis.LLMEndpointConfig{
+		"model":    {APIKey: telamentis.NewSecret("k")},
+		"api_key":  {Model: "m"},
+		"base_url": {BaseURL: "http://api.example.com", Model: "m", APIKey: telamentis.NewSecret("k")},
+	} {
+		if _, err := bad.Prepare("prov", "https://api.example.com", true); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+			t.Errorf("%s: err = %v, want invalid", name, err)
+		}
+	}
+}

@@ -239,17 +239,15 @@ func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telam
 		c   telamentis.Connector
 		err error
 	)
+	ep := telamentis.LLMEndpointConfig{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
+		Timeout: r.Timeout, Retry: retry, Price: price, MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca}
 	switch r.Type {
 	case "openai":
-		c, err = openai.New(openai.Config{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model, Mode: r.Mode,
-			Timeout: r.Timeout, Retry: retry, Price: price, MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca})
+		c, err = openai.New(openai.Config{LLMEndpointConfig: ep, Mode: r.Mode})
 	case "anthropic":
-		c, err = anthropic.New(anthropic.Config{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
-			StructuredOutput: r.StructuredOutput, Timeout: r.Timeout, Retry: retry, Price: price,
-			MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca})
+		c, err = anthropic.New(anthropic.Config{LLMEndpointConfig: ep, StructuredOutput: r.StructuredOutput})
 	case "gemini":
-		c, err = gemini.New(ctx, gemini.Config{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
-			Timeout: r.Timeout, Retry: retry, Price: price, MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca})
+		c, err = gemini.New(ctx, gemini.Config{LLMEndpointConfig: ep})
 	default:
 		return nil, fmt.Errorf("type %q unknown", r.Type)
 	}

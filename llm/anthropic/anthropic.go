@@ -20,25 +20,14 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-// Config configures a Connector.
+// Config configures a Connector. The endpoint defaults are the name
+// "anthropic" and https://api.anthropic.com; an API key is required.
 type Config struct {
-	// Name is the routing name; default "anthropic".
-	Name string
-	// BaseURL defaults to https://api.anthropic.com; http only for loopback.
-	BaseURL string
-	APIKey  telamentis.Secret
-	Model   string
+	telamentis.LLMEndpointConfig
 	// StructuredOutput sends the schema as output_config.format
 	// (structured outputs). Off by default: the schema then travels in the
 	// system prompt and the answer is validated all the same.
 	StructuredOutput bool
-	// Timeout bounds one HTTP attempt; default 60s.
-	Timeout time.Duration
-	Retry   telamentis.LLMRetry
-	Price   telamentis.LLMPrice
-	// MaxOutputTokens is the default answer bound; default 8192.
-	MaxOutputTokens int
-	CAPEM           []byte
 }
 
 // Connector calls the Messages API.
@@ -51,28 +40,7 @@ var _ telamentis.Connector = (*Connector)(nil)
 
 // New validates cfg and returns a Connector.
 func New(cfg Config) (*Connector, error) {
-	if cfg.Name == "" {
-		cfg.Name = "anthropic"
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = "https://api.anthropic.com"
-	}
-	if _, err := telamentis.LLMEndpoint(cfg.BaseURL); err != nil {
-		return nil, err
-	}
-	if cfg.Model == "" {
-		return nil, telamentis.Invalid("model", "required")
-	}
-	if cfg.APIKey.IsZero() {
-		return nil, telamentis.Invalid("api_key", "required")
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
-	}
-	if cfg.MaxOutputTokens <= 0 {
-		cfg.MaxOutputTokens = 8192
-	}
-	hc, err := telamentis.LLMHTTPClient(cfg.Timeout, cfg.CAPEM)
+	hc, err := cfg.Prepare("anthropic", "https://api.anthropic.com", true)
 	if err != nil {
 		return nil, err
 	}

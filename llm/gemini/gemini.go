@@ -19,22 +19,11 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-// Config configures a Connector.
+// Config configures a Connector. The endpoint defaults are the name
+// "gemini" and https://generativelanguage.googleapis.com/; an API key is
+// required.
 type Config struct {
-	// Name is the routing name; default "gemini".
-	Name string
-	// BaseURL defaults to https://generativelanguage.googleapis.com/; http
-	// only for loopback.
-	BaseURL string
-	APIKey  telamentis.Secret
-	Model   string
-	// Timeout bounds one HTTP attempt; default 60s.
-	Timeout time.Duration
-	Retry   telamentis.LLMRetry
-	Price   telamentis.LLMPrice
-	// MaxOutputTokens is the default answer bound; default 8192.
-	MaxOutputTokens int
-	CAPEM           []byte
+	telamentis.LLMEndpointConfig
 }
 
 // Connector calls generateContent.
@@ -47,28 +36,7 @@ var _ telamentis.Connector = (*Connector)(nil)
 
 // New validates cfg and returns a Connector.
 func New(ctx context.Context, cfg Config) (*Connector, error) {
-	if cfg.Name == "" {
-		cfg.Name = "gemini"
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = "https://generativelanguage.googleapis.com/"
-	}
-	if _, err := telamentis.LLMEndpoint(cfg.BaseURL); err != nil {
-		return nil, err
-	}
-	if cfg.Model == "" {
-		return nil, telamentis.Invalid("model", "required")
-	}
-	if cfg.APIKey.IsZero() {
-		return nil, telamentis.Invalid("api_key", "required")
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
-	}
-	if cfg.MaxOutputTokens <= 0 {
-		cfg.MaxOutputTokens = 8192
-	}
-	hc, err := telamentis.LLMHTTPClient(cfg.Timeout, cfg.CAPEM)
+	hc, err := cfg.Prepare("gemini", "https://generativelanguage.googleapis.com/", true)
 	if err != nil {
 		return nil, err
 	}

@@ -31,27 +31,14 @@ const (
 	ModeJSONObject = "json_object"
 )
 
-// Config configures a Connector.
+// Config configures a Connector. The endpoint defaults are the name
+// "openai" and https://api.openai.com/v1; the API key may be empty for
+// local servers that need none (a local Ollama at
+// http://127.0.0.1:11434/v1).
 type Config struct {
-	// Name is the routing name ("openai", "ollama"); default "openai".
-	Name string
-	// BaseURL defaults to https://api.openai.com/v1. http is accepted only
-	// for loopback addresses (a local Ollama at http://127.0.0.1:11434/v1).
-	BaseURL string
-	// APIKey may be empty for local servers that need none.
-	APIKey telamentis.Secret
-	Model  string
+	telamentis.LLMEndpointConfig
 	// Mode is ModeJSONSchema (default) or ModeJSONObject.
 	Mode string
-	// Timeout bounds one HTTP attempt; default 60s.
-	Timeout time.Duration
-	Retry   telamentis.LLMRetry
-	// Price is the model's price; zero for free local models.
-	Price telamentis.LLMPrice
-	// MaxOutputTokens is the default answer bound; default 8192.
-	MaxOutputTokens int
-	// CAPEM optionally replaces the system roots for this endpoint.
-	CAPEM []byte
 }
 
 // Connector calls an OpenAI-compatible chat completions endpoint.
@@ -64,18 +51,6 @@ var _ telamentis.Connector = (*Connector)(nil)
 
 // New validates cfg and returns a Connector.
 func New(cfg Config) (*Connector, error) {
-	if cfg.Name == "" {
-		cfg.Name = "openai"
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = "https://api.openai.com/v1"
-	}
-	if _, err := telamentis.LLMEndpoint(cfg.BaseURL); err != nil {
-		return nil, err
-	}
-	if cfg.Model == "" {
-		return nil, telamentis.Invalid("model", "required")
-	}
 	switch cfg.Mode {
 	case "":
 		cfg.Mode = ModeJSONSchema
@@ -83,13 +58,7 @@ func New(cfg Config) (*Connector, error) {
 	default:
 		return nil, telamentis.Invalid("mode", "must be json_schema or json_object")
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
-	}
-	if cfg.MaxOutputTokens <= 0 {
-		cfg.MaxOutputTokens = 8192
-	}
-	hc, err := telamentis.LLMHTTPClient(cfg.Timeout, cfg.CAPEM)
+	hc, err := cfg.Prepare("openai", "https://api.openai.com/v1", false)
 	if err != nil {
 		return nil, err
 	}
