@@ -106,12 +106,12 @@ func (f *fakeLLM) connector(t testing.TB, name string) telamentis.Connector {
 
 func (f *fakeLLM) pricedConnector(t testing.TB, name string, price telamentis.LLMPrice) telamentis.Connector {
 	t.Helper()
-	c, err := openai.New(openai.Config{
+	c, err := openai.New(openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
 		Name: name, BaseURL: f.srv.URL + "/v1", APIKey: telamentis.NewSecret("sk-fake-provider-key-0001"),
 		Model: "gpt-fake", Timeout: 10 * time.Second,
 		Retry: telamentis.LLMRetry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second},
 		Price: price,
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
