@@ -106,14 +106,8 @@ func (s *Server) registerKeyRoutes() {
 			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
 				return err
 			}
-			k, sec, err := s.keys.IssueKey(ctx, telamentis.NewKey{Tenant: in.Tenant, Role: in.Body.Role,
-				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt})
-			if err != nil {
-				return err
-			}
-			c.op.Target = k.ID
-			out.Body = keyIssued{Key: k, Secret: sec.Reveal()}
-			return nil
+			return s.issueKey(ctx, c, telamentis.NewKey{Tenant: in.Tenant, Role: in.Body.Role,
+				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt}, out)
 		})
 		return out, err
 	})
@@ -185,14 +179,8 @@ func (s *Server) registerKeyRoutes() {
 		spec := specKeyCreate
 		spec.allowed = rAdmin
 		err := s.do(ctx, spec, "", "", func(ctx context.Context, c *call) error {
-			k, sec, err := s.keys.IssueKey(ctx, telamentis.NewKey{Role: telamentis.RoleAdmin,
-				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt})
-			if err != nil {
-				return err
-			}
-			c.op.Target = k.ID
-			out.Body = keyIssued{Key: k, Secret: sec.Reveal()}
-			return nil
+			return s.issueKey(ctx, c, telamentis.NewKey{Role: telamentis.RoleAdmin,
+				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt}, out)
 		})
 		return out, err
 	})
@@ -253,6 +241,18 @@ func (s *Server) registerKeyRoutes() {
 		})
 		return out, err
 	})
+}
+
+// issueKey issues nk, names it as the operation's target and answers its
+// secret, which is shown this once.
+func (s *Server) issueKey(ctx context.Context, c *call, nk telamentis.NewKey, out *keyIssuedOut) error {
+	k, sec, err := s.keys.IssueKey(ctx, nk)
+	if err != nil {
+		return err
+	}
+	c.op.Target = k.ID
+	out.Body = keyIssued{Key: k, Secret: sec.Reveal()}
+	return nil
 }
 
 func (s *Server) listKeys(ctx context.Context, tenant string, out *[]telamentis.APIKey) error {
