@@ -212,8 +212,11 @@ func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, ed
 		s.imported[rel] += int64(t.rows)
 		busy := s.analyzing[rel]
 		s.mu.Unlock()
-		if due, _ := s.analyzeDue(ctx, rel); busy || !due {
-			continue // a running ANALYZE re-checks when it ends
+		if busy {
+			continue // the running ANALYZE re-checks when it ends
+		}
+		if due, _ := s.analyzeDue(ctx, rel); !due {
+			continue
 		}
 		s.mu.Lock()
 		if s.analyzing[rel] {
