@@ -161,6 +161,39 @@ func NewProviderError(provider string, kind ProviderErrorKind, status int, detai
 	return &Error{Code: code, Message: msg, Err: &ProviderError{Provider: provider, Kind: kind, Status: status, Detail: detail, Err: cause}}
 }
 
+// LLMStatusError classifies a provider's HTTP error answer with the given
+// status: 429 rate limited, 5xx (529 overloaded included) unavailable, 408
+// timed out, anything else rejected. It returns retryAfter for the kinds
+// worth retrying ("" for a rejection) with the error.
+func LLMStatusError(provider string, status int, detail, retryAfter string) (string, error) {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return retryAfter, NewProviderError(provider, ProviderRateLimited, status, detail, nil)
+	case status >= 500:
+		return retryAfter, NewProviderError(provider, ProviderUnavailable, status, detail, nil)
+	case status == http.StatusRequestTimeout:
+		return retryAfter, NewProviderError(provider, ProviderTimeout, status, detail, nil)
+	}
+	return "", NewProviderError(provider, ProviderRejected, status, detail, nil)
+}
+
+// LLMCallError classifies a failed call that got no HTTP error answer: a
+// timeout (ctx's or the transport's), a transport failure (unavailable),
+// else an answer the SDK could not decode (malformed). A decode error
+// quotes the body, which may hold the tenant's data, so it is not kept as
+// the cause.
+func LLMCallError(ctx context.Context, provider string, err error) error {
+	var ne net.Error
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return NewProviderError(provider, ProviderTimeout, 0, "", err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return NewProviderError(provider, ProviderUnavailable, 0, "", err)
+	}
+	return NewProviderError(provider, ProviderMalformed, 0, "undecodable answer", nil)
+}
+
 // Sentinels the transport matches with errors.Is to choose a status and a
 // problem type beyond what the Code says.
 var (

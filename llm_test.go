@@ -3,6 +3,7 @@ package telamentis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -192,5 +193,40 @@ func TestLLMEndpointPrepare(t *testing.T) {
 		if _, err := bad.Prepare("prov", "https://api.example.com", true); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 			t.Errorf("%s: err = %v, want invalid", name, err)
 		}
+	}
+}
+
+// TestLLMErrorClassification checks the status and call-error mapping every
+// connector uses, and that an undecodable answer's text (which may hold
+// the tenant's data) is not kept in the error.
+func TestLLMErrorClassification(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		kind   telamentis.ProviderErrorKind
+		ra     string
+	}{
+		{429, telamentis.ProviderRateLimited, "7"},
+		{503, telamentis.ProviderUnavailable, "7"},
+		{529, telamentis.ProviderUnavailable, "7"},
+		{408, telamentis.ProviderTimeout, "7"},
+		{400, telamentis.ProviderRejected, ""},
+		{401, telamentis.ProviderRejected, ""},
+	} {
+		ra, err := telamentis.LLMStatusError("p", tc.status, "", "7")
+		var pe *telamentis.ProviderError
+		if !errors.As(err, &pe) || pe.Kind != tc.kind || pe.Status != tc.status || ra != tc.ra {
+			t.Errorf("status %d: %v (retry %q), want %v (retry %q)", tc.status, err, ra, tc.kind, tc.ra)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var pe *telamentis.ProviderError
+	if err := telamentis.LLMCallError(ctx, "p", errors.New("x")); !errors.As(err, &pe) || pe.Kind != telamentis.ProviderTimeout {
+		t.Errorf("cancelled call: %v", err)
+	}
+	body := errors.New(`invalid character in {"name":"Jane Doe"}`)
+	err := telamentis.LLMCallError(t.Context(), "p", body)
+	if !errors.As(err, &pe) || pe.Kind != telamentis.ProviderMalformed || errors.Is(err, body) || strings.Contains(fmt.Sprint(err), "Jane") {
+		t.Errorf("undecodable answer: %v", err)
 	}
 }

@@ -8,9 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -154,25 +151,7 @@ func (c *Connector) classify(ctx context.Context, err error) (string, error) {
 		if ae.Response != nil {
 			ra = ae.Response.Header.Get("Retry-After")
 		}
-		st := ae.StatusCode
-		switch {
-		case st == http.StatusTooManyRequests:
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRateLimited, st, "", nil)
-		case st >= 500: // 529 overloaded included
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, st, "", nil)
-		case st == http.StatusRequestTimeout:
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, st, "", nil)
-		default:
-			return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRejected, st, "", nil)
-		}
+		return telamentis.LLMStatusError(c.cfg.Name, ae.StatusCode, "", ra)
 	}
-	var ne net.Error
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, 0, "", err)
-	}
-	return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "", err)
+	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
 }

@@ -8,9 +8,7 @@ package gemini
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -174,28 +172,9 @@ func (c *Connector) classify(ctx context.Context, err error, header string) (str
 		if ra == "" {
 			ra = retryInfo(ae)
 		}
-		st := ae.Code
-		switch {
-		case st == http.StatusTooManyRequests:
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRateLimited, st, ae.Status, nil)
-		case st >= 500:
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, st, ae.Status, nil)
-		case st == http.StatusRequestTimeout:
-			return ra, telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, st, "", nil)
-		default:
-			return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderRejected, st, ae.Status, nil)
-		}
+		return telamentis.LLMStatusError(c.cfg.Name, ae.Code, ae.Status, ra)
 	}
-	var ne net.Error
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderTimeout, 0, "", err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderUnavailable, 0, "", err)
-	}
-	// The SDK's decode errors quote the body; keep it out of the cause.
-	return "", telamentis.NewProviderError(c.cfg.Name, telamentis.ProviderMalformed, 0, "undecodable answer", nil)
+	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
 }
 
 // retryInfo reads google.rpc.RetryInfo's retryDelay ("30s") as seconds.
