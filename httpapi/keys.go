@@ -41,9 +41,7 @@ type keyIssuedOut struct {
 	Body   keyIssued
 }
 
-type keyOut struct {
-	Body telamentis.APIKey
-}
+type keyOut = struct{ Body telamentis.APIKey }
 
 type keyListOut struct {
 	Body struct {
@@ -130,13 +128,9 @@ func (s *Server) registerKeyRoutes() {
 		TenantParam
 		KeyParam
 	}) (*keyOut, error) {
-		out := &keyOut{}
-		err := s.do(ctx, specKeyGet, in.Tenant, in.Key, func(ctx context.Context, c *call) error {
-			k, err := s.tenantKey(ctx, in.Tenant, in.Key)
-			out.Body = k
-			return err
+		return doBody(ctx, s, specKeyGet, in.Tenant, in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+			return s.tenantKey(ctx, in.Tenant, in.Key)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -146,11 +140,9 @@ func (s *Server) registerKeyRoutes() {
 		TenantParam
 		KeyParam
 	}) (*keyOut, error) {
-		out := &keyOut{}
-		err := s.do(ctx, specKeyRevoke, in.Tenant, in.Key, func(ctx context.Context, c *call) error {
-			return s.revokeKey(ctx, in.Tenant, in.Key, &out.Body)
+		return doBody(ctx, s, specKeyRevoke, in.Tenant, in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+			return s.revokeKey(ctx, in.Tenant, in.Key)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -202,28 +194,22 @@ func (s *Server) registerKeyRoutes() {
 		OperationID: "key.get_any", Method: http.MethodGet, Path: "/v1/keys/{key}",
 		Summary: "Get any API key", Tags: []string{"keys"},
 	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
-		out := &keyOut{}
 		spec := specKeyGet
 		spec.allowed = rAdmin
-		err := s.do(ctx, spec, "", in.Key, func(ctx context.Context, c *call) error {
-			k, err := s.tenantKey(ctx, "*", in.Key)
-			out.Body = k
-			return err
+		return doBody(ctx, s, spec, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+			return s.tenantKey(ctx, "*", in.Key)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
 		OperationID: "key.revoke_any", Method: http.MethodDelete, Path: "/v1/keys/{key}",
 		Summary: "Revoke any API key", Tags: []string{"keys"},
 	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
-		out := &keyOut{}
 		spec := specKeyRevoke
 		spec.allowed = rAdmin
-		err := s.do(ctx, spec, "", in.Key, func(ctx context.Context, c *call) error {
-			return s.revokeKey(ctx, "*", in.Key, &out.Body)
+		return doBody(ctx, s, spec, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+			return s.revokeKey(ctx, "*", in.Key)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -267,16 +253,11 @@ func (s *Server) listKeys(ctx context.Context, tenant string, out *[]telamentis.
 	return nil
 }
 
-func (s *Server) revokeKey(ctx context.Context, tenant, id string, out *telamentis.APIKey) error {
+func (s *Server) revokeKey(ctx context.Context, tenant, id string) (telamentis.APIKey, error) {
 	if _, err := s.tenantKey(ctx, tenant, id); err != nil {
-		return err
+		return telamentis.APIKey{}, err
 	}
-	k, err := s.keys.RevokeKey(ctx, id)
-	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
-	}
-	*out = k
-	return nil
+	return s.keys.RevokeKey(ctx, id)
 }
 
 func (s *Server) rotateKey(ctx context.Context, c *call, tenant, id string, overlap int, out *keyIssued) error {

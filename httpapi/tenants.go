@@ -39,9 +39,7 @@ type tenantPatchBody struct {
 	PII           *telamentis.PIIPolicy    `json:"pii,omitempty" doc:"Replaces the PII policy."`
 }
 
-type tenantOut struct {
-	Body telamentis.Tenant
-}
+type tenantOut = struct{ Body telamentis.Tenant }
 
 type tenantCreatedOut struct {
 	Status int
@@ -111,16 +109,9 @@ func (s *Server) registerTenantRoutes() {
 		OperationID: "tenant.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}",
 		Summary: "Get a tenant", Tags: []string{"tenants"},
 	}, func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
-		out := &tenantOut{}
-		err := s.do(ctx, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
-			t, err := s.store.GetTenant(ctx, in.Tenant)
-			if err != nil {
-				return err
-			}
-			out.Body = t
-			return nil
+		return doBody(ctx, s, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
+			return s.store.GetTenant(ctx, in.Tenant)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -130,11 +121,10 @@ func (s *Server) registerTenantRoutes() {
 		TenantParam
 		Body tenantPatchBody
 	}) (*tenantOut, error) {
-		out := &tenantOut{}
-		err := s.do(ctx, specTenantUpdate, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
+		return doBody(ctx, s, specTenantUpdate, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
 			t, err := s.store.GetTenant(ctx, in.Tenant)
 			if err != nil {
-				return err
+				return t, err
 			}
 			b := in.Body
 			if b.Name != nil {
@@ -153,16 +143,10 @@ func (s *Server) registerTenantRoutes() {
 				t.PII = *b.PII
 			}
 			if err := t.Validate(); err != nil {
-				return err
+				return telamentis.Tenant{}, err
 			}
-			u, err := s.store.UpdateTenant(ctx, t)
-			if err != nil {
-				return err
-			}
-			out.Body = u
-			return nil
+			return s.store.UpdateTenant(ctx, t)
 		})
-		return out, err
 	})
 
 	huma.Register(s.api, huma.Operation{
