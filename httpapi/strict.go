@@ -242,6 +242,10 @@ func (s *scanner) afterMember(closing byte) (done bool, err error) {
 	return false, s.fail("expected ',' or '" + string(closing) + "'")
 }
 
+// simpleEscapes maps the byte after a backslash to the byte it stands for,
+// for every escape but \u (0: not one of them).
+var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
 func (s *scanner) array(depth int) error {
 	if depth > s.maxDepth {
 		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
@@ -315,26 +319,11 @@ func (s *scanner) str(decode bool) ([]byte, error) {
 				return nil, s.fail("unexpected end of JSON")
 			}
 			e := s.data[s.pos]
-			switch e {
-			case '"', '\\', '/':
-				b = s.put(decode, b, e)
+			switch {
+			case simpleEscapes[e] != 0:
+				b = s.put(decode, b, simpleEscapes[e])
 				s.pos++
-			case 'b':
-				b = s.put(decode, b, '\b')
-				s.pos++
-			case 'f':
-				b = s.put(decode, b, '\f')
-				s.pos++
-			case 'n':
-				b = s.put(decode, b, '\n')
-				s.pos++
-			case 'r':
-				b = s.put(decode, b, '\r')
-				s.pos++
-			case 't':
-				b = s.put(decode, b, '\t')
-				s.pos++
-			case 'u':
+			case e == 'u':
 				r, ok := s.hex4(s.pos + 1)
 				if !ok {
 					return nil, s.fail("malformed \\u escape")
