@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/client"
 )
 
 func newKeyCmd(f *Factory) *cobra.Command {
@@ -24,24 +25,24 @@ func keyFields(k telamentis.APIKey) [][2]string {
 }
 
 // keyTenant is the tenant of key commands: --tenant, else the credential's
-// own tenant, else "" (system keys, for a system admin).
-func keyTenant(ctx context.Context, f *Factory) (string, error) {
+// own tenant, else "" (system keys, for a system admin); and the client.
+func keyTenant(ctx context.Context, f *Factory) (string, *client.Client, error) {
 	c, err := f.Config()
 	if err != nil {
-		return "", err
-	}
-	if c.Tenant != "" {
-		return c.Tenant, nil
+		return "", nil, err
 	}
 	cli, err := f.Client()
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	if c.Tenant != "" {
+		return c.Tenant, cli, nil
 	}
 	p, err := cli.Whoami(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return p.Tenant, nil
+	return p.Tenant, cli, nil
 }
 
 // issuedKey is what key create and rotate print: the key and, once, its
@@ -94,11 +95,7 @@ func keyCreateRun(ctx context.Context, f *Factory, o *KeyCreateOptions) error {
 	if o.ExpiresIn < 0 {
 		return usagef("--expires-in: must not be negative")
 	}
-	tenant, err := keyTenant(ctx, f)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := keyTenant(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -125,11 +122,7 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 }
 
 func keyListRun(ctx context.Context, f *Factory, _ *KeyListOptions) error {
-	tenant, err := keyTenant(ctx, f)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := keyTenant(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -157,11 +150,7 @@ func newKeyRevokeCmd(f *Factory) *cobra.Command {
 }
 
 func keyRevokeRun(ctx context.Context, f *Factory, o *KeyRevokeOptions) error {
-	tenant, err := keyTenant(ctx, f)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := keyTenant(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -197,11 +186,7 @@ func keyRotateRun(ctx context.Context, f *Factory, o *KeyRotateOptions) error {
 	if o.Overlap < 0 || o.Overlap > 720*time.Hour {
 		return usagef("--overlap: must be 0 to 720h")
 	}
-	tenant, err := keyTenant(ctx, f)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := keyTenant(ctx, f)
 	if err != nil {
 		return err
 	}
