@@ -329,29 +329,38 @@ func (f *Factory) tlsConfig(c *Config) (*tls.Config, error) {
 // tenant returns the tenant for graph commands: --tenant or the
 // credential's own.
 func (f *Factory) tenant(ctx context.Context) (string, error) {
+	t, _, err := f.scope(ctx, false)
+	return t, err
+}
+
+// scope returns the tenant a command acts on — --tenant, else the
+// credential's own — and the client. A system admin key without --tenant
+// gives "" when system is true (key commands manage system keys), else a
+// usage error.
+func (f *Factory) scope(ctx context.Context, system bool) (string, *client.Client, error) {
 	c, err := f.Config()
 	if err != nil {
-		return "", err
-	}
-	if c.Tenant != "" {
-		if !telamentis.ValidTenantID(c.Tenant) {
-			return "", usagef("tenant %q: not a valid tenant id", c.Tenant)
-		}
-		return c.Tenant, nil
+		return "", nil, err
 	}
 	cli, err := f.Client()
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	if c.Tenant != "" {
+		if !telamentis.ValidTenantID(c.Tenant) {
+			return "", nil, usagef("tenant %q: not a valid tenant id", c.Tenant)
+		}
+		return c.Tenant, cli, nil
 	}
 	p, err := cli.Whoami(ctx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if p.Tenant == "" {
-		return "", usagef("the credential is a system admin key: name the tenant with --tenant")
+	if p.Tenant == "" && !system {
+		return "", nil, usagef("the credential is a system admin key: name the tenant with --tenant")
 	}
 	c.Tenant, c.sources["tenant"] = p.Tenant, "credential"
-	return p.Tenant, nil
+	return p.Tenant, cli, nil
 }
 
 // tenantAdminClient returns a client allowed to read all of tenant's data:

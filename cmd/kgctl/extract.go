@@ -83,11 +83,7 @@ func extractRun(ctx context.Context, f *Factory, o *ExtractOptions) error {
 	if strings.TrimSpace(string(b)) == "" {
 		return usagef("%s: empty text", o.File)
 	}
-	tenant, err := f.tenant(ctx)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := f.scope(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -153,11 +153,7 @@ func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 			}
 		}
 	}
-	tenant, err := f.tenant(ctx)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := f.scope(ctx, false)
 	if err != nil {
 		return err
 	}

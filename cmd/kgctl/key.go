@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/telamentis/telamentis"
-	"github.com/telamentis/telamentis/client"
 )
 
 func newKeyCmd(f *Factory) *cobra.Command {
@@ -22,27 +21,6 @@ func keyFields(k telamentis.APIKey) [][2]string {
 	return [][2]string{{"id", k.ID}, {"tenant", orDash(k.Tenant)}, {"role", string(k.Role)}, {"name", orDash(k.Name)},
 		{"pii", fmt.Sprint(k.PII)}, {"created_at", ts(k.CreatedAt)}, {"expires_at", ts(k.ExpiresAt)},
 		{"revoked_at", ts(k.RevokedAt)}, {"last_used_at", ts(k.LastUsedAt)}}
-}
-
-// keyTenant is the tenant of key commands: --tenant, else the credential's
-// own tenant, else "" (system keys, for a system admin); and the client.
-func keyTenant(ctx context.Context, f *Factory) (string, *client.Client, error) {
-	c, err := f.Config()
-	if err != nil {
-		return "", nil, err
-	}
-	cli, err := f.Client()
-	if err != nil {
-		return "", nil, err
-	}
-	if c.Tenant != "" {
-		return c.Tenant, cli, nil
-	}
-	p, err := cli.Whoami(ctx)
-	if err != nil {
-		return "", nil, err
-	}
-	return p.Tenant, cli, nil
 }
 
 // issuedKey is what key create and rotate print: the key and, once, its
@@ -95,7 +73,7 @@ func keyCreateRun(ctx context.Context, f *Factory, o *KeyCreateOptions) error {
 	if o.ExpiresIn < 0 {
 		return usagef("--expires-in: must not be negative")
 	}
-	tenant, cli, err := keyTenant(ctx, f)
+	tenant, cli, err := f.scope(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -122,7 +100,7 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 }
 
 func keyListRun(ctx context.Context, f *Factory, _ *KeyListOptions) error {
-	tenant, cli, err := keyTenant(ctx, f)
+	tenant, cli, err := f.scope(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -150,7 +128,7 @@ func newKeyRevokeCmd(f *Factory) *cobra.Command {
 }
 
 func keyRevokeRun(ctx context.Context, f *Factory, o *KeyRevokeOptions) error {
-	tenant, cli, err := keyTenant(ctx, f)
+	tenant, cli, err := f.scope(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -186,7 +164,7 @@ func keyRotateRun(ctx context.Context, f *Factory, o *KeyRotateOptions) error {
 	if o.Overlap < 0 || o.Overlap > 720*time.Hour {
 		return usagef("--overlap: must be 0 to 720h")
 	}
-	tenant, cli, err := keyTenant(ctx, f)
+	tenant, cli, err := f.scope(ctx, true)
 	if err != nil {
 		return err
 	}

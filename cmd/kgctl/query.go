@@ -79,11 +79,7 @@ func getRun(ctx context.Context, f *Factory, o *GetOptions) error {
 	if err != nil {
 		return err
 	}
-	tenant, err := f.tenant(ctx)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := f.scope(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -257,11 +253,7 @@ func queryRun(ctx context.Context, f *Factory, o *QueryOptions) error {
 	if err != nil {
 		return err
 	}
-	tenant, err := f.tenant(ctx)
-	if err != nil {
-		return err
-	}
-	cli, err := f.Client()
+	tenant, cli, err := f.scope(ctx, false)
 	if err != nil {
 		return err
 	}
