@@ -205,17 +205,25 @@ func (h *dbHandle) committer() {
 		}
 		group := []*commitReq{r}
 		size, count := r.size, int64(len(r.kvs))
+		// join adds r2 to the group, or keeps it for the next one when the
+		// group would outgrow one Badger transaction.
+		join := func(r2 *commitReq) bool {
+			if size+r2.size >= h.maxSize || count+int64(len(r2.kvs)) >= h.maxCount {
+				carry = r2
+				return false
+			}
+			group = append(group, r2)
+			size += r2.size
+			count += int64(len(r2.kvs))
+			return true
+		}
 	gather:
 		for {
 			select {
 			case r2 := <-h.reqs:
-				if size+r2.size >= h.maxSize || count+int64(len(r2.kvs)) >= h.maxCount {
-					carry = r2
+				if !join(r2) {
 					break gather
 				}
-				group = append(group, r2)
-				size += r2.size
-				count += int64(len(r2.kvs))
 			default:
 				break gather
 			}
@@ -226,13 +234,9 @@ func (h *dbHandle) committer() {
 			for len(group) < want {
 				select {
 				case r2 := <-h.reqs:
-					if size+r2.size >= h.maxSize || count+int64(len(r2.kvs)) >= h.maxCount {
-						carry = r2
+					if !join(r2) {
 						break wait
 					}
-					group = append(group, r2)
-					size += r2.size
-					count += int64(len(r2.kvs))
 				case <-timer.C:
 					break wait
 				case <-h.stop:
