@@ -106,6 +106,28 @@ func parseTS(s string) (time.Time, error) {
 }
 
 // csvReader reads a kggen CSV after checking its header.
+// eachRow reads the CSV r with header and calls fn with every data row
+// (ReuseRecord: rec is valid only during the call), naming the line of a
+// row fn refuses.
+func eachRow(r io.Reader, header []string, fn func(rec []string) error) error {
+	cr, err := csvReader(r, header)
+	if err != nil {
+		return err
+	}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+}
+
 func csvReader(r io.Reader, header []string) (*csv.Reader, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -139,37 +161,23 @@ func atoi(field, s string) (int64, error) {
 // readNodes streams nodes.csv, calling fn with each row as a node version
 // current since nodeTxStart.
 func readNodes(r io.Reader, fn func(tenant int, n telamentis.Node) error) error {
-	cr, err := csvReader(r, nodeHeader)
-	if err != nil {
-		return err
-	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	return eachRow(r, nodeHeader, func(rec []string) error {
+		id, err := atoi("node_id", rec[0])
 		if err != nil {
 			return err
 		}
-		id, err := atoi("node_id", rec[0])
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
 		t, err := atoi("tenant_id", rec[1])
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return err
 		}
-		n := telamentis.Node{
+		return fn(int(t), telamentis.Node{
 			ID:      nodeUUID(id),
 			Alias:   rec[2],
 			Label:   rec[3],
 			Props:   json.RawMessage(rec[4]),
 			TxStart: nodeTxStart,
-		}
-		if err := fn(int(t), n); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-	}
+		})
+	})
 }
 
 // edgeRow is one parsed row of edges.csv: an edge version with its bench
@@ -185,26 +193,13 @@ type edgeRow struct {
 // valid_to and tx_end become open ends; a tx_start at or before
 // nodeTxStart is an error (the node would not exist yet).
 func readEdges(r io.Reader, fn func(e edgeRow) error) error {
-	cr, err := csvReader(r, edgeHeader)
-	if err != nil {
-		return err
-	}
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	return eachRow(r, edgeHeader, func(rec []string) error {
+		row, err := parseEdge(rec)
 		if err != nil {
 			return err
 		}
-		row, err := parseEdge(rec)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		if err := fn(row); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-	}
+		return fn(row)
+	})
 }
 
 func parseEdge(rec []string) (edgeRow, error) {
@@ -266,25 +261,16 @@ type benchQuery struct {
 
 // readQueries parses queries.csv, checking each row's type and fields.
 func readQueries(r io.Reader) ([]benchQuery, error) {
-	cr, err := csvReader(r, queryHeader)
+	var out []benchQuery
+	err := eachRow(r, queryHeader, func(rec []string) error {
+		q, err := parseQuery(rec)
+		out = append(out, q)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []benchQuery
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		q, err := parseQuery(rec)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		out = append(out, q)
-	}
+	return out, nil
 }
 
 func parseQuery(rec []string) (benchQuery, error) {
