@@ -3,6 +3,7 @@ package telamentis
 import (
 	"bytes"
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,7 +49,7 @@ func TestCursorRejects(t *testing.T) {
 		for _, bit := range []byte{1, 0x80} {
 			b := bytes.Clone(raw)
 			b[i] ^= bit
-			bad("flipped bit in byte "+itoa(i), "acme", q, base64.RawURLEncoding.EncodeToString(b))
+			bad("flipped bit in byte "+strconv.Itoa(i), "acme", q, base64.RawURLEncoding.EncodeToString(b))
 		}
 	}
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -62,7 +63,7 @@ func TestCursorRejects(t *testing.T) {
 			}
 			b := []byte(cur)
 			b[i] = r
-			bad("changed character "+itoa(i)+" to "+string(r), "acme", q, string(b))
+			bad("changed character "+strconv.Itoa(i)+" to "+string(r), "acme", q, string(b))
 		}
 	}
 	bad("with a newline", "acme", q, cur[:5]+"\n"+cur[5:])

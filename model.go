@@ -2,6 +2,7 @@ package telamentis
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -381,7 +382,7 @@ func (b Batch) Normalize() (Batch, error) {
 	for i, n := range b.Nodes {
 		nn, err := n.Normalize()
 		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "nodes["+itoa(i)+"]"))...)
+			fields = append(fields, ErrorFields(prefixFields(err, "nodes["+strconv.Itoa(i)+"]"))...)
 			continue
 		}
 		out.Nodes[i] = nn
@@ -389,7 +390,7 @@ func (b Batch) Normalize() (Batch, error) {
 	for i, e := range b.Edges {
 		ne, err := e.Normalize()
 		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "edges["+itoa(i)+"]"))...)
+			fields = append(fields, ErrorFields(prefixFields(err, "edges["+strconv.Itoa(i)+"]"))...)
 			continue
 		}
 		out.Edges[i] = ne
@@ -432,18 +433,4 @@ type TenantStats struct {
 	NodeVersions int64 `json:"node_versions"`
 	EdgeVersions int64 `json:"edge_versions"`
 	Bytes        int64 `json:"bytes"`
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }

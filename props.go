@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -124,7 +125,7 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 		case '[':
 			a := []any{}
 			for i := 0; dec.More(); i++ {
-				v, err := decodeValue(dec, depth+1, path+"["+itoa(i)+"]")
+				v, err := decodeValue(dec, depth+1, path+"["+strconv.Itoa(i)+"]")
 				if err != nil {
 					return nil, err
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/telamentis/telamentis"
@@ -289,26 +290,12 @@ func (c *Client) Audit(ctx context.Context, f telamentis.AuditFilter) (AuditPage
 	timeParam(q, "since", f.Since)
 	timeParam(q, "until", f.Until)
 	if f.After > 0 {
-		q.Set("after", uitoa(f.After))
+		q.Set("after", strconv.FormatUint(f.After, 10))
 	}
 	if f.Limit > 0 {
-		q.Set("limit", uitoa(uint64(f.Limit)))
+		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	var out AuditPage
 	err := c.call(ctx, request{method: http.MethodGet, path: "/v1/audit", query: q}, &out)
 	return out, err
-}
-
-func uitoa(v uint64) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for v > 0 {
-		n--
-		b[n] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[n:])
 }

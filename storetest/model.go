@@ -3,6 +3,7 @@ package storetest
 import (
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/telamentis/telamentis"
@@ -78,7 +79,7 @@ func (s *sim) fail(c telamentis.Code) { s.codes = append(s.codes, c) }
 
 func (s *sim) newID() string {
 	s.newIDs++
-	return "new:" + itoa(s.newIDs)
+	return "new:" + strconv.Itoa(s.newIDs)
 }
 
 // expect is what the store must report for one upserted item: created,
@@ -462,12 +463,4 @@ func (m *model) changes(since, until int64) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }
