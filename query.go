@@ -1,6 +1,7 @@
 package telamentis
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -412,4 +413,27 @@ func PropEquals(props json.RawMessage, k string, v json.RawMessage) bool {
 	}
 	got, ok := m[k]
 	return ok && string(got) == string(v)
+}
+
+// Querier answers queries: every Store, and the HTTP client.
+type Querier interface {
+	Query(ctx context.Context, tenant string, q Query) (Page, error)
+}
+
+// EachPage runs q with s and calls fn with every page, following the
+// cursors, until the last page or until fn returns an error.
+func EachPage(ctx context.Context, s Querier, tenant string, q Query, fn func(Page) error) error {
+	for {
+		p, err := s.Query(ctx, tenant, q)
+		if err != nil {
+			return err
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.NextCursor == "" {
+			return nil
+		}
+		q.Cursor = p.NextCursor
+	}
 }

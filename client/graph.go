@@ -237,19 +237,7 @@ func (c *Client) Query(ctx context.Context, tenant string, q telamentis.Query) (
 // QueryAll runs q and calls fn with every page until the last one or until
 // fn returns an error.
 func (c *Client) QueryAll(ctx context.Context, tenant string, q telamentis.Query, fn func(telamentis.Page) error) error {
-	for {
-		p, err := c.Query(ctx, tenant, q)
-		if err != nil {
-			return err
-		}
-		if err := fn(p); err != nil {
-			return err
-		}
-		if p.NextCursor == "" {
-			return nil
-		}
-		q.Cursor = p.NextCursor
-	}
+	return telamentis.EachPage(ctx, c, tenant, q, fn)
 }
 
 // Stats counts a tenant's data.

@@ -175,11 +175,7 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 			return nil
 		}
 		for _, q := range qs {
-			for {
-				p, err := s.store.Query(ctx, tenant, q)
-				if err != nil {
-					return err
-				}
+			err := telamentis.EachPage(ctx, s.store, tenant, q, func(p telamentis.Page) error {
 				if !wrote {
 					w.Header().Set("Content-Type", "application/x-ndjson")
 					w.WriteHeader(http.StatusOK)
@@ -210,10 +206,10 @@ func (s *Server) export(ctx context.Context, w http.ResponseWriter, tenant strin
 				if f, ok := w.(http.Flusher); ok {
 					f.Flush()
 				}
-				if p.NextCursor == "" {
-					break
-				}
-				q.Cursor = p.NextCursor
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		return nil

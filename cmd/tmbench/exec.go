@@ -79,17 +79,5 @@ func (x *executor) exec(_ int, q *benchQuery) (int, error) {
 
 // pages runs q and every following page, calling fn with each.
 func (x *executor) pages(tenant string, q telamentis.Query, fn func(telamentis.Page) error) error {
-	for {
-		p, err := x.store.Query(x.ctx, tenant, q)
-		if err != nil {
-			return err
-		}
-		if err := fn(p); err != nil {
-			return err
-		}
-		if p.NextCursor == "" {
-			return nil
-		}
-		q.Cursor = p.NextCursor
-	}
+	return telamentis.EachPage(x.ctx, x.store, tenant, q, fn)
 }
