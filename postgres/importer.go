@@ -18,6 +18,11 @@ import (
 // quotas, keeps the live counters and advances the tenant's clock past
 // every imported time. Nothing is written if anything is invalid.
 //
+// Imported edges may outlive their endpoints (an edge version current
+// while its node is not): when an endpoint's versions do not plainly span
+// its edges' transaction times, the tenant is marked loose_endpoints, and
+// reads that rely on live edges having live endpoints check each node.
+//
 // The rows are moved before the tenant's state row is locked, so imports
 // into one tenant run in parallel; it is a restore path and must not race
 // ordinary writes to the same tenant.
@@ -26,12 +31,23 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	if err := checkImport(nodes, edges); err != nil {
 		return err
 	}
-	nodeIDs := make(map[string]struct{}, len(nodes))
+	// The span of transaction time each node of the call is visible for,
+	// if it is one unbroken run of versions (gap otherwise).
+	nodeSpans := make(map[string]span, len(nodes))
 	var maxTx int64
 	var liveNodes, liveEdges int64
 	for _, n := range nodes {
-		nodeIDs[n.ID] = struct{}{}
 		ts, te := telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
+		sp, ok := nodeSpans[n.ID]
+		switch {
+		case !ok:
+			sp = span{lo: ts, hi: te}
+		case sp.hi == ts:
+			sp.hi = te
+		default:
+			sp.gap = true
+		}
+		nodeSpans[n.ID] = sp
 		maxTx = max(maxTx, ts)
 		if te == open {
 			liveNodes++
@@ -39,8 +55,9 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			maxTx = max(maxTx, te)
 		}
 	}
-	var missing []pgtype.UUID
-	seen := map[string]bool{}
+	// The transaction time each endpoint must be visible for: from the
+	// first of its edges' versions to the end of the last.
+	need := map[string]span{}
 	for _, e := range edges {
 		ts, te := telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd)
 		maxTx = max(maxTx, ts)
@@ -49,12 +66,25 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		} else {
 			maxTx = max(maxTx, te)
 		}
-		for _, id := range []string{e.From, e.To} {
-			if _, ok := nodeIDs[id]; !ok && !seen[id] {
-				seen[id] = true
-				missing = append(missing, uuidOf(id))
+		for _, id := range [2]string{e.From, e.To} {
+			if sp, ok := need[id]; ok {
+				need[id] = span{lo: min(sp.lo, ts), hi: max(sp.hi, te)}
+			} else {
+				need[id] = span{lo: ts, hi: te}
 			}
 		}
+	}
+	// Endpoints of this call are checked here, the others by the server.
+	var missing []pgtype.UUID
+	var missLo, missHi []int64
+	loose := false
+	for id, sp := range need {
+		if n, ok := nodeSpans[id]; ok {
+			loose = loose || !n.covers(sp)
+			continue
+		}
+		missing = append(missing, uuidOf(id))
+		missLo, missHi = append(missLo, sp.lo), append(missHi, sp.hi)
 	}
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
@@ -81,15 +111,22 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			return telamentis.NotFound("tenant")
 		}
 		if len(missing) > 0 {
-			var found int
-			if err := tx.QueryRow(ctx, q(schema, `SELECT count(DISTINCT id) FROM {s}.nodes WHERE tenant_id = $1 AND id = ANY($2::uuid[])`),
-				tenant, missing).Scan(&found); err != nil {
+			// Each endpoint must exist; it covers its edges if one of its
+			// versions spans them (a run of several is not looked for: the
+			// tenant is then flagged, which costs reads time, not results).
+			var found, covered int
+			if err := tx.QueryRow(ctx, q(schema, `SELECT count(*) FILTER (WHERE x.n > 0), count(*) FILTER (WHERE x.covered)
+				FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS u(id, lo, hi)
+				CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(bool_or(n.tx_start <= u.lo AND n.tx_end >= u.hi), false) AS covered
+					FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = u.id) x`),
+				tenant, missing, missLo, missHi).Scan(&found, &covered); err != nil {
 				return err
 			}
 			if found != len(missing) {
 				return &telamentis.Error{Code: telamentis.CodeNotFound, Message: "node not found",
 					Fields: []telamentis.FieldError{{Field: "edges", Message: "an endpoint is not a node of the tenant"}}}
 			}
+			loose = loose || covered != found
 		}
 		// COPY cannot write into a table with row-level security, so the
 		// rows are copied into a temporary table (private to this
@@ -168,7 +205,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			return err
 		}
 		_, err = tx.Exec(ctx, q(schema, `UPDATE {s}.tenant_state SET last_tx = greatest(last_tx, $2),
-			nodes_live = nodes_live + $3, edges_live = edges_live + $4 WHERE tenant_id = $1`), tenant, maxTx, liveNodes, liveEdges)
+			nodes_live = nodes_live + $3, edges_live = edges_live + $4, loose_endpoints = loose_endpoints OR $5
+			WHERE tenant_id = $1`), tenant, maxTx, liveNodes, liveEdges, loose)
 		return err
 	})
 	if rowErr != nil {
@@ -273,6 +311,15 @@ func (s *Store) analyzeDue(ctx context.Context, rel string) (bool, int64) {
 	}
 	return est <= 0 || float64(pending) >= 0.25*est, pending
 }
+
+// span is a stretch of transaction time [lo, hi), in microseconds.
+type span struct {
+	lo, hi int64
+	gap    bool // a node's versions leave a gap: its visibility is not one span
+}
+
+// covers reports whether a node visible for n is visible for all of need.
+func (n span) covers(need span) bool { return !n.gap && n.lo <= need.lo && n.hi >= need.hi }
 
 // checkImport validates imported versions before anything is sent:
 // identifiers, times, and per ID ordered, non-overlapping versions with at

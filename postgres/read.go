@@ -757,11 +757,16 @@ pg AS (SELECT * FROM via v` + after + ` ORDER BY ` + order + ` LIMIT ` + strconv
 SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,`)
 		if qn.IDsOnly {
 			// The node's visibility at the page's time is all that is
-			// read of it (imported data may hold an edge whose endpoint
-			// is not visible then; such a row is skipped, as below).
+			// read of it. Imported data may hold an edge whose endpoint
+			// is not visible then (such a row is skipped, as below); only
+			// a tenant flagged loose_endpoints can (see Import), and only
+			// its reads probe each node. The flag is read once (an
+			// initplan); CASE evaluates the probe only when it is set.
 			b.WriteString(`
 	v.id, v.src, v.dst,
-	EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)
+	CASE WHEN (SELECT loose_endpoints FROM {s}.tenant_state WHERE tenant_id = $1)
+	THEN EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)
+	ELSE true END
 FROM (SELECT 1) one
 LEFT JOIN pg v ON true`)
 			return b.String()

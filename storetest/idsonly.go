@@ -157,30 +157,59 @@ func (r *runner) testIDsOnly(t *testing.T) {
 			t.Skip("needs telamentis.Importer to store an edge whose endpoint is not visible")
 		}
 		// Imported data may hold an edge visible at a time when an
-		// endpoint is not (n2 appears an hour after the edges to it):
-		// ids_only must skip, or report, exactly what the full query does.
+		// endpoint is not: ids_only must skip, or report, exactly what
+		// the full query does. The endpoint may come in the same call as
+		// the edges or in an earlier one (a store may check the two
+		// differently), and its versions may span the edges' time with a
+		// gap or as a run of several.
 		t1 := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
-		t2 := t1.Add(time.Hour)
-		n1, n2, n3 := newUUID(), newUUID(), newUUID()
-		it := newTenant(t, s)
-		err := imp.Import(ctx, it, []telamentis.Node{
-			{ID: n1, Label: "P", Props: props(`{}`), TxStart: t1},
-			{ID: n2, Label: "P", Props: props(`{}`), TxStart: t2},
-			{ID: n3, Label: "P", Props: props(`{}`), TxStart: t1},
-		}, []telamentis.Edge{
-			{ID: newUUID(), From: n1, To: n2, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
-			{ID: newUUID(), From: n1, To: n3, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
-			{ID: newUUID(), From: n2, To: n3, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
-		})
-		if err != nil {
-			t.Fatalf("import: %v", err)
-		}
-		for _, at := range []time.Time{t1, t2, {}} {
-			for _, dir := range []telamentis.Direction{telamentis.DirOut, telamentis.DirBoth} {
-				for _, limit := range []int{telamentis.MaxLimit, 1} {
-					same(t, it, telamentis.Query{Kind: telamentis.QueryPaths, Start: byIDRef(n1), Direction: dir, Depth: 2, AsAt: at, Limit: limit})
+		t2, t3 := t1.Add(time.Hour), t1.Add(2*time.Hour)
+		for _, c := range []struct {
+			name  string
+			split bool // nodes in one Import call, edges in a second
+			n2    []telamentis.Node
+		}{
+			// n2 appears an hour after the edges to it
+			{"late", false, []telamentis.Node{{Label: "P", Props: props(`{}`), TxStart: t2}}},
+			{"late, imported before", true, []telamentis.Node{{Label: "P", Props: props(`{}`), TxStart: t2}}},
+			// n2 is gone for an hour, then back
+			{"gap", false, []telamentis.Node{{Label: "P", Props: props(`{}`), TxStart: t1, TxEnd: t2}, {Label: "P", Props: props(`{"v":2}`), TxStart: t3}}},
+			{"gap, imported before", true, []telamentis.Node{{Label: "P", Props: props(`{}`), TxStart: t1, TxEnd: t2}, {Label: "P", Props: props(`{"v":2}`), TxStart: t3}}},
+			// two versions with no gap: every edge has its endpoints
+			{"two versions", true, []telamentis.Node{{Label: "P", Props: props(`{}`), TxStart: t1, TxEnd: t2}, {Label: "P", Props: props(`{"v":2}`), TxStart: t2}}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				n1, n2, n3 := newUUID(), newUUID(), newUUID()
+				nodes := []telamentis.Node{{ID: n1, Label: "P", Props: props(`{}`), TxStart: t1}, {ID: n3, Label: "P", Props: props(`{}`), TxStart: t1}}
+				for _, n := range c.n2 {
+					n.ID = n2
+					nodes = append(nodes, n)
 				}
-			}
+				edges := []telamentis.Edge{
+					{ID: newUUID(), From: n1, To: n2, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
+					{ID: newUUID(), From: n1, To: n3, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
+					{ID: newUUID(), From: n2, To: n3, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1},
+				}
+				it := newTenant(t, s)
+				var err error
+				if c.split {
+					if err = imp.Import(ctx, it, nodes, nil); err == nil {
+						err = imp.Import(ctx, it, nil, edges)
+					}
+				} else {
+					err = imp.Import(ctx, it, nodes, edges)
+				}
+				if err != nil {
+					t.Fatalf("import: %v", err)
+				}
+				for _, at := range []time.Time{t1, t2, t2.Add(30 * time.Minute), t3, {}} {
+					for _, dir := range []telamentis.Direction{telamentis.DirOut, telamentis.DirBoth} {
+						for _, limit := range []int{telamentis.MaxLimit, 1} {
+							same(t, it, telamentis.Query{Kind: telamentis.QueryPaths, Start: byIDRef(n1), Direction: dir, Depth: 2, AsAt: at, Limit: limit})
+						}
+					}
+				}
+			})
 		}
 	})
 	t.Run("tenant scoped", func(t *testing.T) {
