@@ -664,15 +664,19 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
-	// row is one via row of the page: its position, and its neighbour
-	// (nil when the node is not visible at the page's time, possible only
-	// for imported data: skipped, but paged past).
+	// row is one via row of the page: its position, and its neighbour's
+	// index in nbs (-1 when the node is not visible at the page's time,
+	// possible only for imported data: skipped, but paged past). With
+	// IDsOnly the row holds the via edge's identifiers itself, and the
+	// page's neighbours are built at the end, in one allocation.
 	type row struct {
 		depth int
 		node  string
-		nb    *telamentis.Neighbor
+		nb    int
+		via   [3]string // IDsOnly: the via edge's id, from, to
 	}
 	var vias []row
+	var nbs []telamentis.Neighbor
 	var now int64
 	startFound := true
 	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
@@ -797,15 +801,16 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 				}
 				continue
 			}
-			r := row{depth: int(c.int(2)), node: c.uuid(3)}
+			r := row{depth: int(c.int(2)), node: c.uuid(3), nb: -1}
 			if qn.IDsOnly {
 				// id, from, to of the via edge; whether the node is visible
 				if c.bool(7) {
-					r.nb = &telamentis.Neighbor{Depth: r.depth, Node: telamentis.Node{ID: r.node},
-						Via: telamentis.Edge{ID: c.uuid(4), From: c.uuid(5), To: c.uuid(6)}}
+					r.nb = 0
+					r.via = [3]string{c.uuid(4), c.uuid(5), c.uuid(6)}
 				}
 			} else if !c.null(4) && !c.null(10) {
-				r.nb = &telamentis.Neighbor{Depth: r.depth, Node: c.node(4), Via: c.edge(10)}
+				r.nb = len(nbs)
+				nbs = append(nbs, telamentis.Neighbor{Depth: r.depth, Node: c.node(4), Via: c.edge(10)})
 			}
 			if c.err != nil {
 				return 0, c.err
@@ -832,10 +837,21 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 	if !slices.IsSortedFunc(vias, byPos) { // the nested loops keep the page's order
 		slices.SortFunc(vias, byPos)
 	}
-	page := telamentis.Page{Neighbors: []telamentis.Neighbor{}}
+	k := 0
 	for _, r := range vias[:min(limit, len(vias))] {
-		if r.nb != nil {
-			page.Neighbors = append(page.Neighbors, *r.nb)
+		if r.nb >= 0 {
+			k++
+		}
+	}
+	page := telamentis.Page{Neighbors: make([]telamentis.Neighbor, 0, k)}
+	for _, r := range vias[:min(limit, len(vias))] {
+		switch {
+		case r.nb < 0:
+		case qn.IDsOnly:
+			page.Neighbors = append(page.Neighbors, telamentis.Neighbor{Depth: r.depth, Node: telamentis.Node{ID: r.node},
+				Via: telamentis.Edge{ID: r.via[0], From: r.via[1], To: r.via[2]}})
+		default:
+			page.Neighbors = append(page.Neighbors, nbs[r.nb])
 		}
 	}
 	if len(vias) > limit {
