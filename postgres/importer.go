@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -138,6 +139,17 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				id uuid, tx_start bigint, tx_end bigint, alias text, label text, props_c text) ON COMMIT DROP`); err != nil {
 				return err
 			}
+			// One row of values, refilled for every node: pgx encodes a
+			// row before it asks for the next, so nothing is boxed or
+			// allocated per row.
+			var r struct {
+				id     pgtype.UUID
+				ts, te int64
+				alias  pgtype.Text
+				label  string
+				props  []byte
+			}
+			vals := []any{&r.id, &r.ts, &r.te, &r.alias, &r.label, &r.props}
 			i := 0
 			_, err := tx.CopyFrom(ctx, pgx.Identifier{"tm_import_nodes"},
 				[]string{"id", "tx_start", "tx_end", "alias", "label", "props_c"},
@@ -146,14 +158,15 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 						return nil, nil
 					}
 					n := &nodes[i]
-					p, err := telamentis.CanonicalProps(n.Props)
-					if err != nil {
+					var err error
+					if r.props, err = telamentis.AppendCanonicalProps(r.props[:0], n.Props); err != nil {
 						rowErr = propsErr(fmt.Sprintf("nodes[%d].props", i), err)
 						return nil, rowErr
 					}
 					i++
-					return []any{uuidOf(n.ID), telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd),
-						nullable(n.Alias), n.Label, string(p)}, nil
+					r.id, r.ts, r.te = uuidOf(n.ID), telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
+					r.alias, r.label = pgtype.Text{String: n.Alias, Valid: n.Alias != ""}, n.Label
+					return vals, nil
 				}))
 			if err != nil {
 				return err
@@ -172,6 +185,14 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 				valid_from bigint, valid_to bigint, props_c text) ON COMMIT DROP`); err != nil {
 				return err
 			}
+			var r struct { // refilled for every edge, as for nodes
+				id, from, to   pgtype.UUID
+				ts, te, vf, vt int64
+				alias          pgtype.Text
+				kind           string
+				props          []byte
+			}
+			vals := []any{&r.id, &r.ts, &r.te, &r.alias, &r.from, &r.to, &r.kind, &r.vf, &r.vt, &r.props}
 			i := 0
 			_, err := tx.CopyFrom(ctx, pgx.Identifier{"tm_import_edges"},
 				[]string{"id", "tx_start", "tx_end", "alias", "from_id", "to_id", "kind", "valid_from", "valid_to", "props_c"},
@@ -180,14 +201,17 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 						return nil, nil
 					}
 					e := &edges[i]
-					p, err := telamentis.CanonicalProps(e.Props)
-					if err != nil {
+					var err error
+					if r.props, err = telamentis.AppendCanonicalProps(r.props[:0], e.Props); err != nil {
 						rowErr = propsErr(fmt.Sprintf("edges[%d].props", i), err)
 						return nil, rowErr
 					}
 					i++
-					return []any{uuidOf(e.ID), telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd), nullable(e.Alias),
-						uuidOf(e.From), uuidOf(e.To), e.Kind, telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo), string(p)}, nil
+					r.id, r.from, r.to = uuidOf(e.ID), uuidOf(e.From), uuidOf(e.To)
+					r.ts, r.te = telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd)
+					r.vf, r.vt = telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo)
+					r.alias, r.kind = pgtype.Text{String: e.Alias, Valid: e.Alias != ""}, e.Kind
+					return vals, nil
 				}))
 			if err != nil {
 				return err
@@ -405,31 +429,6 @@ func propsErr(prefix string, err error) error {
 // are; a string would first fail pgx's binary encoding (building an error
 // for every value) and then be parsed as text.
 func uuidOf(s string) pgtype.UUID {
-	var u pgtype.UUID
-	if len(s) != 36 {
-		return u
-	}
-	j := 0
-	for i := 0; i+1 < len(s) && j < 16; i++ {
-		if s[i] == '-' {
-			continue
-		}
-		u.Bytes[j] = unhex(s[i])<<4 | unhex(s[i+1])
-		i++
-		j++
-	}
-	u.Valid = j == 16
-	return u
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 0
+	u, err := uuid.Parse(s)
+	return pgtype.UUID{Bytes: u, Valid: err == nil && len(s) == 36}
 }

@@ -41,6 +41,12 @@ func (b *batcher) get(t int) *importBatch {
 	return p
 }
 
+// batchCap is the room a new batch reserves: size rows and the few more
+// versions that finish the ID at the cut, so that filling it copies
+// nothing (growing 200-byte rows by appending cost a tenth of the
+// loader's CPU).
+func (b *batcher) batchCap() int { return b.size + 64 }
+
 func (b *batcher) flush(t int) error {
 	p := b.pending[t]
 	if p == nil || len(p.nodes)+len(p.edges) == 0 {
@@ -52,6 +58,9 @@ func (b *batcher) flush(t int) error {
 
 func (b *batcher) node(t int, n telamentis.Node) error {
 	p := b.get(t)
+	if p.nodes == nil {
+		p.nodes = make([]telamentis.Node, 0, b.batchCap())
+	}
 	p.nodes = append(p.nodes, n)
 	if len(p.nodes) >= b.size {
 		return b.flush(t)
@@ -83,6 +92,9 @@ func (b *batcher) edge(r edgeRow) error {
 	}
 	b.lastID[r.Tenant], b.lastVer[r.Tenant] = r.ID, r.Version
 	p := b.get(r.Tenant)
+	if p.edges == nil {
+		p.edges = make([]telamentis.Edge, 0, b.batchCap())
+	}
 	p.edges = append(p.edges, r.Edge)
 	return nil
 }
