@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/postgres"
 )
 
 // TestImportAnalyzesEveryTenant imports one tenant, then at once a second
@@ -55,4 +56,48 @@ func TestImportAnalyzesEveryTenant(t *testing.T) {
 			t.Errorf("after the imports the statistics of nodes.tenant_id know %q, not %s", mcv, tenant)
 		}
 	}
+}
+
+// TestImportAnalyzesAfterPause imports a large tenant, then a small one
+// (far below the quarter of the table that triggers an ANALYZE), and checks
+// that the small one reaches the statistics once imports pause. Without
+// that, the end of a bulk load stays out of them where autovacuum does not
+// run, and the tenant is planned as one row.
+func TestImportAnalyzesAfterPause(t *testing.T) {
+	defer postgres.SetSettleAfter(200 * time.Millisecond)()
+	s := newStore(t)
+	ctx := t.Context()
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	load := func(tenant string, n int) {
+		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
+			t.Fatal(err)
+		}
+		nodes := make([]telamentis.Node, n)
+		for i := range nodes {
+			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
+		}
+		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inStats := func(tenant string) bool {
+		var mcv string
+		if err := database(t).admin.QueryRow(ctx, `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
+			FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes' AND attname = 'tenant_id'`, s.Schema()).Scan(&mcv); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(mcv, tenant)
+	}
+	waitFor := func(tenant string) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !inStats(tenant); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("tenant %s never reached the statistics of nodes.tenant_id", tenant)
+			}
+		}
+	}
+	load("pause-a", 20000)
+	waitFor("pause-a")
+	load("pause-b", 1000) // 5 % of the table: below the threshold
+	waitFor("pause-b")
 }

@@ -249,15 +249,19 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 
 // analyzeAfterImport refreshes the planner's statistics of a table once
 // imports since its last ANALYZE by this store reach a quarter of its
-// estimated rows (or it was never analysed). Stale statistics after a bulk
-// load are not a small matter: a tenant that was not yet loaded at the
-// last ANALYZE is estimated at one row, and plans built on that run for
-// seconds (a nested loop over every edge of the tenant per result row).
-// Only the owner may ANALYZE; without the owner connection autovacuum
-// catches up later. ANALYZE runs in the background, one per table at a
-// time; rows imported while it runs stay counted, and it runs again when
-// it ends if they reach the threshold (its sample may predate them). Close
-// waits for it.
+// estimated rows (or it was never analysed), and once imports pause
+// (settleAfter without one) while any imported rows are not yet analysed.
+// Stale statistics after a bulk load are not a small matter: a tenant that
+// was not yet loaded at the last ANALYZE is estimated at one row, and plans
+// built on that run for seconds (a nested loop over every edge of the
+// tenant per result row). The threshold alone would leave the end of a
+// bulk load — up to a quarter of the table, a whole tenant perhaps — out of
+// the statistics until autovacuum comes by, and where autovacuum is off or
+// slow, for good. Only the owner may ANALYZE; without the owner connection
+// autovacuum catches up later. ANALYZE runs in the background, one per
+// table at a time; rows imported while it runs stay counted, and it runs
+// again when it ends if they reach the threshold (its sample may predate
+// them), or once imports pause. Close waits for it.
 func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, edges int) {
 	if s.owner == nil {
 		return
@@ -280,42 +284,84 @@ func (s *Store) analyzeAfterImport(ctx context.Context, schema string, nodes, ed
 		if due, _ := s.analyzeDue(ctx, rel); !due {
 			continue
 		}
-		s.mu.Lock()
-		if s.analyzing[rel] {
-			s.mu.Unlock()
-			continue
-		}
-		s.analyzing[rel] = true
-		s.mu.Unlock()
-		// In the background, so the import returns; Close waits for it.
-		s.bg.Go(func() {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
-			defer cancel()
-			for run := true; ; {
-				if run {
-					s.mu.Lock()
-					s.imported[rel] = 0
-					s.mu.Unlock()
-					if _, err := s.owner.Exec(actx, `ANALYZE `+rel); err != nil {
-						s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
-					}
-				}
-				due, seen := s.analyzeDue(actx, rel)
-				if run = due; run {
-					continue
-				}
-				// Done unless rows arrived after the check: an import that saw
-				// this ANALYZE running left them to it.
-				s.mu.Lock()
-				if s.imported[rel] == seen || actx.Err() != nil {
-					s.analyzing[rel] = false
-					s.mu.Unlock()
-					return
-				}
-				s.mu.Unlock()
-			}
-		})
+		s.startAnalyze(rel)
 	}
+	s.armSettle()
+}
+
+// settleAfter is the pause in imports after which rows imported since a
+// table's last ANALYZE are analysed whatever their number.
+var settleAfter = 2 * time.Second
+
+// armSettle (re)starts the timer that analyses, once imports pause, every
+// table holding rows imported since its last ANALYZE.
+func (s *Store) armSettle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if s.settle != nil {
+		s.settle.Stop()
+	}
+	s.settle = time.AfterFunc(settleAfter, func() {
+		s.mu.Lock()
+		var rels []string
+		for rel, n := range s.imported {
+			if n > 0 && !s.analyzing[rel] {
+				rels = append(rels, rel)
+			}
+		}
+		s.mu.Unlock()
+		for _, rel := range rels {
+			s.startAnalyze(rel)
+		}
+	})
+}
+
+// startAnalyze runs ANALYZE on rel in the background unless one runs
+// already or the store is closing, then again while rows imported during it
+// reach the threshold; rows left below it wait for the next pause.
+func (s *Store) startAnalyze(rel string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.analyzing[rel] || s.closed {
+		return
+	}
+	s.analyzing[rel] = true
+	// Under mu, so that Close (which sets closed under mu, then waits)
+	// never waits while one is being added.
+	s.bg.Go(func() {
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		for run := true; ; {
+			if run {
+				s.mu.Lock()
+				s.imported[rel] = 0
+				s.mu.Unlock()
+				if _, err := s.owner.Exec(actx, `ANALYZE `+rel); err != nil {
+					s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
+				}
+			}
+			due, seen := s.analyzeDue(actx, rel)
+			if run = due; run {
+				continue
+			}
+			// Done unless rows arrived after the check: an import that saw
+			// this ANALYZE running left them to it.
+			s.mu.Lock()
+			if s.imported[rel] == seen || actx.Err() != nil {
+				s.analyzing[rel] = false
+				left := s.imported[rel] > 0
+				s.mu.Unlock()
+				if left {
+					s.armSettle()
+				}
+				return
+			}
+			s.mu.Unlock()
+		}
+	})
 }
 
 // analyzeDue reports whether the rows imported into rel since its last

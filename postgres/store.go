@@ -70,6 +70,8 @@ type Store struct {
 	tenants   map[string]string // tenant → schema, a cache of the tenants table
 	imported  map[string]int64  // table → rows imported since its last ANALYZE
 	analyzing map[string]bool   // table → an ANALYZE is running
+	settle    *time.Timer       // analyses what imports left once they pause
+	closed    bool              // Close has begun: no new background work
 	bg        sync.WaitGroup    // background ANALYZEs
 }
 
@@ -179,6 +181,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Close releases the pools. In-flight calls may fail with CodeUnavailable.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.settle != nil {
+		s.settle.Stop()
+	}
+	s.mu.Unlock()
 	s.bg.Wait()
 	s.pool.Close()
 	if s.owner != nil {
