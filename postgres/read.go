@@ -661,7 +661,31 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 // edge's endpoints and the page is answered from them: neither the via
 // edge nor the node is fetched, only the node's visibility is checked
 // (the same rows as without it, see below).
+// queryPaths answers a paths page. Its statement is simpler for a tenant
+// without loose endpoints (see Import): every edge visible at a time then
+// has both endpoints visible then, so the walk may start from the start
+// node's ID without reading the node, and ids_only need not check the
+// nodes it reaches. Whether a tenant has loose endpoints is remembered
+// from the flag every statement returns (read in its own snapshot); a
+// statement that assumed none and finds the flag set is run again, the
+// full way.
 func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {
+	loose := s.looseHint(tenant)
+	for {
+		page, flagged, err := s.pathsPage(ctx, tenant, qn, p, loose)
+		if err == nil && flagged != loose {
+			s.setLooseHint(tenant, flagged)
+		}
+		if err != nil || loose || !flagged {
+			return page, err
+		}
+		loose = true
+	}
+}
+
+// pathsPage runs one paths page, assuming loose endpoints or not, and
+// returns the tenant's loose_endpoints flag as its statement saw it.
+func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Query, p *pos, loose bool) (telamentis.Page, bool, error) {
 	t, cur := asAt(qn, p)
 	limit := qn.Limit
 	// row is one via row of the page: its position, and its neighbour's
@@ -678,15 +702,31 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 	var vias []row
 	var nbs []telamentis.Neighbor
 	var now int64
-	startFound := true
-	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
-		var st string
+	startFound, flagged := true, false
+	err := s.read(ctx, tenant, false, func(schema, _ string, a *args) string {
+		// "now" (the later of the wall clock and the tenant's last
+		// transaction time) and the loose_endpoints flag come from the
+		// tenant's state row, read once: the one row every page is
+		// joined to (none if the tenant is gone).
+		state := `SELECT greatest(` + a.add(s.now().UnixMicro()) + `::bigint, last_tx) AS now, loose_endpoints AS loose
+	FROM {s}.tenant_state WHERE tenant_id = $1`
+		var st, id string
 		if qn.Start.ID != "" {
-			st = "id = " + a.add(qn.Start.ID) + "::uuid"
+			id = a.add(qn.Start.ID) + "::uuid"
+			st = "id = " + id
 		} else {
 			st = "alias = " + a.add(qn.Start.Alias)
 		}
 		st = "SELECT id AS node FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
+		// The start node (st) is read first, unless the walk may start
+		// from its ID: without loose endpoints its visible edges imply
+		// that it is visible, and it is read only when the page is empty,
+		// to tell "no neighbours" from "no such node".
+		fromID := id != "" && !loose
+		w1, startOK := "SELECT node FROM st", "EXISTS (SELECT 1 FROM st)"
+		if fromID {
+			w1, startOK = "SELECT "+id+" AS node", "CASE WHEN v.node IS NULL THEN EXISTS ("+st+") ELSE true END"
+		}
 		// Edge filter on alias e (transaction time, valid time, kinds);
 		// the placeholders are shared by every use.
 		ef := visible("e.", cur, t, a) + validSQL("e.", qn, a) + kindsSQL("e.", qn.Kinds, a)
@@ -715,7 +755,10 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 			step = out + ` UNION ALL ` + in
 		}
 		var b strings.Builder
-		b.WriteString(`WITH st AS (` + st + `)`)
+		b.WriteString("WITH ")
+		if !fromID {
+			b.WriteString(`st AS (` + st + `),` + "\n")
+		}
 		prev := "st"
 		var cands []string
 		for k := 1; k <= qn.Depth; k++ {
@@ -727,9 +770,12 @@ func (s *Store) queryPaths(ctx context.Context, tenant string, qn telamentis.Que
 			if k == qn.Depth {
 				mat = " AS ("
 			}
-			b.WriteString(",\n" + ck + mat + "SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (")
+			if k > 1 {
+				b.WriteString(",\n")
+			}
+			b.WriteString(ck + mat + "SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (")
 			if k == 1 {
-				b.WriteString("SELECT node FROM st") // at most one row
+				b.WriteString(w1) // at most one row
 			} else {
 				b.WriteString("SELECT DISTINCT nxt AS node FROM " + prev)
 			}
@@ -758,27 +804,27 @@ via AS (
 	ORDER BY c.nxt, c.depth, c.id
 ),
 pg AS (SELECT * FROM via v` + after + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1) + `)
-SELECT ` + nowCol + `, (SELECT count(*) FROM st), v.depth, v.node,`)
+SELECT ts.now, ` + startOK + `, v.depth, v.node,`)
 		if qn.IDsOnly {
 			// The node's visibility at the page's time is all that is
 			// read of it. Imported data may hold an edge whose endpoint
 			// is not visible then (such a row is skipped, as below); only
 			// a tenant flagged loose_endpoints can (see Import), and only
-			// its reads probe each node. The flag is read once (an
-			// initplan); CASE evaluates the probe only when it is set.
+			// its reads probe each node.
+			probe := "true"
+			if loose {
+				probe = `EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)`
+			}
 			b.WriteString(`
-	v.id, v.src, v.dst,
-	CASE WHEN (SELECT loose_endpoints FROM {s}.tenant_state WHERE tenant_id = $1)
-	THEN EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)
-	ELSE true END
-FROM (SELECT 1) one
+	v.id, v.src, v.dst, ` + probe + `, ts.loose
+FROM (` + state + `) ts
 LEFT JOIN pg v ON true`)
 			return b.String()
 		}
 		b.WriteString(`
 	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
-	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end
-FROM (SELECT 1) one
+	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end, ts.loose
+FROM (` + state + `) ts
 LEFT JOIN pg v ON true
 LEFT JOIN {s}.edges e ON e.ctid = v.tid AND e.tenant_id = $1
 LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a))
@@ -788,13 +834,15 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 		n := 0
 		for rows.Next() {
 			n++
-			// now, count(st), depth, node, the node's six columns, the
-			// via edge's ten (NULL without a page row or a visible node)
+			// now, whether the start is visible, depth, node, then with
+			// IDsOnly the via edge's id, from, to and whether the node is
+			// visible, else the node's six columns and the via edge's ten
+			// (NULL without a page row or a visible node); last, the
+			// tenant's loose_endpoints flag
 			c := sr.raw()
 			now = c.int(0)
-			if c.int(1) == 0 {
-				startFound = false
-			}
+			startFound = c.bool(1)
+			flagged = c.bool(len(c.vals) - 1)
 			if c.null(2) {
 				if c.err != nil {
 					return 0, c.err
@@ -820,10 +868,13 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 		return n, nil
 	})
 	if err != nil {
-		return telamentis.Page{}, err
+		return telamentis.Page{}, false, err
+	}
+	if !loose && flagged {
+		return telamentis.Page{}, true, nil // the caller runs it again
 	}
 	if !startFound && p == nil {
-		return telamentis.Page{}, telamentis.NotFound("node")
+		return telamentis.Page{}, flagged, telamentis.NotFound("node")
 	}
 	if cur {
 		t = now
@@ -858,7 +909,7 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 		last := vias[limit-1]
 		page.NextCursor = s.seal(tenant, qn, pos{T: t, ID: last.node, Depth: last.depth})
 	}
-	return page, nil
+	return page, flagged, nil
 }
 
 func (s *Store) queryHistory(ctx context.Context, tenant string, qn telamentis.Query, p *pos) (telamentis.Page, error) {

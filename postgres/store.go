@@ -68,6 +68,7 @@ type Store struct {
 
 	mu        sync.RWMutex
 	tenants   map[string]string // tenant → schema, a cache of the tenants table
+	loose     map[string]bool   // tenants last seen with loose endpoints
 	imported  map[string]int64  // table → rows imported since its last ANALYZE
 	analyzing map[string]bool   // table → an ANALYZE is running
 	settle    *time.Timer       // analyses what imports left once they pause
@@ -139,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
 	}
 	s := &Store{pool: pool, schema: cfg.Schema, codec: telamentis.NewCursorCodec(key),
-		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), imported: make(map[string]int64), analyzing: make(map[string]bool)}
+		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), loose: make(map[string]bool), imported: make(map[string]int64), analyzing: make(map[string]bool)}
 	var super, bypass bool
 	if err := pool.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
 		Scan(&s.role, &super, &bypass); err != nil {
@@ -298,6 +299,7 @@ func (s *Store) refreshSchema(ctx context.Context, tenant string) (string, error
 func (s *Store) forget(tenant string) {
 	s.mu.Lock()
 	delete(s.tenants, tenant)
+	delete(s.loose, tenant)
 	s.mu.Unlock()
 }
 
@@ -570,3 +572,22 @@ func (s *Store) tenantTx(ctx context.Context, tenant string, fn func(pgx.Tx) err
 
 // Schema returns the schema of the system tables and shared tenants.
 func (s *Store) Schema() string { return s.schema }
+
+// looseHint tells whether tenant was last seen with loose endpoints (see
+// Import); reads use it to pick their statement and check it against the
+// flag they read.
+func (s *Store) looseHint(tenant string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.loose[tenant]
+}
+
+func (s *Store) setLooseHint(tenant string, loose bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if loose {
+		s.loose[tenant] = true
+	} else {
+		delete(s.loose, tenant)
+	}
+}
