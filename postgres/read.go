@@ -171,16 +171,27 @@ func (s *Store) read(ctx context.Context, tenant string, needNow bool, build fun
 
 // tenantScopedRead is tenantScoped for queries of any number of rows that
 // also tells whether the tenant exists, so that an empty result needs no
-// second statement. The query becomes the inner side of a LEFT JOIN
-// LATERAL, marked by tm_row; every row starts with the tenant's existence:
-// true beside a query row, else (the single padding row of an empty result)
-// an EXISTS on the tenant's state row. That EXISTS is a subplan correlated
-// with s.t and evaluated, under the policies, when the output row is
-// projected: after set_config, like the query. The rows are read through
-// scopedRows, which strips both columns.
-func tenantScopedRead(sql string) string {
-	return `SELECT CASE WHEN q.tm_row THEN true ELSE EXISTS (SELECT 1 FROM {s}.tenant_state st WHERE st.tenant_id = s.t) END, q.*
+// second statement, and reads the tenant's state row once for the query:
+//
+//	SELECT true, q.*
+//	FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
+//	JOIN LATERAL (SELECT greatest(wall clock, last_tx) AS now, loose_endpoints AS loose
+//	              FROM tenant_state WHERE tenant_id = s.t OFFSET 0) tm_st ON true
+//	LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (query) i WHERE s.t = $1 OFFSET 0) q ON true
+//
+// tm_st depends on s, so it is read after set_config, under the policies;
+// without a state row (no such tenant) the statement returns no row at
+// all. The query, the inner side of a LEFT JOIN LATERAL marked by tm_row,
+// may use tm_st.now ("now" in its own snapshot, see read) and tm_st.loose
+// (see Import); an empty result leaves one padding row. The rows are read
+// through scopedRows, which strips the two leading columns. One state
+// read serves "now" and existence: as an initplan and a subplan they cost
+// about a sixth of a one-hop read's server time.
+func tenantScopedRead(sql, nowPH string) string {
+	return `SELECT true, q.*
 FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
+JOIN LATERAL (SELECT greatest(` + nowPH + `::bigint, last_tx) AS now, loose_endpoints AS loose
+	FROM {s}.tenant_state WHERE tenant_id = s.t OFFSET 0) tm_st ON true
 LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q ON true`
 }
 
@@ -190,7 +201,6 @@ LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (` + sql + `) i WHERE s.t = $1 
 type scopedRows struct {
 	pgx.Rows
 	exists bool
-	skip   []any // for the padding row: the existence, then nil for every column
 	dest   []any // Scan's destinations, reused
 	ids    *uuidCache
 }
@@ -199,18 +209,10 @@ func (r *scopedRows) Next() bool {
 	if !r.Rows.Next() {
 		return false
 	}
-	if r.Rows.RawValues()[1] != nil {
-		r.exists = true
-		return true
-	}
-	if r.skip == nil {
-		r.skip = make([]any, len(r.Rows.FieldDescriptions()))
-		r.skip[0] = &r.exists
-	}
-	if err := r.Rows.Scan(r.skip...); err != nil {
-		return false // rows.Err reports it
-	}
-	return false
+	// Any row, the padding row of an empty result too, means the tenant's
+	// state row exists.
+	r.exists = true
+	return r.Rows.RawValues()[1] != nil
 }
 
 func (r *scopedRows) Scan(dest ...any) error {
@@ -220,12 +222,13 @@ func (r *scopedRows) Scan(dest ...any) error {
 
 func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, bool, error) {
 	a := args{tenant}
+	nowPH := a.add(s.now().UnixMicro())
 	// Only a first page at "now" needs now; others carry their time.
 	nowCol := "0::bigint"
 	if needNow {
-		nowCol = "(SELECT greatest(" + a.add(s.now().UnixMicro()) + "::bigint, last_tx) FROM {s}.tenant_state WHERE tenant_id = $1)"
+		nowCol = "tm_st.now"
 	}
-	sql := q(schema, tenantScopedRead(build(schema, nowCol, &a)))
+	sql := q(schema, tenantScopedRead(build(schema, nowCol, &a), nowPH))
 	if sqlHook != nil {
 		sqlHook(sql, a)
 	}
@@ -703,13 +706,9 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 	var nbs []telamentis.Neighbor
 	var now int64
 	startFound, flagged := true, false
-	err := s.read(ctx, tenant, false, func(schema, _ string, a *args) string {
-		// "now" (the later of the wall clock and the tenant's last
-		// transaction time) and the loose_endpoints flag come from the
-		// tenant's state row, read once: the one row every page is
-		// joined to (none if the tenant is gone).
-		state := `SELECT greatest(` + a.add(s.now().UnixMicro()) + `::bigint, last_tx) AS now, loose_endpoints AS loose
-	FROM {s}.tenant_state WHERE tenant_id = $1`
+	// Every row carries now and the tenant's loose_endpoints flag, from
+	// the state row the statement reads once (tenantScopedRead).
+	err := s.read(ctx, tenant, true, func(schema, _ string, a *args) string {
 		var st, id string
 		if qn.Start.ID != "" {
 			id = a.add(qn.Start.ID) + "::uuid"
@@ -804,7 +803,7 @@ via AS (
 	ORDER BY c.nxt, c.depth, c.id
 ),
 pg AS (SELECT * FROM via v` + after + ` ORDER BY ` + order + ` LIMIT ` + strconv.Itoa(limit+1) + `)
-SELECT ts.now, ` + startOK + `, v.depth, v.node,`)
+SELECT tm_st.now, ` + startOK + `, v.depth, v.node,`)
 		if qn.IDsOnly {
 			// The node's visibility at the page's time is all that is
 			// read of it. Imported data may hold an edge whose endpoint
@@ -816,15 +815,15 @@ SELECT ts.now, ` + startOK + `, v.depth, v.node,`)
 				probe = `EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)`
 			}
 			b.WriteString(`
-	v.id, v.src, v.dst, ` + probe + `, ts.loose
-FROM (` + state + `) ts
+	v.id, v.src, v.dst, ` + probe + `, tm_st.loose
+FROM (SELECT 1) one
 LEFT JOIN pg v ON true`)
 			return b.String()
 		}
 		b.WriteString(`
 	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end,
-	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end, ts.loose
-FROM (` + state + `) ts
+	e.id, coalesce(e.alias, ''), e.from_id, e.to_id, e.kind, e.props_c, e.valid_from, e.valid_to, e.tx_start, e.tx_end, tm_st.loose
+FROM (SELECT 1) one
 LEFT JOIN pg v ON true
 LEFT JOIN {s}.edges e ON e.ctid = v.tid AND e.tenant_id = $1
 LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a))
