@@ -39,7 +39,7 @@ func TestImportAnalyzesEveryTenant(t *testing.T) {
 	}
 	load("ana-a", 0, 20000)
 	for call := range 4 {
-		load("ana-b", call, 1500)
+		load("ana-b", call, 6000)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

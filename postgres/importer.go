@@ -248,16 +248,18 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 }
 
 // analyzeAfterImport refreshes the planner's statistics of a table once
-// imports since its last ANALYZE by this store reach a quarter of its
-// estimated rows (or it was never analysed), and once imports pause
+// imports since its last ANALYZE by this store reach its estimated rows
+// (the table doubled; or it was never analysed), and once imports pause
 // (settleAfter without one) while any imported rows are not yet analysed.
 // Stale statistics after a bulk load are not a small matter: a tenant that
 // was not yet loaded at the last ANALYZE is estimated at one row, and plans
 // built on that run for seconds (a nested loop over every edge of the
 // tenant per result row). The threshold alone would leave the end of a
-// bulk load — up to a quarter of the table, a whole tenant perhaps — out of
-// the statistics until autovacuum comes by, and where autovacuum is off or
-// slow, for good. Only the owner may ANALYZE; without the owner connection
+// bulk load — up to half of the table, whole tenants perhaps — out of the
+// statistics until autovacuum comes by, and where autovacuum is off or
+// slow, for good. Doubling keeps the ANALYZEs of a load few (logarithmic
+// in its size): they share the machine with the load, and a quarter's
+// growth ran 14 of them, about 5 s of CPU, during the medium workload's. Only the owner may ANALYZE; without the owner connection
 // autovacuum catches up later. ANALYZE runs in the background, one per
 // table at a time; rows imported while it runs stay counted, and it runs
 // again when it ends if they reach the threshold (its sample may predate
@@ -365,7 +367,7 @@ func (s *Store) startAnalyze(rel string) {
 }
 
 // analyzeDue reports whether the rows imported into rel since its last
-// ANALYZE reach a quarter of its estimated rows, or rel was never
+// ANALYZE reach its estimated rows, or rel was never
 // analysed, and the count it judged.
 func (s *Store) analyzeDue(ctx context.Context, rel string) (bool, int64) {
 	s.mu.Lock()
@@ -379,7 +381,7 @@ func (s *Store) analyzeDue(ctx context.Context, rel string) (bool, int64) {
 		s.log.Warn("postgres: analyze after import", "table", rel, "err", err)
 		return false, pending
 	}
-	return est <= 0 || float64(pending) >= 0.25*est, pending
+	return est <= 0 || float64(pending) >= est, pending
 }
 
 // span is a stretch of transaction time [lo, hi), in microseconds.
