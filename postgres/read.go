@@ -664,8 +664,9 @@ func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis
 // edge's endpoints and the page is answered from them: neither the via
 // edge nor the node is fetched, only the node's visibility is checked
 // (the same rows as without it, see below).
-// queryPaths answers a paths page. Its statement is simpler for a tenant
-// without loose endpoints (see Import): every edge visible at a time then
+//
+// The statement is simpler for a tenant without loose endpoints (see
+// Import): every edge visible at a time then
 // has both endpoints visible then, so the walk may start from the start
 // node's ID without reading the node, and ids_only need not check the
 // nodes it reaches. Whether a tenant has loose endpoints is remembered
