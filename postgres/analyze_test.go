@@ -101,3 +101,40 @@ func TestImportAnalyzesAfterPause(t *testing.T) {
 	load("pause-b", 1000) // 5 % of the table: below the threshold
 	waitFor("pause-b")
 }
+
+// TestCloseAnalyzesWhatImportsLeft: a process that loads and closes the
+// store at once (a restore tool, a benchmark) must leave complete
+// statistics, pause or not.
+func TestCloseAnalyzesWhatImportsLeft(t *testing.T) {
+	defer postgres.SetSettleAfter(time.Hour)()
+	s := newStore(t)
+	ctx := t.Context()
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	load := func(tenant string, n int) {
+		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
+			t.Fatal(err)
+		}
+		nodes := make([]telamentis.Node, n)
+		for i := range nodes {
+			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
+		}
+		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load("close-a", 20000) // never analysed: analysed at once
+	load("close-b", 2000)  // 10 %: below the threshold, no pause
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var mcv string
+	if err := database(t).admin.QueryRow(ctx, `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
+		FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes' AND attname = 'tenant_id'`, s.Schema()).Scan(&mcv); err != nil {
+		t.Fatal(err)
+	}
+	for _, tenant := range []string{"close-a", "close-b"} {
+		if !strings.Contains(mcv, tenant) {
+			t.Errorf("after Close the statistics of nodes.tenant_id are %q, without %s", mcv, tenant)
+		}
+	}
+}

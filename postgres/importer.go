@@ -257,7 +257,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 // tenant per result row). The threshold alone would leave the end of a
 // bulk load — up to half of the table, whole tenants perhaps — out of the
 // statistics until autovacuum comes by, and where autovacuum is off or
-// slow, for good. Doubling keeps the ANALYZEs of a load few (logarithmic
+// slow, for good. Close analyses what is left before it returns, so that
+// a process that loads and exits leaves complete statistics too. Doubling keeps the ANALYZEs of a load few (logarithmic
 // in its size): they share the machine with the load, and a quarter's
 // growth ran 14 of them, about 5 s of CPU, during the medium workload's. Only the owner may ANALYZE; without the owner connection
 // autovacuum catches up later. ANALYZE runs in the background, one per
@@ -300,38 +301,43 @@ var settleAfter = 2 * time.Second
 func (s *Store) armSettle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closing {
 		return
 	}
 	if s.settle != nil {
 		s.settle.Stop()
 	}
-	s.settle = time.AfterFunc(settleAfter, func() {
-		s.mu.Lock()
-		var rels []string
-		for rel, n := range s.imported {
-			if n > 0 && !s.analyzing[rel] {
-				rels = append(rels, rel)
-			}
+	s.settle = time.AfterFunc(settleAfter, s.analyzePending)
+}
+
+// analyzePending starts an ANALYZE of every table holding rows imported
+// since its last one.
+func (s *Store) analyzePending() {
+	s.mu.Lock()
+	var rels []string
+	for rel, n := range s.imported {
+		if n > 0 && !s.analyzing[rel] {
+			rels = append(rels, rel)
 		}
-		s.mu.Unlock()
-		for _, rel := range rels {
-			s.startAnalyze(rel)
-		}
-	})
+	}
+	s.mu.Unlock()
+	for _, rel := range rels {
+		s.startAnalyze(rel)
+	}
 }
 
 // startAnalyze runs ANALYZE on rel in the background unless one runs
-// already or the store is closing, then again while rows imported during it
-// reach the threshold; rows left below it wait for the next pause.
+// already or Close is waiting, then again while rows imported during it
+// reach the threshold (or, once Close has begun, while any are left); rows
+// left below it wait for the next pause.
 func (s *Store) startAnalyze(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.analyzing[rel] || s.closed {
+	if s.analyzing[rel] || s.waiting {
 		return
 	}
 	s.analyzing[rel] = true
-	// Under mu, so that Close (which sets closed under mu, then waits)
+	// Under mu, so that Close (which sets waiting under mu, then waits)
 	// never waits while one is being added.
 	s.bg.Go(func() {
 		actx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -371,10 +377,13 @@ func (s *Store) startAnalyze(rel string) {
 // analysed, and the count it judged.
 func (s *Store) analyzeDue(ctx context.Context, rel string) (bool, int64) {
 	s.mu.Lock()
-	pending := s.imported[rel]
+	pending, closing := s.imported[rel], s.closing
 	s.mu.Unlock()
 	if pending == 0 {
 		return false, 0
+	}
+	if closing {
+		return true, pending // Close analyses what is left
 	}
 	var est float64
 	if err := s.owner.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, rel).Scan(&est); err != nil {

@@ -72,7 +72,8 @@ type Store struct {
 	imported  map[string]int64  // table → rows imported since its last ANALYZE
 	analyzing map[string]bool   // table → an ANALYZE is running
 	settle    *time.Timer       // analyses what imports left once they pause
-	closed    bool              // Close has begun: no new background work
+	closing   bool              // Close has begun: no timer; pending rows are analysed now
+	waiting   bool              // Close waits for background work: none may start
 	bg        sync.WaitGroup    // background ANALYZEs
 }
 
@@ -180,13 +181,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the pools. In-flight calls may fail with CodeUnavailable.
+// Close analyses the tables still holding imported rows that no ANALYZE has
+// seen (see Import), waits for that and any running ANALYZE, and releases
+// the pools. In-flight calls may fail with CodeUnavailable.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	s.closed = true
+	s.closing = true
 	if s.settle != nil {
 		s.settle.Stop()
 	}
+	s.mu.Unlock()
+	if s.owner != nil {
+		s.analyzePending()
+	}
+	s.mu.Lock()
+	s.waiting = true
 	s.mu.Unlock()
 	s.bg.Wait()
 	s.pool.Close()
