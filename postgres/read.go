@@ -736,15 +736,17 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 		}
 		// step lists the edges leaving the nodes of w in Direction: the
 		// node each leads to (nxt), the edge version's key and its row's
-		// ctid (with IDsOnly, instead, its endpoints: all the page
+		// ctid (with IDsOnly, instead, its other end and direction: all the page
 		// returns of it), nothing more, so that wide levels stay small in
 		// memory.
-		ref, viaRef := "e.ctid AS tid", "c.tid"
+		outRef, inRef, viaRef := "e.ctid AS tid", "e.ctid AS tid", "c.tid"
 		if qn.IDsOnly {
-			ref, viaRef = "e.from_id AS src, e.to_id AS dst", "c.src, c.dst"
+			// The edge's other end (nxt is one end) and its direction:
+			// one identifier less to sort and send per row than both.
+			outRef, inRef, viaRef = "e.from_id AS oth, true AS fwd", "e.to_id AS oth, false AS fwd", "c.oth, c.fwd"
 		}
-		out := `SELECT e.to_id AS nxt, e.id, ` + ref + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-		in := `SELECT e.from_id AS nxt, e.id, ` + ref + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
+		out := `SELECT e.to_id AS nxt, e.id, ` + outRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
+		in := `SELECT e.from_id AS nxt, e.id, ` + inRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
 		var step string
 		switch qn.Direction {
 		case telamentis.DirOut:
@@ -816,7 +818,7 @@ SELECT tm_st.now, ` + startOK + `, v.depth, v.node,`)
 				probe = `EXISTS (SELECT 1 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = v.node AND ` + visible("n.", cur, t, a) + `)`
 			}
 			b.WriteString(`
-	v.id, v.src, v.dst, ` + probe + `, tm_st.loose
+	v.id, v.oth, v.fwd, ` + probe + `, tm_st.loose
 FROM (SELECT 1) one
 LEFT JOIN pg v ON true`)
 			return b.String()
@@ -851,10 +853,15 @@ LEFT JOIN {s}.nodes n ON n.tenant_id = $1 AND n.id = v.node AND ` + visible("n."
 			}
 			r := row{depth: int(c.int(2)), node: c.uuid(3), nb: -1}
 			if qn.IDsOnly {
-				// id, from, to of the via edge; whether the node is visible
+				// the via edge's id, other end and direction; whether the
+				// node is visible
 				if c.bool(7) {
 					r.nb = 0
-					r.via = [3]string{c.uuid(4), c.uuid(5), c.uuid(6)}
+					if c.bool(6) {
+						r.via = [3]string{c.uuid(4), c.uuid(5), r.node}
+					} else {
+						r.via = [3]string{c.uuid(4), r.node, c.uuid(5)}
+					}
 				}
 			} else if !c.null(4) && !c.null(10) {
 				r.nb = len(nbs)
