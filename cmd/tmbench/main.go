@@ -61,6 +61,7 @@ type config struct {
 // the backend created.
 type backend struct {
 	engine  string
+	batch   int // rows per Import call unless -batch says otherwise
 	notes   []string
 	open    func(ctx context.Context) (telamentis.Store, error)
 	cleanup func() error
@@ -99,7 +100,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.Store, "store", "embedded", "embedded, or a postgres:// URL")
 	fs.StringVar(&clients, "clients", "1,8", "client counts")
 	fs.StringVar(&types, "types", strings.Join(queryTypes, ","), "query types to run")
-	fs.IntVar(&cfg.Batch, "batch", 20000, "rows per Import call")
+	fs.IntVar(&cfg.Batch, "batch", 0, "rows per Import call (default: the store's, 20000 embedded, 50000 postgres)")
 	fs.IntVar(&cfg.ImportWorkers, "import-workers", 2, "concurrent Import calls")
 	fs.BoolVar(&cfg.Check, "check", false, "run the store's integrity check after loading (not timed)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the embedded store's directory or the postgres database (the embedded master key is not saved)")
@@ -130,8 +131,8 @@ func parseFlags(args []string) (config, error) {
 		}
 		cfg.Types = append(cfg.Types, t)
 	}
-	if cfg.Batch < 1 || cfg.ImportWorkers < 1 {
-		return cfg, errors.New("batch and import-workers must be positive")
+	if cfg.Batch < 0 || cfg.ImportWorkers < 1 {
+		return cfg, errors.New("batch must not be negative and import-workers must be positive")
 	}
 	return cfg, nil
 }
@@ -192,6 +193,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger) (bool, error) {
 	be, err := openBackend(cfg, logger)
 	if err != nil {
 		return false, err
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = be.batch
 	}
 	if !cfg.Keep {
 		defer func() {

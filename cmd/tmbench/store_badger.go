@@ -29,6 +29,7 @@ func embeddedBackend(workDir string, logger *slog.Logger) (*backend, error) {
 	cfg := badger.Config{Dir: dir, MasterKey: key}
 	return &backend{
 		engine: "telamentis-embedded",
+		batch:  20000,
 		notes: []string{fmt.Sprintf("TelaMentis embedded store (badger package over Badger v4) in %s: "+
 			"AES encryption at rest with a random master key, synced commits (NoSync off), default memtable", dir)},
 		open: func(context.Context) (telamentis.Store, error) {

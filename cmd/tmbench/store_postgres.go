@@ -90,8 +90,13 @@ func postgresBackend(adminURL string, logger *slog.Logger) (*backend, error) {
 	rand.Read(cursorKey)
 	cfg := postgres.Config{DSN: telamentis.NewSecret(svcURL), OwnerDSN: telamentis.NewSecret(ownerURL),
 		CursorKey: telamentis.NewSecret(string(cursorKey)), Logger: logger}
+	// Each Import call is a transaction that copies into a temporary
+	// table, checks its edges' endpoints and moves the rows: larger calls
+	// spread that over more rows (50000 loaded medium 7 % faster than
+	// 20000, with 440 MiB instead of 200 at the loader's peak).
 	return &backend{
 		engine: "telamentis-postgres",
+		batch:  50000,
 		notes: []string{fmt.Sprintf("TelaMentis postgres store (pgx, row-level security, service role) on %s, fresh database %s; "+
 			"server in its default configuration", u.Host, dbName)},
 		open: func(ctx context.Context) (telamentis.Store, error) {
