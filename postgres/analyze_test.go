@@ -138,3 +138,76 @@ func TestCloseAnalyzesWhatImportsLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestImportPlansWithoutStatistics imports edges into a tenant the
+// statistics do not know yet (imported after the last ANALYZE, below the
+// threshold, no pause): its endpoint check must still probe the primary key
+// once per endpoint. With custom plans, the planner estimated such a tenant
+// at one row and scanned its nodes through nodes_tx_start for every
+// endpoint instead (a medium load hit the statement timeout that way).
+func TestImportPlansWithoutStatistics(t *testing.T) {
+	defer postgres.SetSettleAfter(time.Hour)()
+	s := newStore(t)
+	ctx := t.Context()
+	admin := database(t).admin
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	nodesOf := func(tenant string, n int) []telamentis.Node {
+		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
+			t.Fatal(err)
+		}
+		nodes := make([]telamentis.Node, n)
+		for i := range nodes {
+			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
+		}
+		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
+			t.Fatal(err)
+		}
+		return nodes
+	}
+	nodesOf("plan-a", 20000)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) { // the first ANALYZE
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes'
+			AND attname = 'tenant_id' AND most_common_vals::text LIKE '%plan-a%'`, s.Schema()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("plan-a never reached the statistics")
+		}
+	}
+	b := nodesOf("plan-b", 3000) // below the threshold: not analysed
+	scans := func() (pkey, txStart int64) {
+		if err := admin.QueryRow(ctx, `SELECT
+			coalesce(sum(idx_scan) FILTER (WHERE indexrelname = 'nodes_pkey'), 0),
+			coalesce(sum(idx_scan) FILTER (WHERE indexrelname = 'nodes_tx_start'), 0)
+			FROM pg_stat_user_indexes WHERE schemaname = $1`, s.Schema()).Scan(&pkey, &txStart); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	pk0, ts0 := scans()
+	edges := make([]telamentis.Edge, len(b))
+	for i := range edges {
+		edges[i] = telamentis.Edge{ID: uuid.NewString(), From: b[i].ID, To: b[(i+1)%len(b)].ID, Kind: "K",
+			Props: json.RawMessage(`{}`), ValidFrom: t0, TxStart: t0.Add(time.Hour)}
+	}
+	if err := s.Import(ctx, "plan-b", nil, edges); err != nil {
+		t.Fatal(err)
+	}
+	// Index statistics reach the shared counters within a second or so.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		pk, ts := scans()
+		if ts-ts0 > 100 {
+			t.Fatalf("the endpoint check scanned nodes_tx_start %d times (nodes_pkey %d)", ts-ts0, pk-pk0)
+		}
+		if pk-pk0 >= int64(len(b)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nodes_pkey was scanned %d times for %d endpoints", pk-pk0, len(b))
+		}
+	}
+}

@@ -98,9 +98,21 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		var exists bool
 		b := &pgx.Batch{}
 		b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
+		// Generic plans only, for this transaction: a custom plan looks the
+		// tenant up in the statistics, and a tenant the last ANALYZE did
+		// not see (the end of a bulk load, until the next one) is estimated
+		// at one row, which makes any index on tenant_id look as good as
+		// the primary key. The endpoint check below then scanned the
+		// tenant's nodes once per endpoint and hit the statement timeout
+		// (seen once in about ten medium loads). A generic plan estimates
+		// a tenant by the number of tenants instead.
+		b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
 		b.Queue(q(schema, `SELECT EXISTS (SELECT 1 FROM {s}.tenant_state WHERE tenant_id = $1)`), tenant)
 		br := tx.SendBatch(ctx, b)
 		_, err := br.Exec()
+		if err == nil {
+			_, err = br.Exec()
+		}
 		if err == nil {
 			err = br.QueryRow().Scan(&exists)
 		}
