@@ -16,13 +16,12 @@ func looseEndpoints(t *testing.T, s *postgres.Store, tenant string) bool {
 	t.Helper()
 	var loose bool
 	if err := database(t).admin.QueryRow(t.Context(), `SELECT loose_endpoints FROM `+
-		pgIdent(s.Schema())+`.tenant_state WHERE tenant_id = $1`, tenant).Scan(&loose); err != nil {
+		ident(s.Schema())+`.tenant_state WHERE tenant_id = $1`, tenant).Scan(&loose); err != nil {
 		t.Fatal(err)
 	}
 	return loose
 }
 
-func pgIdent(s string) string { return `"` + s + `"` }
 
 // TestLooseEndpoints checks when a tenant is flagged as possibly holding an
 // edge version whose endpoint is not visible (then ids_only paths probe
