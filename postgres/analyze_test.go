@@ -58,48 +58,59 @@ func TestImportAnalyzesEveryTenant(t *testing.T) {
 	}
 }
 
+// importPersons creates tenant and imports n nodes into it in one call.
+func importPersons(t *testing.T, s *postgres.Store, tenant string, n int) []telamentis.Node {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	nodes := make([]telamentis.Node, n)
+	for i := range nodes {
+		nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
+	}
+	if err := s.Import(ctx, tenant, nodes, nil); err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+// inStats reports whether the planner's statistics of the store's nodes
+// table know tenant (read as the superuser).
+func inStats(t *testing.T, s *postgres.Store, tenant string) bool {
+	t.Helper()
+	var mcv string
+	if err := database(t).admin.QueryRow(t.Context(), `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
+		FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes' AND attname = 'tenant_id'`, s.Schema()).Scan(&mcv); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(mcv, tenant)
+}
+
+// waitInStats waits until the statistics know tenant (a background
+// ANALYZE), for at most a minute.
+func waitInStats(t *testing.T, s *postgres.Store, tenant string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !inStats(t, s, tenant); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("tenant %s never reached the statistics of nodes.tenant_id", tenant)
+		}
+	}
+}
+
 // TestImportAnalyzesAfterPause imports a large tenant, then a small one
-// (far below the quarter of the table that triggers an ANALYZE), and checks
-// that the small one reaches the statistics once imports pause. Without
-// that, the end of a bulk load stays out of them where autovacuum does not
-// run, and the tenant is planned as one row.
+// (far below the growth that triggers an ANALYZE), and checks that the
+// small one reaches the statistics once imports pause. Without that, the
+// end of a bulk load stays out of them where autovacuum does not run, and
+// the tenant is planned as one row.
 func TestImportAnalyzesAfterPause(t *testing.T) {
 	defer postgres.SetSettleAfter(200 * time.Millisecond)()
 	s := newStore(t)
-	ctx := t.Context()
-	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	load := func(tenant string, n int) {
-		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
-			t.Fatal(err)
-		}
-		nodes := make([]telamentis.Node, n)
-		for i := range nodes {
-			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
-		}
-		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inStats := func(tenant string) bool {
-		var mcv string
-		if err := database(t).admin.QueryRow(ctx, `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
-			FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes' AND attname = 'tenant_id'`, s.Schema()).Scan(&mcv); err != nil {
-			t.Fatal(err)
-		}
-		return strings.Contains(mcv, tenant)
-	}
-	waitFor := func(tenant string) {
-		t.Helper()
-		for deadline := time.Now().Add(time.Minute); !inStats(tenant); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("tenant %s never reached the statistics of nodes.tenant_id", tenant)
-			}
-		}
-	}
-	load("pause-a", 20000)
-	waitFor("pause-a")
-	load("pause-b", 1000) // 5 % of the table: below the threshold
-	waitFor("pause-b")
+	importPersons(t, s, "pause-a", 20000)
+	waitInStats(t, s, "pause-a")
+	importPersons(t, s, "pause-b", 1000) // 5 % of the table: below the threshold
+	waitInStats(t, s, "pause-b")
 }
 
 // TestCloseAnalyzesWhatImportsLeft: a process that loads and closes the
@@ -108,33 +119,14 @@ func TestImportAnalyzesAfterPause(t *testing.T) {
 func TestCloseAnalyzesWhatImportsLeft(t *testing.T) {
 	defer postgres.SetSettleAfter(time.Hour)()
 	s := newStore(t)
-	ctx := t.Context()
-	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	load := func(tenant string, n int) {
-		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
-			t.Fatal(err)
-		}
-		nodes := make([]telamentis.Node, n)
-		for i := range nodes {
-			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
-		}
-		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load("close-a", 20000) // never analysed: analysed at once
-	load("close-b", 2000)  // 10 %: below the threshold, no pause
+	importPersons(t, s, "close-a", 20000) // never analysed: analysed at once
+	importPersons(t, s, "close-b", 2000)  // 10 %: below the threshold, no pause
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var mcv string
-	if err := database(t).admin.QueryRow(ctx, `SELECT coalesce(string_agg(most_common_vals::text, ','), '')
-		FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes' AND attname = 'tenant_id'`, s.Schema()).Scan(&mcv); err != nil {
-		t.Fatal(err)
-	}
 	for _, tenant := range []string{"close-a", "close-b"} {
-		if !strings.Contains(mcv, tenant) {
-			t.Errorf("after Close the statistics of nodes.tenant_id are %q, without %s", mcv, tenant)
+		if !inStats(t, s, tenant) {
+			t.Errorf("after Close the statistics of nodes.tenant_id do not know %s", tenant)
 		}
 	}
 }
@@ -149,38 +141,11 @@ func TestImportPlansWithoutStatistics(t *testing.T) {
 	defer postgres.SetSettleAfter(time.Hour)()
 	s := newStore(t)
 	ctx := t.Context()
-	admin := database(t).admin
-	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	nodesOf := func(tenant string, n int) []telamentis.Node {
-		if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: tenant}); err != nil {
-			t.Fatal(err)
-		}
-		nodes := make([]telamentis.Node, n)
-		for i := range nodes {
-			nodes[i] = telamentis.Node{ID: uuid.NewString(), Label: "Person", Props: json.RawMessage(`{}`), TxStart: t0}
-		}
-		if err := s.Import(ctx, tenant, nodes, nil); err != nil {
-			t.Fatal(err)
-		}
-		return nodes
-	}
-	nodesOf("plan-a", 20000)
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) { // the first ANALYZE
-		var n int
-		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stats WHERE schemaname = $1 AND tablename = 'nodes'
-			AND attname = 'tenant_id' AND most_common_vals::text LIKE '%plan-a%'`, s.Schema()).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("plan-a never reached the statistics")
-		}
-	}
-	b := nodesOf("plan-b", 3000) // below the threshold: not analysed
+	importPersons(t, s, "plan-a", 20000)
+	waitInStats(t, s, "plan-a")
+	b := importPersons(t, s, "plan-b", 3000) // below the threshold: not analysed
 	scans := func() (pkey, txStart int64) {
-		if err := admin.QueryRow(ctx, `SELECT
+		if err := database(t).admin.QueryRow(ctx, `SELECT
 			coalesce(sum(idx_scan) FILTER (WHERE indexrelname = 'nodes_pkey'), 0),
 			coalesce(sum(idx_scan) FILTER (WHERE indexrelname = 'nodes_tx_start'), 0)
 			FROM pg_stat_user_indexes WHERE schemaname = $1`, s.Schema()).Scan(&pkey, &txStart); err != nil {
@@ -189,10 +154,11 @@ func TestImportPlansWithoutStatistics(t *testing.T) {
 		return
 	}
 	pk0, ts0 := scans()
+	t1 := time.Date(2020, 1, 1, 1, 0, 0, 0, time.UTC)
 	edges := make([]telamentis.Edge, len(b))
 	for i := range edges {
 		edges[i] = telamentis.Edge{ID: uuid.NewString(), From: b[i].ID, To: b[(i+1)%len(b)].ID, Kind: "K",
-			Props: json.RawMessage(`{}`), ValidFrom: t0, TxStart: t0.Add(time.Hour)}
+			Props: json.RawMessage(`{}`), ValidFrom: t1, TxStart: t1}
 	}
 	if err := s.Import(ctx, "plan-b", nil, edges); err != nil {
 		t.Fatal(err)

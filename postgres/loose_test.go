@@ -22,7 +22,6 @@ func looseEndpoints(t *testing.T, s *postgres.Store, tenant string) bool {
 	return loose
 }
 
-
 // TestLooseEndpoints checks when a tenant is flagged as possibly holding an
 // edge version whose endpoint is not visible (then ids_only paths probe
 // every node; storetest checks the results either way). Ordinary writes
