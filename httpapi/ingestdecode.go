@@ -202,26 +202,7 @@ func (d *lineDecoder) other(depth int) error {
 	switch {
 	case len(s.path) == 1 && d.peek() == '[':
 		// {"node":[…]}: its elements are two levels down.
-		if depth+1 > s.maxDepth {
-			return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
-		}
-		s.pos++ // [
-		s.skipSpace()
-		if s.pos < len(s.data) && s.data[s.pos] == ']' {
-			s.pos++
-			return nil
-		}
-		for i := 0; ; i++ {
-			s.path = append(s.path, pathSeg{idx: i})
-			s.skipSpace()
-			if err := d.other(depth + 1); err != nil {
-				return err
-			}
-			s.pop()
-			if done, err := s.afterMember(']'); done || err != nil {
-				return err
-			}
-		}
+		return s.elements(depth+1, d.other)
 	case len(s.path) == 2 && d.peek() == '{':
 		if depth+1 > s.maxDepth {
 			return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))

@@ -246,7 +246,11 @@ func (s *scanner) afterMember(closing byte) (done bool, err error) {
 // for every escape but \u (0: not one of them).
 var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
-func (s *scanner) array(depth int) error {
+func (s *scanner) array(depth int) error { return s.elements(depth, s.value) }
+
+// elements scans the array at s.pos, depth levels down (the array
+// included), calling elem for each element with its index on the path.
+func (s *scanner) elements(depth int, elem func(depth int) error) error {
 	if depth > s.maxDepth {
 		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
 	}
@@ -262,7 +266,7 @@ func (s *scanner) array(depth int) error {
 			s.keyPath = append(s.keyPath, "["+strconv.Itoa(i)+"]")
 		}
 		s.skipSpace()
-		if err := s.value(depth); err != nil {
+		if err := elem(depth); err != nil {
 			return err
 		}
 		s.pop()
