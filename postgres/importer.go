@@ -29,26 +29,16 @@ import (
 // ordinary writes to the same tenant.
 func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.Node, edges []telamentis.Edge) error {
 	t0 := time.Now()
-	if err := checkImport(nodes, edges); err != nil {
+	// nodeSpans: the span of transaction time each node of the call is
+	// visible for, if it is one unbroken run of versions (gap otherwise).
+	nodeSpans, err := checkImport(nodes, edges)
+	if err != nil {
 		return err
 	}
-	// The span of transaction time each node of the call is visible for,
-	// if it is one unbroken run of versions (gap otherwise).
-	nodeSpans := make(map[string]span, len(nodes))
 	var maxTx int64
 	var liveNodes, liveEdges int64
 	for _, n := range nodes {
 		ts, te := telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
-		sp, ok := nodeSpans[n.ID]
-		switch {
-		case !ok:
-			sp = span{lo: ts, hi: te}
-		case sp.hi == ts:
-			sp.hi = te
-		default:
-			sp.gap = true
-		}
-		nodeSpans[n.ID] = sp
 		maxTx = max(maxTx, ts)
 		if te == open {
 			liveNodes++
@@ -416,55 +406,56 @@ func (n span) covers(need span) bool { return !n.gap && n.lo <= need.lo && n.hi 
 
 // checkImport validates imported versions before anything is sent:
 // identifiers, times, and per ID ordered, non-overlapping versions with at
-// most one open. Props are canonicalised (and validated) while they stream
-// into COPY, so that work overlaps the server's.
-func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) error {
-	lastN := make(map[string]int64, len(nodes))
+// most one open. It returns each node's span of transaction time. Props
+// are canonicalised (and validated) while they stream into COPY, so that
+// work overlaps the server's.
+func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) (map[string]span, error) {
+	spanN := make(map[string]span, len(nodes))
 	for i := range nodes {
 		n := &nodes[i]
 		if !telamentis.ValidID(n.ID) {
-			return telamentis.Invalid(fmt.Sprintf("nodes[%d].id", i), "must be a UUID")
+			return nil, telamentis.Invalid(fmt.Sprintf("nodes[%d].id", i), "must be a UUID")
 		}
 		if !telamentis.ValidIdentifier(n.Label) {
-			return telamentis.Invalid(fmt.Sprintf("nodes[%d].label", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+			return nil, telamentis.Invalid(fmt.Sprintf("nodes[%d].label", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
 		}
 		if n.Alias != "" {
 			if err := (telamentis.Ref{Alias: n.Alias}).Validate(fmt.Sprintf("nodes[%d]", i)); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if err := importTimes(i, "nodes", n.TxStart, n.TxEnd, lastN, n.ID); err != nil {
-			return err
+		if err := importTimes(i, "nodes", n.TxStart, n.TxEnd, spanN, n.ID); err != nil {
+			return nil, err
 		}
 	}
-	lastE := make(map[string]int64, len(edges))
+	spanE := make(map[string]span, len(edges))
 	for i := range edges {
 		e := &edges[i]
 		if !telamentis.ValidID(e.ID) || !telamentis.ValidID(e.From) || !telamentis.ValidID(e.To) {
-			return telamentis.Invalid(fmt.Sprintf("edges[%d].id", i), "id, from and to must be UUIDs")
+			return nil, telamentis.Invalid(fmt.Sprintf("edges[%d].id", i), "id, from and to must be UUIDs")
 		}
 		if !telamentis.ValidIdentifier(e.Kind) {
-			return telamentis.Invalid(fmt.Sprintf("edges[%d].kind", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+			return nil, telamentis.Invalid(fmt.Sprintf("edges[%d].kind", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
 		}
 		if e.Alias != "" {
 			if err := (telamentis.Ref{Alias: e.Alias}).Validate(fmt.Sprintf("edges[%d]", i)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if e.ValidFrom.IsZero() || telamentis.Micros(e.ValidTo) <= telamentis.Micros(e.ValidFrom) {
-			return telamentis.Invalid(fmt.Sprintf("edges[%d].valid_to", i), "valid_from is required and valid_to must be after it")
+			return nil, telamentis.Invalid(fmt.Sprintf("edges[%d].valid_to", i), "valid_from is required and valid_to must be after it")
 		}
-		if err := importTimes(i, "edges", e.TxStart, e.TxEnd, lastE, e.ID); err != nil {
-			return err
+		if err := importTimes(i, "edges", e.TxStart, e.TxEnd, spanE, e.ID); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return spanN, nil
 }
 
 // importTimes checks one version's transaction time against the previous
 // version of the same ID: tx_start set, tx_end after it, no overlap, and
-// only the last version open.
-func importTimes(i int, list string, start, end time.Time, last map[string]int64, id string) error {
+// only the last version open; it extends the ID's span in spans.
+func importTimes(i int, list string, start, end time.Time, spans map[string]span, id string) error {
 	f := func(field string) string { return fmt.Sprintf("%s[%d].%s", list, i, field) } // only for errors
 	if start.IsZero() {
 		return telamentis.Invalid(f("tx_start"), "required")
@@ -473,10 +464,18 @@ func importTimes(i int, list string, start, end time.Time, last map[string]int64
 	if te <= ts {
 		return telamentis.Invalid(f("tx_end"), "must be after tx_start")
 	}
-	if prev, ok := last[id]; ok && ts < prev {
+	sp, ok := spans[id]
+	switch {
+	case !ok:
+		sp = span{lo: ts, hi: te}
+	case ts < sp.hi:
 		return telamentis.Invalid(f("tx_start"), "versions must be ordered and must not overlap")
+	case ts == sp.hi:
+		sp.hi = te
+	default:
+		sp.hi, sp.gap = te, true
 	}
-	last[id] = te
+	spans[id] = sp
 	return nil
 }
 
