@@ -173,7 +173,7 @@ func (s *Store) read(ctx context.Context, tenant string, needNow bool, build fun
 // also tells whether the tenant exists, so that an empty result needs no
 // second statement, and reads the tenant's state row once for the query:
 //
-//	SELECT true, q.*
+//	SELECT q.*
 //	FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
 //	JOIN LATERAL (SELECT greatest(wall clock, last_tx) AS now, loose_endpoints AS loose
 //	              FROM tenant_state WHERE tenant_id = s.t OFFSET 0) tm_st ON true
@@ -184,11 +184,11 @@ func (s *Store) read(ctx context.Context, tenant string, needNow bool, build fun
 // all. The query, the inner side of a LEFT JOIN LATERAL marked by tm_row,
 // may use tm_st.now ("now" in its own snapshot, see read) and tm_st.loose
 // (see Import); an empty result leaves one padding row. The rows are read
-// through scopedRows, which strips the two leading columns. One state
+// through scopedRows, which strips the leading tm_row. One state
 // read serves "now" and existence: as an initplan and a subplan they cost
 // about a sixth of a one-hop read's server time.
 func tenantScopedRead(sql, nowPH string) string {
-	return `SELECT true, q.*
+	return `SELECT q.*
 FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
 JOIN LATERAL (SELECT greatest(` + nowPH + `::bigint, last_tx) AS now, loose_endpoints AS loose
 	FROM {s}.tenant_state WHERE tenant_id = s.t OFFSET 0) tm_st ON true
@@ -196,7 +196,7 @@ LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (` + sql + `) i WHERE s.t = $1 
 }
 
 // scopedRows reads the rows of a tenantScopedRead statement: it hides the
-// padding row of an empty result and the two leading columns, and records
+// padding row of an empty result and the leading tm_row, and records
 // whether the tenant exists.
 type scopedRows struct {
 	pgx.Rows
@@ -212,11 +212,11 @@ func (r *scopedRows) Next() bool {
 	// Any row, the padding row of an empty result too, means the tenant's
 	// state row exists.
 	r.exists = true
-	return r.Rows.RawValues()[1] != nil
+	return r.Rows.RawValues()[0] != nil
 }
 
 func (r *scopedRows) Scan(dest ...any) error {
-	r.dest = append(append(r.dest[:0], nil, nil), dest...)
+	r.dest = append(append(r.dest[:0], nil), dest...)
 	return r.Rows.Scan(r.dest...)
 }
 
@@ -1115,13 +1115,13 @@ type uuidCache struct {
 	s string
 }
 
-// raw returns the decoder of the current row, past the two leading columns
+// raw returns the decoder of the current row, past the leading tm_row
 // of tenantScopedRead.
 func (r *scopedRows) raw() rawRow {
 	if r.ids == nil {
 		r.ids = new(uuidCache)
 	}
-	return rawRow{vals: r.Rows.RawValues()[2:], fds: r.Rows.FieldDescriptions()[2:], ids: r.ids}
+	return rawRow{vals: r.Rows.RawValues()[1:], fds: r.Rows.FieldDescriptions()[1:], ids: r.ids}
 }
 
 // edge decodes an edge version from the ten columns of edgeCols at o.
