@@ -52,6 +52,7 @@ EXTRA=(-revision "$REV" -memory-limit "${TELAMENTIS_MEMORY_LIMIT:-1200MiB}" "${E
 status=0
 step() { # step NAME CMD...: run one runner, remember a failure, go on
   local name="$1"; shift
+  sync
   echo "==== $name ($(date -u +%H:%M:%SZ))"
   if ! "$@"; then
     echo "==== $name FAILED" >&2
@@ -59,12 +60,17 @@ step() { # step NAME CMD...: run one runner, remember a failure, go on
   fi
 }
 
+# The embedded runners come first and the two runs on the PostgreSQL server
+# last, back to back, so that the pair compared shares the server's state
+# and the minutes it runs in. Each runner starts after `sync`: the previous
+# one's writes (gigabytes for the embedded stores) are otherwise flushed
+# by the kernel during the next one's load, and billed to it.
 step "telamentis-embedded $SIZE" "$KGBENCH_DIR/bin/tmbench" -size "$SIZE" -data "$DATA" "${EXTRA[@]}"
+step "sqlite $SIZE" "$BENCH/run-sqlite.sh" "$SIZE"
+step "badger ceiling $SIZE" "$BENCH/run-badger.sh" "$SIZE"
 if [ -n "$PG_URL" ]; then
   step "telamentis-postgres $SIZE" "$KGBENCH_DIR/bin/tmbench" -size "$SIZE" -data "$DATA" -store "$PG_URL" "${EXTRA[@]}"
 fi
-step "sqlite $SIZE" "$BENCH/run-sqlite.sh" "$SIZE"
-step "badger ceiling $SIZE" "$BENCH/run-badger.sh" "$SIZE"
 if [ "$PG_PEER" = 1 ]; then
   step "postgres $SIZE" "$BENCH/run-pg.sh" "$SIZE"
 fi
@@ -104,5 +110,23 @@ for eng in ("telamentis-embedded", "telamentis-postgres"):
     print(f"ingest {ing.get('edge_rows_per_s', 0):,.0f} edge rows/s ({ing.get('edge_rows_per_s_incl_close', 0):,.0f} incl. close); "
           f"reopen {ing.get('reopen_s', 0):.2f} s; RSS after reopen {ing.get('rss_after_reopen_mib', 0):.0f} MiB, "
           f"after queries {ing.get('rss_after_queries_mib', 0):.0f} MiB, serving peak {ing.get('rss_peak_serving_mib', 0):.0f} MiB\n")
+# Issue #6's bars for the postgres store against the PostgreSQL peer of this
+# run: each query type within 1.5x (p50, and the peer's 1-client q/s over
+# ours), ingest at least the peer's rows/s incl. indexes.
+us, pg = load("telamentis-postgres"), peers["postgres"]
+if us and pg:
+    print(f"## telamentis-postgres ÷ postgres peer, size {size}, 1 client (bar: <= 1.5)\n")
+    print("| type | p50 ratio | q/s ratio (peer ÷ ours) | bar |")
+    print("|---|---|---|---|")
+    for t in ("lookup", "hop1", "hop2", "asat", "overlap"):
+        q = next((x for x in us["queries"] if x["type"] == t and x["clients"] == 1), None)
+        p = next((x for x in pg["queries"] if x["type"] == t and x["clients"] == 1), None)
+        if q and p and p["p50_us"] and q["qps"]:
+            r1, r2 = q["p50_us"] / p["p50_us"], p["qps"] / q["qps"]
+            print(f"| {t} | {r1:.2f} | {r2:.2f} | {'met' if max(r1, r2) <= 1.5 else 'missed'} |")
+    a, b = us["ingest"].get("total_rows_per_s", 0), pg["ingest"].get("total_rows_per_s", 0)
+    if a and b:
+        print(f"| ingest rows/s incl. indexes | {a:,.0f} ÷ {b:,.0f} = {a / b:.2f}x | | {'met' if a >= b else 'missed'} |")
+    print()
 PY
 exit "$status"
