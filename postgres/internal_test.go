@@ -8,18 +8,20 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-func TestUUIDOf(t *testing.T) {
+func TestParseID(t *testing.T) {
 	for range 100 {
 		id := uuid.New()
-		if u := uuidOf(id.String()); !u.Valid || u.Bytes != id {
-			t.Fatalf("uuidOf(%s) = %x, %v", id, u.Bytes, u.Valid)
+		if u, ok := parseID(id.String()); !ok || u != id {
+			t.Fatalf("parseID(%s) = %x, %v", id, u, ok)
 		}
 	}
-	if u := uuidOf("6e6f6465-0000-8000-8000-00000000ABCD"); !u.Valid || u.Bytes[15] != 0xcd || u.Bytes[0] != 0x6e {
-		t.Errorf("uuidOf upper case: %x", u.Bytes)
-	}
-	if u := uuidOf("short"); u.Valid {
-		t.Errorf("uuidOf of a short string is valid: %x", u.Bytes)
+	// IDs are canonical: upper case, braces, URNs and short strings are
+	// not IDs (uuid.Parse alone would accept the first three).
+	for _, s := range []string{"6e6f6465-0000-8000-8000-00000000ABCD", "{6e6f6465-0000-8000-8000-00000000abcd}",
+		"urn:uuid:6e6f6465-0000-8000-8000-00000000abcd", "6e6f646500008000800000000000abcd", "short", ""} {
+		if u, ok := parseID(s); ok {
+			t.Errorf("parseID(%q) = %x, accepted", s, u)
+		}
 	}
 }
 
