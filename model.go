@@ -189,23 +189,47 @@ func (r Ref) String() string {
 // ValidID reports whether s is a UUID in canonical lowercase form, as the
 // server writes them.
 func ValidID(s string) bool {
+	_, ok := ParseID(s)
+	return ok
+}
+
+// ParseID returns the 16 bytes of an ID in canonical form (see ValidID),
+// the form stores keep and send; ok is false for any other string, upper
+// case, braces and URNs included.
+func ParseID(s string) (id [16]byte, ok bool) {
 	if len(s) != 36 {
-		return false
+		return id, false
 	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return id, false
 			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
+			i++
+			continue
 		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return id, false
+		}
+		id[j] = hi<<4 | lo
+		j++
+		i += 2
 	}
-	return true
+	return id, true
+}
+
+// unhex is the value of a lowercase hex digit.
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 func validAlias(a string) error {

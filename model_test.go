@@ -1,6 +1,8 @@
 package telamentis
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -51,6 +53,26 @@ func TestValidID(t *testing.T) {
 	} {
 		if got := ValidID(s); got != want {
 			t.Errorf("ValidID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestParseID(t *testing.T) {
+	for range 100 {
+		var want [16]byte
+		rand.Read(want[:])
+		h := hex.EncodeToString(want[:])
+		s := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+		if got, ok := ParseID(s); !ok || got != want {
+			t.Fatalf("ParseID(%s) = %x, %v", s, got, ok)
+		}
+	}
+	// IDs are canonical: upper case, braces, URNs and short strings are
+	// not IDs (uuid.Parse alone would accept the first three).
+	for _, s := range []string{"6e6f6465-0000-8000-8000-00000000ABCD", "{6e6f6465-0000-8000-8000-00000000abcd}",
+		"urn:uuid:6e6f6465-0000-8000-8000-00000000abcd", "6e6f646500008000800000000000abcd", "short", ""} {
+		if u, ok := ParseID(s); ok {
+			t.Errorf("ParseID(%q) = %x, accepted", s, u)
 		}
 	}
 }

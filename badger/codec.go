@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"github.com/google/uuid"
+
+	"github.com/telamentis/telamentis"
 )
 
 // id16 is a node or edge ID in binary form.
@@ -35,42 +37,13 @@ func cmpID(a, b id16) int {
 
 var errBadID = errors.New("bad id")
 
-// parseID parses a canonical lowercase UUID (as checked by
-// telamentis.ValidID).
+// parseID parses a canonical lowercase UUID (telamentis.ParseID).
 func parseID(s string) (id16, error) {
-	var id id16
-	if len(s) != 36 {
-		return id, errBadID
-	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if s[i] != '-' {
-				return id, errBadID
-			}
-			i++
-			continue
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return id, errBadID
-		}
-		id[j] = hi<<4 | lo
-		j++
-		i += 2
+	id, ok := telamentis.ParseID(s)
+	if !ok {
+		return id16{}, errBadID
 	}
 	return id, nil
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 func newID() (id16, error) {

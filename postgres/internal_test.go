@@ -8,23 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-func TestParseID(t *testing.T) {
-	for range 100 {
-		id := uuid.New()
-		if u, ok := parseID(id.String()); !ok || u != id {
-			t.Fatalf("parseID(%s) = %x, %v", id, u, ok)
-		}
-	}
-	// IDs are canonical: upper case, braces, URNs and short strings are
-	// not IDs (uuid.Parse alone would accept the first three).
-	for _, s := range []string{"6e6f6465-0000-8000-8000-00000000ABCD", "{6e6f6465-0000-8000-8000-00000000abcd}",
-		"urn:uuid:6e6f6465-0000-8000-8000-00000000abcd", "6e6f646500008000800000000000abcd", "short", ""} {
-		if u, ok := parseID(s); ok {
-			t.Errorf("parseID(%q) = %x, accepted", s, u)
-		}
-	}
-}
-
 func TestRawRow(t *testing.T) {
 	id := uuid.New()
 	bin, txt := pgconn.FieldDescription{Format: pgx.BinaryFormatCode}, pgconn.FieldDescription{Format: pgx.TextFormatCode}
