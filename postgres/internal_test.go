@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -29,5 +30,49 @@ func TestRawRow(t *testing.T) {
 	}
 	if r.uuid(5); r.err == nil {
 		t.Error("a one-byte uuid decoded without an error")
+	}
+}
+
+func TestPageAppend(t *testing.T) {
+	const limit = 1000
+	var s []int
+	var caps []int
+	for i := range limit + 1 {
+		before := cap(s)
+		s = pageAppend(s, limit, i)
+		if cap(s) != before {
+			caps = append(caps, cap(s))
+		}
+	}
+	for i, v := range s {
+		if v != i {
+			t.Fatalf("s[%d] = %d", i, v)
+		}
+	}
+	// One growth for a small page, one more for the whole page.
+	if len(caps) != 2 || caps[0] < 16 || caps[1] < limit+1 {
+		t.Errorf("capacities %v, want 16 then at least %d", caps, limit+1)
+	}
+	// A page that stays small never holds room for the limit.
+	if small := pageAppend([]int(nil), limit, 1); cap(small) > 64 {
+		t.Errorf("a one-row page has capacity %d", cap(small))
+	}
+}
+
+func TestRawRowKindReusesTheLastKind(t *testing.T) {
+	txt := pgconn.FieldDescription{Format: pgx.TextFormatCode}
+	ids := new(uuidCache)
+	buf := []byte("KNOWS")
+	r := rawRow{vals: [][]byte{buf}, fds: []pgconn.FieldDescription{txt}, ids: ids}
+	a := r.kind(0)
+	copy(buf, "LIKES") // the driver reuses its buffer for the next row
+	b := r.kind(0)
+	copy(buf, "LIKES")
+	c := r.kind(0)
+	if a != "KNOWS" || b != "LIKES" || c != "LIKES" {
+		t.Errorf("kinds %q %q %q", a, b, c)
+	}
+	if unsafe.StringData(b) != unsafe.StringData(c) {
+		t.Error("an unchanged kind was decoded again")
 	}
 }
