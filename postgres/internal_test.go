@@ -61,9 +61,9 @@ func TestPageAppend(t *testing.T) {
 
 func TestRawRowKindReusesTheLastKind(t *testing.T) {
 	txt := pgconn.FieldDescription{Format: pgx.TextFormatCode}
-	ids := new(uuidCache)
+	last := new(lastDecoded)
 	buf := []byte("KNOWS")
-	r := rawRow{vals: [][]byte{buf}, fds: []pgconn.FieldDescription{txt}, ids: ids}
+	r := rawRow{vals: [][]byte{buf}, fds: []pgconn.FieldDescription{txt}, last: last}
 	a := r.kind(0)
 	copy(buf, "LIKES") // the driver reuses its buffer for the next row
 	b := r.kind(0)
