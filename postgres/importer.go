@@ -78,7 +78,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			loose = loose || !n.covers(sp)
 			continue
 		}
-		missing = append(missing, pgtype.UUID{Bytes: id, Valid: true})
+		missing = append(missing, pgUUID(id))
 	}
 	slices.SortFunc(missing, func(a, b pgtype.UUID) int { return bytes.Compare(a.Bytes[:], b.Bytes[:]) })
 	schema, err := s.schemaOf(ctx, tenant)
@@ -181,7 +181,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 						return nil, rowErr
 					}
 					i++
-					r.id, r.ts, r.te = pgtype.UUID{Bytes: ids.nodes[i-1], Valid: true}, telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
+					r.id, r.ts, r.te = pgUUID(ids.nodes[i-1]), telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
 					r.alias, r.label = pgtype.Text{String: n.Alias, Valid: n.Alias != ""}, n.Label
 					return vals, nil
 				}))
@@ -225,7 +225,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 					}
 					i++
 					id := &ids.edges[i-1]
-					r.id, r.from, r.to = pgtype.UUID{Bytes: id[0], Valid: true}, pgtype.UUID{Bytes: id[1], Valid: true}, pgtype.UUID{Bytes: id[2], Valid: true}
+					r.id, r.from, r.to = pgUUID(id[0]), pgUUID(id[1]), pgUUID(id[2])
 					r.ts, r.te = telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd)
 					r.vf, r.vt = telamentis.Micros(e.ValidFrom), telamentis.Micros(e.ValidTo)
 					r.alias, r.kind = pgtype.Text{String: e.Alias, Valid: e.Alias != ""}, e.Kind
@@ -419,6 +419,9 @@ type span struct {
 
 // covers reports whether a node visible for n is visible for all of need.
 func (n span) covers(need span) bool { return !n.gap && n.lo <= need.lo && n.hi >= need.hi }
+
+// pgUUID is a parsed ID as pgx sends it: 16 bytes, no text to parse.
+func pgUUID(id [16]byte) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // importIDs holds every ID of an Import call in binary form: each node's,
 // and each edge's own, from and to.
