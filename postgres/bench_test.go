@@ -112,6 +112,17 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+	b.Run("out-edges-nodes", func(b *testing.B) { // the standard workload's hop1
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := s.Query(ctx, "bench", telamentis.Query{Kind: telamentis.QueryEdges, IncludeNodes: true, Limit: telamentis.MaxLimit,
+				From: &telamentis.Ref{ID: ids[(i*7919)%len(ids)]}, ValidAt: vt}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("asat", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0

@@ -46,6 +46,7 @@ func TestExplain(t *testing.T) {
 		{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, Depth: 2, MinDepth: 2, Limit: 1000},
 		{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: ids[n/2]}, ValidAt: vt, Depth: 2, MinDepth: 2, Limit: 1000},
 		{Kind: telamentis.QueryPaths, Start: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, Depth: 2, MinDepth: 2, Limit: 1000, IDsOnly: true},
+		{Kind: telamentis.QueryEdges, From: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, Limit: 1000, IncludeNodes: true},
 		{Kind: telamentis.QueryEdges, From: &telamentis.Ref{ID: ids[7]}, ValidAt: vt, AsAt: time.Date(2024, 1, 1, 0, 30, 0, 0, time.UTC)},
 		{Kind: telamentis.QueryEdges, Kinds: []string{"KNOWS"}, ValidBetween: &telamentis.Interval{Start: vt, End: vt.AddDate(0, 1, 0)}, Limit: 1000},
 		{Kind: telamentis.QueryNodes, Alias: "person/7"},
