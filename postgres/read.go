@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -1253,18 +1254,7 @@ func (r *rawRow) uuid(i int) string {
 	if r.last != nil && r.last.s != "" && string(b) == string(r.last.b[:]) {
 		return r.last.s
 	}
-	const hexd = "0123456789abcdef"
-	var s [36]byte
-	j := 0
-	for k, c := range b {
-		if k == 4 || k == 6 || k == 8 || k == 10 {
-			s[j] = '-'
-			j++
-		}
-		s[j], s[j+1] = hexd[c>>4], hexd[c&15]
-		j += 2
-	}
-	id := string(s[:])
+	id := uuid.UUID(b).String() // canonical lower case, as badger's IDs
 	if r.last != nil {
 		copy(r.last.b[:], b)
 		r.last.s = id
