@@ -150,21 +150,6 @@ func (s *Store) get(ctx context.Context, tenant string, build func(schema string
 // select the same versions and a cursor can carry now. A query that returns
 // no rows answers CodeNotFound if the tenant does not exist.
 func (s *Store) read(ctx context.Context, tenant string, needNow bool, build func(schema, nowCol string, a *args) string, scan func(pgx.Rows) (int, error)) error {
-	return s.readWith(ctx, tenant, needNow, func(schema, nowCol string, a *args, _ *stateJoin) string {
-		return build(schema, nowCol, a)
-	}, scan)
-}
-
-// stateJoin is what a read adds to the tenant's state row (tm_st, see
-// tenantScopedRead): LEFT JOINs (join, after the state row's alias st)
-// and the columns they select (cols, each starting with ", "), which the
-// query reads as tm_st.<name>. Rows the statement needs once, not per
-// result row, are read there: once, in the statement's snapshot, under
-// the tenant setting.
-type stateJoin struct{ cols, join string }
-
-// readWith is read with a builder that may extend the state row.
-func (s *Store) readWith(ctx context.Context, tenant string, needNow bool, build func(schema, nowCol string, a *args, st *stateJoin) string, scan func(pgx.Rows) (int, error)) error {
 	schema, err := s.schemaOf(ctx, tenant)
 	if err != nil {
 		return err
@@ -202,13 +187,12 @@ func (s *Store) readWith(ctx context.Context, tenant string, needNow bool, build
 // (see Import); an empty result leaves one padding row. The rows are read
 // through scopedRows, which strips the leading tm_row. One state
 // read serves "now" and existence: as an initplan and a subplan they cost
-// about a sixth of a one-hop read's server time. The query may join more
-// to the state row (st, a stateJoin) to read a row once per statement.
-func tenantScopedRead(sql, nowPH string, st stateJoin) string {
+// about a sixth of a one-hop read's server time.
+func tenantScopedRead(sql, nowPH string) string {
 	return `SELECT q.*
 FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
-JOIN LATERAL (SELECT greatest(` + nowPH + `::bigint, st.last_tx) AS now, st.loose_endpoints AS loose` + st.cols + `
-	FROM {s}.tenant_state st` + st.join + ` WHERE st.tenant_id = s.t OFFSET 0) tm_st ON true
+JOIN LATERAL (SELECT greatest(` + nowPH + `::bigint, st.last_tx) AS now, st.loose_endpoints AS loose
+	FROM {s}.tenant_state st WHERE st.tenant_id = s.t OFFSET 0) tm_st ON true
 LEFT JOIN LATERAL (SELECT true AS tm_row, * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q ON true`
 }
 
@@ -237,7 +221,7 @@ func (r *scopedRows) Scan(dest ...any) error {
 	return r.Rows.Scan(r.dest...)
 }
 
-func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args, *stateJoin) string, scan func(pgx.Rows) (int, error)) (int, bool, error) {
+func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool, build func(string, string, *args) string, scan func(pgx.Rows) (int, error)) (int, bool, error) {
 	a := args{tenant}
 	nowPH := a.add(s.now().UnixMicro())
 	// Only a first page at "now" needs now; others carry their time.
@@ -245,9 +229,8 @@ func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool,
 	if needNow {
 		nowCol = "tm_st.now"
 	}
-	var st stateJoin
-	sql := build(schema, nowCol, &a, &st)
-	sql = q(schema, tenantScopedRead(sql, nowPH, st))
+	sql := build(schema, nowCol, &a)
+	sql = q(schema, tenantScopedRead(sql, nowPH))
 	if sqlHook != nil {
 		sqlHook(sql, a)
 	}
@@ -537,10 +520,10 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 	var edges []telamentis.Edge
 	var nodes []telamentis.Node // IncludeNodes
 	var now int64
-	err := s.readWith(ctx, tenant, cur, func(schema, nowCol string, a *args, st *stateJoin) string {
+	err := s.read(ctx, tenant, cur, func(schema, nowCol string, a *args) string {
 		var b strings.Builder
 		// The fixed endpoints' SQL, shared by the page's filter and
-		// withEndpoints' read of the node ("" for a free endpoint).
+		// withEndpoints' read of the nodes ("" for a free endpoint).
 		var from, to string
 		if qn.From != nil {
 			from = nodeRefSQL(qn.From, cur, t, a)
@@ -557,12 +540,12 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 		}
 		sql := pageByID("edges", edgeCols, nowCol, b.String(), cur, qn.From != nil || qn.To != nil, t, a, limit)
 		if qn.IncludeNodes {
-			sql = withEndpoints(sql, from, to, cur, t, a, st)
+			sql = withEndpoints(sql, nowCol, from, to, cur, t, a)
 		}
 		return sql
 	}, func(rows pgx.Rows) (int, error) {
 		if qn.IncludeNodes {
-			return scanWithEndpoints(rows, limit, qn.From != nil, qn.To != nil, &now, &edges, &nodes)
+			return scanWithEndpoints(rows, limit, &now, &edges, &nodes)
 		}
 		sr := rows.(*scopedRows)
 		for rows.Next() {
@@ -593,71 +576,50 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 }
 
 // withEndpoints extends an edges page statement (pageByID's: now, then
-// edgeCols, limit+1 rows) with the page's endpoint nodes
-// (Query.IncludeNodes), in the same statement. Each edge row carries the
-// versions visible at the page's time of its endpoints (nodeCols, twice:
-// from, then to; NULL when not visible). A free endpoint is joined per
-// row through nodes_pkey, after the page's LIMIT. An endpoint the query
-// fixes (From, To) is the same on every row, so it is read once, joined
-// to the tenant's state row (st), and every row repeats it. from and to
-// are the SQL of the fixed endpoints' IDs (nodeRefSQL), "" when free.
-// The rows come in no particular order; scanWithEndpoints sorts them.
+// edgeCols, limit+1 rows in ID order) with the page's endpoint nodes
+// (Query.IncludeNodes), in the same statement: first the page's rows, then
+// the node versions visible at the page's time whose IDs are among its
+// edges' endpoints, each a row of now, edgeCols and nodeCols with the
+// other part NULL. The nodes are read by one index scan for the array of
+// the endpoints' IDs, which the B-tree sorts and rids of duplicates: each
+// node comes once, in ID order. from and to are the SQL of the fixed
+// endpoints' IDs (nodeRefSQL), "" when free; a fixed endpoint is read once.
+// The row beyond the limit brings its endpoints too; scanWithEndpoints
+// drops those that no edge of the page has.
 //
-// Reading the fixed endpoint with the state row, where it was one more
-// row of a UNION ALL branch, took a one-hop statement from 173 to 153 µs
-// above the round trip (pgbench, interleaved, on the medium workload).
-func withEndpoints(page, from, to string, cur bool, t int64, a *args, st *stateJoin) string {
-	cols := func(n string) string {
-		return n + ".id, coalesce(" + n + ".alias, ''), " + n + ".label, " + n + ".props_c, " + n + ".tx_start, " + n + ".tx_end"
-	}
-	side := func(ref, f, n, key string) (string, string) {
+// Where each edge row was joined to its endpoint through nodes_pkey and the
+// fixed endpoint read with the tenant's state row, a one-hop page with its
+// nodes took 17–26 µs more (pgx, interleaved, medium).
+func withEndpoints(page, nowCol, from, to string, cur bool, t int64, a *args) string {
+	end := func(ref, col string) string {
 		if ref == "" {
-			return cols(n), "\nLEFT JOIN {s}.nodes " + n + " ON " + n + ".tenant_id = $1 AND " + n + ".id = p." + key + " AND " + visible(n+".", cur, t, a)
+			return "SELECT " + col + " FROM p"
 		}
-		st.cols += ", " + f + ".id AS " + f + "_id, coalesce(" + f + ".alias, '') AS " + f + "_alias, " + f + ".label AS " + f + "_label, " +
-			f + ".props_c AS " + f + "_props, " + f + ".tx_start AS " + f + "_txs, " + f + ".tx_end AS " + f + "_txe"
-		st.join += "\n\tLEFT JOIN {s}.nodes " + f + " ON " + f + ".tenant_id = $1 AND " + f + ".id = " + ref + " AND " + visible(f+".", cur, t, a)
-		m := "tm_st." + f
-		return m + "_id, " + m + "_alias, " + m + "_label, " + m + "_props, " + m + "_txs, " + m + "_txe", ""
+		return "SELECT " + ref
 	}
-	fromCols, fj := side(from, "tm_f", "m", "from_id")
-	toCols, tj := side(to, "tm_t", "n", "to_id")
-	return `SELECT p.*, ` + fromCols + `, ` + toCols + `
-FROM (` + page + `) p (tm_now, id, alias, from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end)` + fj + tj
+	return `WITH p AS (` + page + `)
+SELECT p.*, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint FROM p
+UNION ALL
+SELECT ` + nowCol + `, NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end
+FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = ANY(ARRAY(` + end(from, "from_id") + ` UNION ALL ` + end(to, "to_id") + `)) AND ` + visible("n.", cur, t, a)
 }
 
 // scanWithEndpoints reads the rows of a withEndpoints statement: the edges
 // (which carry now), sorted by ID, and the endpoints of the first limit of
-// them, each once, sorted by ID. fixedFrom and fixedTo tell which
-// endpoints the query fixed: every row repeats those, and only the first
-// is decoded.
-func scanWithEndpoints(rows pgx.Rows, limit int, fixedFrom, fixedTo bool, now *int64, edges *[]telamentis.Edge, nodes *[]telamentis.Node) (int, error) {
-	type endpoint struct {
-		edge string // the edge row that carried it
-		node telamentis.Node
-	}
-	var ends []endpoint
-	var fixed []telamentis.Node
+// them, sorted by ID.
+func scanWithEndpoints(rows pgx.Rows, limit int, now *int64, edges *[]telamentis.Edge, nodes *[]telamentis.Node) (int, error) {
 	sr := rows.(*scopedRows)
 	n := 0
 	for rows.Next() {
-		// now, the edge's ten columns, then twice a node's six (NULL
-		// when not visible)
+		// now, an edge's ten columns, then a node's six: one of the two
+		// NULL
 		c := sr.raw()
 		*now = c.int(0)
-		e := c.edge(1)
-		*edges = pageAppend(*edges, limit, e)
-		for _, end := range [2]struct {
-			o     int
-			fixed bool
-		}{{11, fixedFrom}, {17, fixedTo}} {
-			switch {
-			case c.null(end.o): // not visible at the page's time
-			case !end.fixed:
-				ends = append(ends, endpoint{e.ID, c.node(end.o)})
-			case n == 0:
-				fixed = append(fixed, c.node(end.o))
-			}
+		if c.null(1) {
+			*nodes = append(*nodes, c.node(11))
+		} else {
+			*edges = pageAppend(*edges, limit, c.edge(1))
 		}
 		n++
 		if c.err != nil {
@@ -667,24 +629,29 @@ func scanWithEndpoints(rows pgx.Rows, limit int, fixedFrom, fixedTo bool, now *i
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	byID := func(x, y telamentis.Edge) int { return strings.Compare(x.ID, y.ID) }
-	if !slices.IsSortedFunc(*edges, byID) { // the nested loops keep the page's order
-		slices.SortFunc(*edges, byID)
-	}
 	if len(*edges) == 0 {
+		*nodes = nil // a fixed endpoint of an empty page
 		return n, nil
 	}
-	// Only the page's own edges count: not the row beyond the limit. A
-	// fixed endpoint is an endpoint of every edge.
-	last := (*edges)[min(limit, len(*edges))-1].ID
-	out := fixed
-	for _, e := range ends {
-		if e.edge <= last {
-			out = append(out, e.node)
-		}
+	byID := func(x, y telamentis.Edge) int { return strings.Compare(x.ID, y.ID) }
+	if !slices.IsSortedFunc(*edges, byID) {
+		slices.SortFunc(*edges, byID)
 	}
-	slices.SortFunc(out, func(x, y telamentis.Node) int { return strings.Compare(x.ID, y.ID) })
-	*nodes = slices.CompactFunc(out, func(x, y telamentis.Node) bool { return x.ID == y.ID })
+	byNodeID := func(x, y telamentis.Node) int { return strings.Compare(x.ID, y.ID) }
+	if !slices.IsSortedFunc(*nodes, byNodeID) {
+		slices.SortFunc(*nodes, byNodeID)
+	}
+	if len(*edges) > limit {
+		// The endpoints of the row beyond the limit that no edge of the
+		// page has are not the page's.
+		page, extra := (*edges)[:limit], (*edges)[limit]
+		*nodes = slices.DeleteFunc(*nodes, func(nd telamentis.Node) bool {
+			if nd.ID != extra.From && nd.ID != extra.To {
+				return false
+			}
+			return !slices.ContainsFunc(page, func(e telamentis.Edge) bool { return e.From == nd.ID || e.To == nd.ID })
+		})
+	}
 	return n, nil
 }
 
@@ -758,9 +725,9 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 		// that it is visible, and it is read only when the page is empty,
 		// to tell "no neighbours" from "no such node".
 		fromID := id != "" && !loose
-		w1, startOK := "SELECT node FROM st", "EXISTS (SELECT 1 FROM st)"
+		start, startOK := "(SELECT node FROM st)", "EXISTS (SELECT 1 FROM st)" // st: at most one row
 		if fromID {
-			w1, startOK = "SELECT "+id+" AS node", "CASE WHEN v.node IS NULL THEN EXISTS ("+st+") ELSE true END"
+			start, startOK = id, "CASE WHEN v.node IS NULL THEN EXISTS ("+st+") ELSE true END"
 		}
 		// Edge filter on alias e (transaction time, valid time, kinds);
 		// the placeholders are shared by every use.
@@ -769,43 +736,44 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 		if p != nil {
 			after = " WHERE (v.depth, v.node) > (" + a.add(p.Depth) + "::int, " + a.add(p.ID) + "::uuid)"
 		}
-		// step lists the edges leaving the nodes of w in Direction: the
-		// node each leads to (nxt), the edge version's key and its row's
-		// ctid (with IDsOnly, instead, its other end and direction: all the page
-		// returns of it), nothing more, so that wide levels stay small in
-		// memory.
+		// step lists the edges leaving the nodes that w (an SQL
+		// expression: one node ID, or an array of them) names, in
+		// Direction: the node each leads to (nxt), the edge version's key
+		// and its row's ctid (with IDsOnly, instead, its other end and
+		// direction: all the page returns of it), nothing more, so that
+		// wide levels stay small in memory.
 		outRef, inRef, viaRef := "e.ctid AS tid", "e.ctid AS tid", "c.tid"
 		if qn.IDsOnly {
 			// The edge's other end (nxt is one end) and its direction:
 			// one identifier less to sort and send per row than both.
 			outRef, inRef, viaRef = "e.from_id AS oth, true AS fwd", "e.to_id AS oth, false AS fwd", "c.oth, c.fwd"
 		}
-		out := `SELECT e.to_id AS nxt, e.id, ` + outRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = w.node AND ` + ef
-		in := `SELECT e.from_id AS nxt, e.id, ` + inRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = w.node AND ` + ef
-		var step string
-		switch qn.Direction {
-		case telamentis.DirOut:
-			step = out
-		case telamentis.DirIn:
-			step = in
-		default:
-			step = out + ` UNION ALL ` + in
+		step := func(w string) string {
+			out := `SELECT e.to_id AS nxt, e.id, ` + outRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.from_id = ` + w + ` AND ` + ef
+			in := `SELECT e.from_id AS nxt, e.id, ` + inRef + ` FROM {s}.edges e WHERE e.tenant_id = $1 AND e.to_id = ` + w + ` AND ` + ef
+			switch qn.Direction {
+			case telamentis.DirOut:
+				return out
+			case telamentis.DirIn:
+				return in
+			}
+			return out + ` UNION ALL ` + in
 		}
 		var b strings.Builder
 		b.WriteString("WITH ")
 		if !fromID {
 			b.WriteString(`st AS (` + st + `),` + "\n")
 		}
-		prev := "st"
+		var prev string
 		var cands []string
 		for k := 1; k <= qn.Depth; k++ {
 			ck := "c" + strconv.Itoa(k)
 			// A level that both the next one and via read is fenced, so
-			// that it is computed once and probed node by node. One that
-			// only one of them reads (the last; one below MinDepth) is
-			// inlined there: a level below MinDepth as a fenced CTE cost
-			// hop2 (depth 2, MinDepth 2) 16 of its 231 µs above the round
-			// trip (interleaved pgbench, medium).
+			// that it is computed once. One that only one of them reads
+			// (the last; one below MinDepth) is inlined there: a level
+			// below MinDepth as a fenced CTE cost hop2 (depth 2, MinDepth
+			// 2) 16 of its 231 µs above the round trip (interleaved
+			// pgbench, medium).
 			mat := " AS ("
 			if k < qn.Depth && k >= qn.MinDepth {
 				mat = " AS MATERIALIZED ("
@@ -813,13 +781,16 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 			if k > 1 {
 				b.WriteString(",\n")
 			}
-			b.WriteString(ck + mat + "SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (")
-			if k == 1 {
-				b.WriteString(w1) // at most one row
-			} else {
-				b.WriteString("SELECT DISTINCT nxt AS node FROM " + prev)
+			// Level k > 1 leaves the previous level's nodes all at once:
+			// one index scan for the array of them, which the B-tree
+			// sorts and rids of duplicates itself. The level's DISTINCT
+			// (a sort) joined to the edges node by node cost a two-hop
+			// walk 18–20 µs more (pgx, interleaved, medium).
+			w := start
+			if k > 1 {
+				w = "ANY(ARRAY(SELECT nxt FROM " + prev + "))"
 			}
-			b.WriteString(") w CROSS JOIN LATERAL (" + step + ") x)")
+			b.WriteString(ck + mat + "SELECT " + strconv.Itoa(k) + " AS depth, x.* FROM (" + step(w) + ") x)")
 			if k >= qn.MinDepth {
 				cands = append(cands, "SELECT * FROM "+ck)
 			}

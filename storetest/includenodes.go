@@ -105,28 +105,40 @@ func (r *runner) testIncludeNodes(t *testing.T) {
 		}
 	})
 	t.Run("paging", func(t *testing.T) {
-		q := fromHub
-		q.AsAt, q.Limit = before, 2
-		pages, err := collect(t, s, tn, q)
-		if err != nil {
-			t.Fatalf("query %s: %v", qstr(q), err)
-		}
-		var edges []telamentis.Edge
-		for i, p := range pages {
-			if len(p.Edges) > 2 {
-				t.Errorf("page %d: %d edges, more than the limit 2", i, len(p.Edges))
+		// From the hub (a fixed endpoint), and over the whole tenant (free
+		// endpoints, the hub an endpoint of every edge): the row beyond a
+		// page's limit must not add its endpoints to the page's nodes.
+		for _, c := range []struct {
+			name         string
+			q            telamentis.Query
+			edges, pages int
+		}{
+			{"from hub", fromHub, 5, 3},
+			{"whole tenant", telamentis.Query{Kind: telamentis.QueryEdges, IncludeNodes: true}, 6, 3},
+		} {
+			q := c.q
+			q.AsAt, q.Limit = before, 2
+			pages, err := collect(t, s, tn, q)
+			if err != nil {
+				t.Fatalf("query %s: %v", qstr(q), err)
 			}
-			check(t, fmt.Sprintf("include_nodes page %d", i), p, before)
-			edges = append(edges, p.Edges...)
-		}
-		if len(edges) != 5 || len(pages) != 3 {
-			t.Errorf("include_nodes pages: %d edges in %d pages, want 5 in 3", len(edges), len(pages))
-		}
-		if len(pages) > 1 {
-			q2 := q
-			q2.IncludeNodes, q2.Cursor = false, pages[0].NextCursor
-			_, err := s.Query(ctx, tn, q2)
-			wantField(t, err, "a cursor of an include_nodes query presented without include_nodes", "cursor")
+			var edges []telamentis.Edge
+			for i, p := range pages {
+				if len(p.Edges) > 2 {
+					t.Errorf("%s, page %d: %d edges, more than the limit 2", c.name, i, len(p.Edges))
+				}
+				check(t, fmt.Sprintf("include_nodes %s, page %d", c.name, i), p, before)
+				edges = append(edges, p.Edges...)
+			}
+			if len(edges) != c.edges || len(pages) != c.pages {
+				t.Errorf("include_nodes %s pages: %d edges in %d pages, want %d in %d", c.name, len(edges), len(pages), c.edges, c.pages)
+			}
+			if len(pages) > 1 {
+				q2 := q
+				q2.IncludeNodes, q2.Cursor = false, pages[0].NextCursor
+				_, err := s.Query(ctx, tn, q2)
+				wantField(t, err, "a cursor of an include_nodes query presented without include_nodes", "cursor")
+			}
 		}
 	})
 	t.Run("other kinds", func(t *testing.T) {
