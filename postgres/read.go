@@ -229,8 +229,7 @@ func (s *Store) readIn(ctx context.Context, schema, tenant string, needNow bool,
 	if needNow {
 		nowCol = "tm_st.now"
 	}
-	sql := build(schema, nowCol, &a)
-	sql = q(schema, tenantScopedRead(sql, nowPH))
+	sql := q(schema, tenantScopedRead(build(schema, nowCol, &a), nowPH))
 	if sqlHook != nil {
 		sqlHook(sql, a)
 	}
@@ -600,10 +599,9 @@ func withEndpoints(page, nowCol, from, to string, cur bool, t int64, a *args) st
 		return "SELECT " + ref
 	}
 	return `WITH p AS (` + page + `)
-SELECT p.*, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint FROM p
+SELECT p.*, ` + nodeNulls + ` FROM p
 UNION ALL
-SELECT ` + nowCol + `, NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
-	n.id, coalesce(n.alias, ''), n.label, n.props_c, n.tx_start, n.tx_end
+SELECT ` + nowCol + `, ` + edgeNulls + `, ` + nodeCols + `
 FROM {s}.nodes n WHERE n.tenant_id = $1 AND n.id = ANY(ARRAY(` + end(from, "from_id") + ` UNION ALL ` + end(to, "to_id") + `)) AND ` + visible("n.", cur, t, a)
 }
 

@@ -98,8 +98,12 @@ func (s *Store) writeIn(ctx context.Context, schema, tenant string, fn func(w *w
 	return w.at, nil
 }
 
-// nodeCols are the columns of a node version, in scanNode's order.
-const nodeCols = `id, coalesce(alias, ''), label, props_c, tx_start, tx_end`
+// nodeCols are the columns of a node version, in scanNode's order;
+// nodeNulls is a row of their types without a node.
+const (
+	nodeCols  = `id, coalesce(alias, ''), label, props_c, tx_start, tx_end`
+	nodeNulls = `NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint`
+)
 
 type scanner interface{ Scan(...any) error }
 
@@ -113,8 +117,12 @@ func scanNode(r scanner) (telamentis.Node, error) {
 	return n, nil
 }
 
-// edgeCols are the columns of an edge version, in scanEdge's order.
-const edgeCols = `id, coalesce(alias, ''), from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end`
+// edgeCols are the columns of an edge version, in scanEdge's order;
+// edgeNulls is a row of their types without an edge.
+const (
+	edgeCols  = `id, coalesce(alias, ''), from_id, to_id, kind, props_c, valid_from, valid_to, tx_start, tx_end`
+	edgeNulls = `NULL::uuid, NULL::text, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint`
+)
 
 func scanEdge(r scanner) (telamentis.Edge, error) {
 	var e telamentis.Edge
