@@ -63,7 +63,6 @@ var (
 	sysTenantPrefix = []byte("s\x00t")
 	sysWrapPrefix   = []byte("s\x00w")
 	sysKeyPrefix    = []byte("s\x00k")
-	sysMetaKey      = []byte("s\x00m")
 	graphPrefixAll  = []byte("g")
 )
 

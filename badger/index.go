@@ -257,11 +257,6 @@ func newTenantState(rec telamentis.Tenant, h *dbHandle) *tenantState {
 	}
 }
 
-// readAt returns the transaction time a read at asAt (Open = now) sees.
-func (ts *tenantState) readAt(asAt int64) int64 {
-	return min(asAt, ts.visible.Load())
-}
-
 // internBytes returns the interned string equal to b (no allocation when
 // it is known).
 func (ts *tenantState) internBytes(b []byte) string {

@@ -40,12 +40,6 @@ var fingerprints = func() []string {
 	return out
 }()
 
-// prompt is one request's prompt.
-type prompt struct {
-	nonce string
-	req   telamentis.LLMRequest
-}
-
 // newNonce returns the per-request boundary token.
 func newNonce() string {
 	var b [12]byte

@@ -36,7 +36,7 @@ func testQuickstart(t *testing.T, o envOptions) {
 	t1 := first.Edge.TxStart
 
 	// Fact 2: she left Acme at the start of 2024 and works at Globex since.
-	r = e.must(200, "POST", "/v1/graph/acme/edges/"+first.Edge.ID+"/invalidate", w, map[string]any{"at": "2024-01-01T00:00:00Z"})
+	e.must(200, "POST", "/v1/graph/acme/edges/"+first.Edge.ID+"/invalidate", w, map[string]any{"at": "2024-01-01T00:00:00Z"})
 	e.must(201, "POST", "/v1/graph/acme/edges", w, map[string]any{
 		"alias": "alice-job-2", "from": map[string]string{"alias": "alice"}, "to": map[string]string{"alias": "globex"},
 		"kind": "WORKS_AT", "valid_from": "2024-01-01T00:00:00Z"})

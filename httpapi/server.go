@@ -569,22 +569,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, `{"status":"ok"}`+"\n")
 }
 
-// Pinger is an optional Store ability used by /readyz.
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	var err error
-	if p, ok := s.store.(Pinger); ok {
-		err = p.Ping(ctx)
-	} else {
-		_, err = s.store.GetTenant(ctx, "readyz-probe")
-		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
-			err = nil
-		}
+	_, err := s.store.GetTenant(ctx, "readyz-probe")
+	if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
+		err = nil
 	}
 	if err != nil {
 		id := telamentis.RequestIDFromContext(r.Context())

@@ -10,12 +10,6 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-const (
-	tenantPattern = `^[a-z0-9][a-z0-9_-]{1,62}$`
-	uuidPattern   = `^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`
-	keyIDPattern  = `^[A-Za-z0-9-]{1,64}$`
-)
-
 // TenantParam is the {tenant} path parameter.
 type TenantParam struct {
 	Tenant string `path:"tenant" pattern:"^[a-z0-9][a-z0-9_-]{1,62}$" maxLength:"63" doc:"Tenant id; must be the credential's own tenant."`

@@ -16,6 +16,7 @@
 # the shared bench folder is $KGBENCH_SHARED (default ../shared/bench).
 # Exits non-zero if any runner fails or any query returns a wrong row count.
 set -euo pipefail
+export GOTOOLCHAIN=go1.26.10 # the Go release every build uses (see Makefile)
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SIZE="${1:-small}"

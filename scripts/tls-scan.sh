@@ -16,6 +16,7 @@
 # sslscan is installed with apt-get when missing (Debian/Ubuntu). See
 # docs/security/transport.md.
 set -euo pipefail
+export GOTOOLCHAIN=go1.26.10 # the Go release every build uses (see Makefile)
 
 tool=${TLS_SCAN_TOOL:-sslscan}
 target=${1:-}

@@ -263,10 +263,6 @@ func (r *runner) testQueries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		type ev struct {
-			op telamentis.ChangeOp
-			at time.Time
-		}
 		q := func(since, until time.Time) []string {
 			p := all(t, s, ct, telamentis.Query{Kind: telamentis.QueryChanges, Since: since, Until: until})
 			var out []string

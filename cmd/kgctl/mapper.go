@@ -31,7 +31,6 @@ type CSVMapping struct {
 	DateFormat  string
 	Timezone    string
 	parser      *dateParser
-	idx         map[string]int
 	propsIdx    []int
 	propsNames  []string
 	openValues  map[string]bool
