@@ -348,7 +348,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	}
 	addr, err := srv.Listen()
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: %w", listenError("listen", cfg.Listen, err))
 	}
 	logger.Info("pipeline", slog.String("version", version), slog.Any("steps", chain.Steps()))
 	if ready != nil {
