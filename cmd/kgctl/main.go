@@ -15,6 +15,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/client"
 )
@@ -40,10 +42,10 @@ func main() {
 	os.Exit(code)
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one too, and a script that runs kgctl with
+// </dev/null must not be asked questions.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // IOStreams are the process's standard streams.
 type IOStreams struct {
