@@ -23,6 +23,11 @@ func newDateParser(format string, loc *time.Location) (*dateParser, error) {
 	if format == "" {
 		format = "%Y-%m-%dT%H:%M:%S%z"
 	}
+	if !strings.Contains(format, "%") {
+		// A format without a directive matches one fixed string only: most
+		// likely a Go layout such as 2006-01-02, which would fail every row.
+		return nil, fmt.Errorf("date format %q has no %% directive: it is strftime-style, e.g. %%Y-%%m-%%d for 2024-01-31 (not a Go layout like 2006-01-02)", format)
+	}
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
 			continue
