@@ -8,13 +8,22 @@ import (
 
 // kgctlOffline runs kgctl in process against an endpoint where nothing
 // listens, with a key set: a command that gets as far as a request fails
-// with "cannot reach", so a usage error proves that none was sent.
+// with "cannot reach", so any other error proves that none was sent.
 func kgctlOffline(t testing.TB, args ...string) result {
+	t.Helper()
+	return kgctlOfflineEnv(t, env{"TELAMENTIS_API_KEY": newToken()}, args...)
+}
+
+// kgctlOfflineEnv is kgctlOffline with the environment e (and no key
+// unless e sets one).
+func kgctlOfflineEnv(t testing.TB, e env, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	home := t.TempDir()
-	vars := map[string]string{"HOME": home, "XDG_CONFIG_HOME": home,
-		"TELAMENTIS_ENDPOINT": "http://127.0.0.1:1", "TELAMENTIS_API_KEY": newToken()}
+	vars := map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "TELAMENTIS_ENDPOINT": "http://127.0.0.1:1"}
+	for k, v := range e {
+		vars[k] = v
+	}
 	code := Main(t.Context(), args, func(k string) string { return vars[k] },
 		&IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errb})
 	return result{out.String(), errb.String(), code}

@@ -321,7 +321,7 @@ func newHealthCmd(f *Factory) *cobra.Command {
 }
 
 func healthRun(ctx context.Context, f *Factory, o *HealthOptions) error {
-	cli, err := f.Client()
+	cli, err := f.anyClient()
 	if err != nil {
 		return err
 	}
