@@ -160,13 +160,17 @@ func newRootCmd(f *Factory) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	if f.IO != nil {
+		root.SetOut(f.IO.Out)
+		root.SetErr(f.IO.ErrOut)
+	}
 	f.bindGlobalFlags(root)
 	root.AddCommand(
 		newTenantCmd(f), newKeyCmd(f), newIngestCmd(f), newExportCmd(f), newQueryCmd(f), newGetCmd(f),
 		newAuditCmd(f), newHealthCmd(f), newVersionCmd(f), newBackupCmd(f), newRestoreCmd(f), newConfigCmd(f),
 		newWhoamiCmd(f), newExtractCmd(f),
 	)
+	addCompletion(root)
 	// Unknown subcommands and missing arguments are usage errors.
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
