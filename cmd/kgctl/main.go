@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -91,7 +93,7 @@ func exitCode(err error) int {
 func errorLine(err error) string {
 	var pe *client.ProblemError
 	if errors.As(err, &pe) {
-		return "kgctl: " + cell(pe.Error())
+		return "kgctl: " + cell(problemLine(pe))
 	}
 	var te *telamentis.Error
 	if errors.As(err, &te) {
@@ -106,6 +108,53 @@ func errorLine(err error) string {
 	}
 	return "kgctl: " + cell(err.Error())
 }
+
+// problemLine renders a server problem: the detail (or title), the field
+// errors, the retry time, then the status, the problem type and the
+// request id. The type is the API's own spelling (not-found,
+// rate-limited: the last segment of the problem type URI), not the Go
+// domain code (not_found), so that what kgctl prints is what the API docs
+// and a curl user see.
+func problemLine(pe *client.ProblemError) string {
+	var b strings.Builder
+	msg := pe.Detail
+	if msg == "" {
+		msg = pe.Title
+	}
+	if msg == "" {
+		msg = http.StatusText(pe.Status)
+	}
+	b.WriteString(msg)
+	for _, f := range pe.Fields {
+		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
+	}
+	if pe.RetryAfter > 0 {
+		fmt.Fprintf(&b, "; retry after %s", pe.RetryAfter)
+	}
+	fmt.Fprintf(&b, " (%d %s", pe.Status, problemType(pe))
+	if pe.RequestID != "" {
+		fmt.Fprintf(&b, ", request id %s", pe.RequestID)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// problemType is the API's name of a problem: the last segment of its
+// type URI, or — for an answer that was no problem document (a proxy's
+// error page) — the domain code spelt the API's way.
+func problemType(pe *client.ProblemError) string {
+	if t, ok := strings.CutPrefix(pe.Type, httpProblemBase); ok && t != "" && !strings.ContainsAny(t, "/?#") {
+		return t
+	}
+	if pe.Code() == telamentis.CodeQuota {
+		return "quota-exceeded"
+	}
+	return strings.ReplaceAll(string(pe.Code()), "_", "-")
+}
+
+// httpProblemBase is the prefix of the API's problem type URIs
+// (httpapi.ProblemBase; kgctl speaks only through the client package).
+const httpProblemBase = "https://telamentis.dev/problems/"
 
 // Main runs kgctl with args and returns the exit code. Tests call it with
 // their own environment and streams.
