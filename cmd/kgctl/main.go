@@ -39,7 +39,8 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	code := Main(ctx, os.Args[1:], os.Getenv, &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		StdinTTY: isTerminal(os.Stdin), StderrTTY: isTerminal(os.Stderr)})
+		StdinTTY: isTerminal(os.Stdin), StdoutTTY: isTerminal(os.Stdout), StderrTTY: isTerminal(os.Stderr),
+		Width: terminalWidth(os.Stdout)})
 	stop()
 	os.Exit(code)
 }
@@ -49,13 +50,30 @@ func main() {
 // </dev/null must not be asked questions.
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
+// terminalWidth returns the columns of the terminal f, or 0 when f is no
+// terminal.
+func terminalWidth(f *os.File) int {
+	if !isTerminal(f) {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
 // IOStreams are the process's standard streams.
 type IOStreams struct {
 	In        io.Reader
 	Out       io.Writer
 	ErrOut    io.Writer
 	StdinTTY  bool
+	StdoutTTY bool
 	StderrTTY bool
+	// Width is the terminal's width in columns when Out is a terminal
+	// (tables are fitted to it), else 0.
+	Width int
 }
 
 // usageError is a mistake in flags or arguments (exit 2).
