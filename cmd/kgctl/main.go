@@ -223,7 +223,8 @@ func newRootCmd(f *Factory) *cobra.Command {
 		Short: "Command-line client of a TelaMentis server",
 		Long: "kgctl manages a TelaMentis server over its REST API: tenants, API keys, ingest, export,\n" +
 			"queries, audit and encrypted backups. Data goes to stdout, messages to stderr.\n" +
-			"Exit codes: 0 ok, 1 server or other error, 2 usage, 3 auth, 4 not found, 5 invalid/conflict.",
+			"Exit codes: 0 ok, 1 server or other error, 2 usage, 3 auth (or no key set), 4 not found,\n" +
+			"5 invalid/conflict (also ingest rows rejected beyond --max-errors). Completion: kgctl completion --help.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
