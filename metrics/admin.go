@@ -13,7 +13,7 @@ import (
 
 // AdminConfig configures the admin listener's handler.
 type AdminConfig struct {
-	// Addr is where the admin listener binds; default 127.0.0.1:9090.
+	// Addr is where the admin listener binds; default 127.0.0.1:8079.
 	// Any address other than loopback requires Token.
 	Addr string
 	// Token, when set, must be presented as "Authorization: Bearer <token>"
@@ -32,7 +32,7 @@ type AdminConfig struct {
 const minTokenLen = 32
 
 // AdminDefaults returns a loopback admin config with pprof on.
-func AdminDefaults() AdminConfig { return AdminConfig{Addr: "127.0.0.1:9090", Pprof: true} }
+func AdminDefaults() AdminConfig { return AdminConfig{Addr: "127.0.0.1:8079", Pprof: true} }
 
 // Validate refuses a non-loopback admin address without a token, and a
 // token shorter than 32 bytes.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // benchData is the kgbench medium workload (/work/shared/bench/run-gen.sh
@@ -121,4 +122,32 @@ func atoi64(s string, rest *string) int64 {
 	}
 	*rest = s[i:]
 	return n
+}
+
+// BenchmarkDateParser parses one date per iteration in the formats of the
+// workload and of the docs' examples.
+func BenchmarkDateParser(b *testing.B) {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, format, value string }{
+		{"kgbench", "%Y-%m-%d %H:%M:%S%z", "2018-01-24 13:16:12+00"},
+		{"fraction", "%Y-%m-%dT%H:%M:%S.%f%z", "2024-01-02T03:04:05.123456+05:30"},
+		{"local12h", "%d %b %Y %I:%M %p", "01 Feb 2024 12:15 PM"},
+		{"unix", "%s", "1700000000"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			p, err := newDateParser(c.format, paris)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Parse(c.value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

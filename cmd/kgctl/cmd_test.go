@@ -206,9 +206,9 @@ func TestErrors(t *testing.T) {
 		{"missing arg", admin(), []string{"tenant", "describe"}, exitUsage, "accepts 1 arg"},
 		{"zoneless time", ta, []string{"query", "edges", "--valid-at", "2024-01-01T00:00:00"}, exitUsage, "zone"},
 		{"bad output", ta, []string{"query", "nodes", "-o", "xml"}, exitUsage, "output"},
-		{"unauthenticated", keyEnv(t, newToken()), []string{"whoami"}, exitAuth, "request id"},
-		{"forbidden", ta, []string{"tenant", "list"}, exitAuth, "request id"},
-		{"not found", ta, []string{"get", "node", "nobody"}, exitNotFound, "request id"},
+		{"unauthenticated", keyEnv(t, newToken()), []string{"whoami"}, exitAuth, "(401 unauthenticated, request id"},
+		{"forbidden", ta, []string{"tenant", "list"}, exitAuth, "(403 forbidden, request id"},
+		{"not found", ta, []string{"get", "node", "nobody"}, exitNotFound, "(404 not-found, request id"}, // the API's spelling
 		{"invalid", ta, []string{"query", "paths", "--start", "x", "--depth", "9"}, exitUsage, "depth"},
 		{"admin without tenant", admin(), []string{"query", "nodes"}, exitUsage, "--tenant"},
 		{"no server", env{"TELAMENTIS_ENDPOINT": "http://127.0.0.1:1", "TELAMENTIS_API_KEY": newToken()}, []string{"whoami"}, exitError, "cannot reach"},

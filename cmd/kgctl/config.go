@@ -259,8 +259,27 @@ func readKeyFile(path string) (telamentis.Secret, error) {
 	return telamentis.NewSecret(k), nil
 }
 
-// Client returns the API client.
+// Client returns the API client for commands that need a credential.
+// Without an API key configured it sends nothing and says where to set
+// one, instead of letting the server answer a bare 401.
 func (f *Factory) Client() (*client.Client, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if c.APIKey.IsZero() {
+		path, _ := f.configPath()
+		return nil, telamentis.Errorf(telamentis.CodeUnauthenticated,
+			"no API key is set: put the key in a file only you can read (chmod 600) and name it with "+
+				"TELAMENTIS_API_KEY_FILE, --api-key-file or api_key_file in %s, or set TELAMENTIS_API_KEY; "+
+				"kgctl config view shows what is set", orDash(path))
+	}
+	return f.anyClient()
+}
+
+// anyClient returns the API client, with or without a credential (health
+// needs none).
+func (f *Factory) anyClient() (*client.Client, error) {
 	if f.cli != nil {
 		return f.cli, nil
 	}

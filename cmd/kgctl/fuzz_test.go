@@ -67,6 +67,8 @@ func TestDateParser(t *testing.T) {
 		{"%Y-%m-%d", "2024-01-01 ", time.UTC, ""},
 		{"%Y-%m-%d", "2024-1-1", time.UTC, "2024-01-01T00:00:00Z"},
 		{"%H:%M", "24:00", time.UTC, ""},
+		{"%%F %s", "%F 0", nil, "1970-01-01T00:00:00Z"}, // a literal %F is not %Y-%m-%d
+		{"%Y-%m-%dT%H:%M%z", "2024-03-01T00:30+05:30", nil, "2024-02-29T19:00:00Z"},
 	}
 	for _, c := range cases {
 		p, err := newDateParser(c.format, c.loc)

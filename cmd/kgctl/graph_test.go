@@ -39,12 +39,13 @@ func seed(t testing.TB, e env) {
 		"acme,Acme,Org,\n"+
 		"globex,Globex,Org,\n"+
 		"broken,Broken,9bad,\n")
+	// A rejected row makes the exit code 5 (the good rows are committed).
 	r := kgctl(t, e, "", "ingest", "csv", "--type", "node", "--file", nodes, "--id-col", "id", "--label-col", "kind", "--props-cols", "name,city", "-o", "json")
-	must(t, r, "ingest nodes")
 	var sum ingestTotals
 	json.Unmarshal([]byte(r.out), &sum)
-	if sum.Created != 4 || sum.Rejected != 1 || sum.Rows != 5 || !strings.Contains(r.err, "people.csv:6: label") {
-		t.Fatalf("ingest nodes: %+v %q", sum, r.err)
+	if r.code != exitInvalid || sum.Created != 4 || sum.Rejected != 1 || sum.Rows != 5 ||
+		!strings.Contains(r.err, "people.csv:6: label") || !strings.Contains(r.err, "--max-errors 0") {
+		t.Fatalf("ingest nodes: exit %d %+v %q", r.code, sum, r.err)
 	}
 	// Relationships: local dates in Paris time, tab-separated, no header.
 	rels := writeFile(t, "jobs.tsv", ""+
@@ -54,9 +55,9 @@ func seed(t testing.TB, e env) {
 		"k1\talice\tbob\tKNOWS\t01/01/2020 00:00\t\n"+
 		"bad\talice\tnobody\tKNOWS\t01/01/2020 00:00\t\n"+
 		"bad2\talice\tbob\tKNOWS\t31/02/2020 00:00\t\n")
-	args := []string{"ingest", "csv", "--type", "relationship", "--file", rels, "--header=false", "--delimiter", `\t`,
+	args := []string{"ingest", "csv", "--type", "edge", "--file", rels, "--header=false", "--delimiter", `\t`,
 		"--id-col", "0", "--from-col", "1", "--to-col", "2", "--rel-type-col", "3", "--valid-from-col", "4", "--valid-to-col", "5",
-		"--date-format", "%d/%m/%Y %H:%M", "--open-value", "never", "-o", "json"}
+		"--date-format", "%d/%m/%Y %H:%M", "--open-value", "never", "--max-errors", "2", "-o", "json"}
 	if r := kgctl(t, e, "", args...); r.code != exitUsage || !strings.Contains(r.err, "--timezone") {
 		t.Fatalf("zoneless dates without --timezone: exit %d %q", r.code, r.err)
 	}
@@ -65,6 +66,12 @@ func seed(t testing.TB, e env) {
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 4 || sum.Rejected != 2 || !strings.Contains(r.err, "jobs.tsv:5: edge.to") || !strings.Contains(r.err, "jobs.tsv:6: 4: date") {
 		t.Fatalf("ingest relationships: %+v %q", sum, r.err)
+	}
+	// The same two rejected rows against --max-errors 1: exit 5.
+	r = kgctl(t, e, "", append(args, "--timezone", "Europe/Paris", "--max-errors", "1")...)
+	json.Unmarshal([]byte(r.out), &sum)
+	if r.code != exitInvalid || sum.Rejected != 2 || sum.Unchanged != 4 {
+		t.Fatalf("two rejected rows over --max-errors 1: exit %d %+v %q", r.code, sum, r.err)
 	}
 }
 
@@ -213,7 +220,7 @@ func TestExportImportJSONL(t *testing.T) {
 	// Plain ingest lines too, and bad lines by number.
 	lines := writeFile(t, "in.jsonl", `{"node":{"alias":"x","label":"Thing"}}`+"\n\n"+`{"node":{"alias":"y","label":"no good"}}`+"\nnot json\n"+
 		`{"edge":{"from":{"alias":"x"},"to":{"alias":"alice"},"kind":"KNOWS"}}`+"\n")
-	r = run(t, b, "ingest", "jsonl", "--file", lines, "-o", "json")
+	r = run(t, b, "ingest", "jsonl", "--file", lines, "--max-errors", "2", "-o", "json")
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 2 || sum.Rejected != 2 || !strings.Contains(r.err, "in.jsonl:3: node.label") || !strings.Contains(r.err, "in.jsonl:4: not a JSON object") {
 		t.Fatalf("jsonl: %+v %q", sum, r.err)
@@ -606,7 +613,7 @@ func TestIngestParallelKeepsOrder(t *testing.T) {
 	rels := writeFile(t, "rels.csv", "id,from,to\n"+
 		"r1,n0s,n1ns\nr2,n0s,missing-1\nr3,n1ns,n2ns\nr4,missing-2,n2ns\nr5,n2ns,n3ns\n")
 	r = run(t, e, "ingest", "csv", "--type", "relationship", "--file", rels, "--id-col", "id", "--from-col", "from", "--to-col", "to",
-		"--rel-type-val", "NEXT", "--parallel", "3", "--max-request-time", "1ns", "-o", "json")
+		"--rel-type-val", "NEXT", "--parallel", "3", "--max-request-time", "1ns", "--max-errors", "2", "-o", "json")
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 3 || sum.Rejected != 2 || !strings.Contains(r.err, "rels.csv:3: edge.to") || !strings.Contains(r.err, "rels.csv:5: edge.from") {
 		t.Fatalf("parallel rejections: %+v %q", sum, r.err)
@@ -631,7 +638,7 @@ func TestIngestSplitsLongStreams(t *testing.T) {
 	}
 	b.WriteString(`{"edge":{"from":{"alias":"n0s"},"to":{"alias":"nowhere"},"kind":"NEXT"}}` + "\n")
 	f := writeFile(t, "chain.jsonl", b.String())
-	r := run(t, e, "ingest", "jsonl", "--file", f, "--batch-size", "3", "--max-request-time", "1ns", "-o", "json")
+	r := run(t, e, "ingest", "jsonl", "--file", f, "--batch-size", "3", "--max-request-time", "1ns", "--max-errors", "1", "-o", "json")
 	var sum ingestTotals
 	json.Unmarshal([]byte(r.out), &sum)
 	if sum.Created != 79 || sum.Rejected != 1 || sum.Batches < 20 || !strings.Contains(r.err, "chain.jsonl:80: edge.to") {

@@ -30,6 +30,8 @@ type IngestOptions struct {
 	Header    bool
 	Mapping   CSVMapping
 	Strict    bool
+	// MaxErrors is how many rejected rows still let ingest exit 0.
+	MaxErrors int
 	BatchSize int
 	// Progress forces progress output on (true) or off (false); nil =
 	// a bar when stderr is a terminal, periodic lines otherwise.
@@ -57,16 +59,17 @@ type ingestTotals struct {
 }
 
 func newIngestCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "ingest", Short: "Stream nodes and relationships into a tenant (CSV or NDJSON)"}
+	cmd := &cobra.Command{Use: "ingest", Short: "Stream nodes and edges into a tenant (CSV or NDJSON)"}
 	var o IngestOptions
 	csvCmd := &cobra.Command{
 		Use:   "csv",
 		Short: "Ingest CSV files with a column mapping",
-		Long: "Each row becomes a node (--type node) or a relationship (--type relationship). Columns are named\n" +
-			"by header name or 0-based index. Nodes and relationships are keyed by --id-col (their alias):\n" +
-			"ingesting a row again updates it. Relationship endpoints are node aliases. Dates are RFC 3339\n" +
+		Long: "Each row becomes a node (--type node) or an edge (--type edge; relationship is the same). Columns\n" +
+			"are named by header name or 0-based index. Nodes and edges are keyed by --id-col (their alias):\n" +
+			"ingesting a row again updates it. Edge endpoints are node aliases. Dates are RFC 3339\n" +
 			"unless --date-format (strftime: %Y-%m-%d %H:%M:%S%z …); dates without a zone need --timezone.\n" +
-			"Bad rows are reported with file and line; the rest carries on unless --strict.",
+			"Bad rows are reported with file and line; the rest carries on unless --strict. Rejected rows\n" +
+			"make kgctl exit 5 after the rest is committed, unless --max-errors allows that many.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Format = "csv"
@@ -75,7 +78,7 @@ func newIngestCmd(f *Factory) *cobra.Command {
 	}
 	fl := csvCmd.Flags()
 	m := &o.Mapping
-	fl.StringVar(&m.Type, "type", "node", "node or relationship")
+	fl.StringVar(&m.Type, "type", "node", "node or edge (relationship is the same as edge)")
 	fl.StringVar(&o.Delimiter, "delimiter", ",", `field delimiter (one character; "\t" for tab)`)
 	fl.BoolVar(&o.Header, "header", true, "the first row is a header")
 	fl.StringVar(&m.IDCol, "id-col", "", "column with the node/edge alias (its key)")
@@ -85,8 +88,8 @@ func newIngestCmd(f *Factory) *cobra.Command {
 	fl.StringVar(&m.PropsJSON, "props-json-col", "", "column holding a JSON object of props")
 	fl.StringVar(&m.FromCol, "from-col", "", "column with the source node alias")
 	fl.StringVar(&m.ToCol, "to-col", "", "column with the target node alias")
-	fl.StringVar(&m.RelTypeVal, "rel-type-val", "", "kind of every relationship")
-	fl.StringVar(&m.RelTypeCol, "rel-type-col", "", "column with the relationship kind")
+	fl.StringVar(&m.RelTypeVal, "rel-type-val", "", "kind of every edge")
+	fl.StringVar(&m.RelTypeCol, "rel-type-col", "", "column with the edge kind")
 	fl.StringVar(&m.ValidFrom, "valid-from-col", "", "column with the start of valid time")
 	fl.StringVar(&m.ValidTo, "valid-to-col", "", "column with the end of valid time (empty = still true)")
 	fl.StringArrayVar(&m.OpenValues, "open-value", nil, "a valid-to value meaning 'still true' (e.g. 9999-12-31)")
@@ -105,6 +108,7 @@ func newIngestCmd(f *Factory) *cobra.Command {
 	for _, c := range []*cobra.Command{csvCmd, jsonlCmd} {
 		c.Flags().StringArrayVar(&o.Files, "file", nil, "input file (repeatable; - = stdin)")
 		c.Flags().BoolVar(&o.Strict, "strict", false, "stop at the first bad row and exit 5")
+		c.Flags().IntVar(&o.MaxErrors, "max-errors", 0, "rejected rows that still exit 0 (more exit 5; the good rows are committed either way)")
 		c.Flags().IntVar(&o.BatchSize, "batch-size", 5000, "rows per atomic server batch (1-10000)")
 		c.Flags().DurationVar(&o.Interval, "progress-interval", 0, "progress update interval (default 250ms on a terminal, 5s otherwise)")
 		_ = c.Flags().MarkHidden("progress-interval")
@@ -138,6 +142,12 @@ func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 	if o.BatchSize < 1 || o.BatchSize > 10000 {
 		return usagef("--batch-size: must be 1 to 10000")
 	}
+	if o.MaxErrors < 0 {
+		return usagef("--max-errors: must not be negative")
+	}
+	if o.Strict && o.MaxErrors > 0 {
+		return usagef("--strict stops at the first bad row: it does not go with --max-errors")
+	}
 	var comma rune
 	if o.Format == "csv" {
 		var err error
@@ -146,6 +156,12 @@ func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 		}
 		// Check the mapping before anything is sent (header-independent
 		// parts; column names are checked per file).
+		if err := o.Mapping.checkType(); err != nil {
+			return err
+		}
+		if _, err := newDateParser(o.Mapping.DateFormat, nil); err != nil {
+			return usagef("--date-format: %v", err)
+		}
 		if !o.Header {
 			m := o.Mapping
 			if _, err := m.compile(nil); err != nil {
@@ -209,6 +225,10 @@ func ingestRun(ctx context.Context, f *Factory, o *IngestOptions) error {
 		return &silentError{code: exitError}
 	}
 	if o.Strict && tot.Rejected > 0 {
+		return &silentError{code: exitInvalid}
+	}
+	if tot.Rejected > o.MaxErrors {
+		fmt.Fprintf(f.IO.ErrOut, "kgctl: %d rejected row(s), more than --max-errors %d allows; the other rows were committed\n", tot.Rejected, o.MaxErrors)
 		return &silentError{code: exitInvalid}
 	}
 	return nil

@@ -10,11 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/client"
 )
@@ -35,14 +39,28 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	code := Main(ctx, os.Args[1:], os.Getenv, &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-		StdinTTY: isTerminal(os.Stdin), StderrTTY: isTerminal(os.Stderr)})
+		StdinTTY: isTerminal(os.Stdin), StdoutTTY: isTerminal(os.Stdout), StderrTTY: isTerminal(os.Stderr),
+		Width: terminalWidth(os.Stdout)})
 	stop()
 	os.Exit(code)
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// isTerminal reports whether f is a terminal. A character device is not
+// enough: /dev/null is one too, and a script that runs kgctl with
+// </dev/null must not be asked questions.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// terminalWidth returns the columns of the terminal f, or 0 when f is no
+// terminal.
+func terminalWidth(f *os.File) int {
+	if !isTerminal(f) {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
 }
 
 // IOStreams are the process's standard streams.
@@ -51,7 +69,11 @@ type IOStreams struct {
 	Out       io.Writer
 	ErrOut    io.Writer
 	StdinTTY  bool
+	StdoutTTY bool
 	StderrTTY bool
+	// Width is the terminal's width in columns when Out is a terminal
+	// (tables are fitted to it), else 0.
+	Width int
 }
 
 // usageError is a mistake in flags or arguments (exit 2).
@@ -89,7 +111,7 @@ func exitCode(err error) int {
 func errorLine(err error) string {
 	var pe *client.ProblemError
 	if errors.As(err, &pe) {
-		return "kgctl: " + cell(pe.Error())
+		return "kgctl: " + cell(problemLine(pe))
 	}
 	var te *telamentis.Error
 	if errors.As(err, &te) {
@@ -104,6 +126,53 @@ func errorLine(err error) string {
 	}
 	return "kgctl: " + cell(err.Error())
 }
+
+// problemLine renders a server problem: the detail (or title), the field
+// errors, the retry time, then the status, the problem type and the
+// request id. The type is the API's own spelling (not-found,
+// rate-limited: the last segment of the problem type URI), not the Go
+// domain code (not_found), so that what kgctl prints is what the API docs
+// and a curl user see.
+func problemLine(pe *client.ProblemError) string {
+	var b strings.Builder
+	msg := pe.Detail
+	if msg == "" {
+		msg = pe.Title
+	}
+	if msg == "" {
+		msg = http.StatusText(pe.Status)
+	}
+	b.WriteString(msg)
+	for _, f := range pe.Fields {
+		fmt.Fprintf(&b, "; %s: %s", f.Field, f.Message)
+	}
+	if pe.RetryAfter > 0 {
+		fmt.Fprintf(&b, "; retry after %s", pe.RetryAfter)
+	}
+	fmt.Fprintf(&b, " (%d %s", pe.Status, problemType(pe))
+	if pe.RequestID != "" {
+		fmt.Fprintf(&b, ", request id %s", pe.RequestID)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// problemType is the API's name of a problem: the last segment of its
+// type URI, or — for an answer that was no problem document (a proxy's
+// error page) — the domain code spelt the API's way.
+func problemType(pe *client.ProblemError) string {
+	if t, ok := strings.CutPrefix(pe.Type, httpProblemBase); ok && t != "" && !strings.ContainsAny(t, "/?#") {
+		return t
+	}
+	if pe.Code() == telamentis.CodeQuota {
+		return "quota-exceeded"
+	}
+	return strings.ReplaceAll(string(pe.Code()), "_", "-")
+}
+
+// httpProblemBase is the prefix of the API's problem type URIs
+// (httpapi.ProblemBase; kgctl speaks only through the client package).
+const httpProblemBase = "https://telamentis.dev/problems/"
 
 // Main runs kgctl with args and returns the exit code. Tests call it with
 // their own environment and streams.
@@ -154,17 +223,22 @@ func newRootCmd(f *Factory) *cobra.Command {
 		Short: "Command-line client of a TelaMentis server",
 		Long: "kgctl manages a TelaMentis server over its REST API: tenants, API keys, ingest, export,\n" +
 			"queries, audit and encrypted backups. Data goes to stdout, messages to stderr.\n" +
-			"Exit codes: 0 ok, 1 server or other error, 2 usage, 3 auth, 4 not found, 5 invalid/conflict.",
+			"Exit codes: 0 ok, 1 server or other error, 2 usage, 3 auth (or no key set), 4 not found,\n" +
+			"5 invalid/conflict (also ingest rows rejected beyond --max-errors). Completion: kgctl completion --help.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	if f.IO != nil {
+		root.SetOut(f.IO.Out)
+		root.SetErr(f.IO.ErrOut)
+	}
 	f.bindGlobalFlags(root)
 	root.AddCommand(
 		newTenantCmd(f), newKeyCmd(f), newIngestCmd(f), newExportCmd(f), newQueryCmd(f), newGetCmd(f),
 		newAuditCmd(f), newHealthCmd(f), newVersionCmd(f), newBackupCmd(f), newRestoreCmd(f), newConfigCmd(f),
 		newWhoamiCmd(f), newExtractCmd(f),
 	)
+	addCompletion(root)
 	// Unknown subcommands and missing arguments are usage errors.
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

@@ -11,11 +11,11 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-// CSVMapping maps CSV columns to nodes or relationships, with the flags of
-// the original kgctl. Columns are named by header name or, without a
-// header (or when no header cell has that name), by 0-based index.
+// CSVMapping maps CSV columns to nodes or edges, with the flags of the
+// original kgctl. Columns are named by header name or, without a header
+// (or when no header cell has that name), by 0-based index.
 type CSVMapping struct {
-	Type        string // node or relationship
+	Type        string // node, or edge (relationship is the original kgctl's name for it)
 	IDCol       string // alias of the node or edge
 	Label       string
 	LabelCol    string
@@ -68,13 +68,21 @@ type colIdx struct {
 	id, label, propsJSON, from, to, relType, validFrom, validTo int
 }
 
+// checkType checks --type: node, or edge (relationship, the original
+// kgctl's word, is the same).
+func (m *CSVMapping) checkType() error {
+	switch m.Type {
+	case "node", "edge", "relationship":
+		return nil
+	}
+	return usagef("--type %q: must be node or edge (relationship is the same as edge)", m.Type)
+}
+
 // compile checks the mapping against the header (nil without one).
 func (m *CSVMapping) compile(header []string) (colIdx, error) {
 	ci := colIdx{-1, -1, -1, -1, -1, -1, -1, -1}
-	switch m.Type {
-	case "node", "relationship":
-	default:
-		return ci, usagef("--type: must be node or relationship")
+	if err := m.checkType(); err != nil {
+		return ci, err
 	}
 	var loc *time.Location
 	if m.Timezone != "" {
@@ -161,14 +169,14 @@ func (m *CSVMapping) compile(header []string) (colIdx, error) {
 			return ci, usagef("--label %q: must match ^[A-Za-z][A-Za-z0-9_]{0,63}$", m.Label)
 		}
 		if ci.from >= 0 || ci.to >= 0 || ci.relType >= 0 || m.RelTypeVal != "" || ci.validFrom >= 0 || ci.validTo >= 0 {
-			return ci, usagef("--from-col, --to-col, --rel-type-*, --valid-*-col are for --type relationship")
+			return ci, usagef("--from-col, --to-col, --rel-type-*, --valid-*-col are for --type edge")
 		}
 	} else {
 		if ci.from < 0 || ci.to < 0 {
-			return ci, usagef("relationships need --from-col and --to-col")
+			return ci, usagef("edges need --from-col and --to-col")
 		}
 		if (m.RelTypeVal == "") == (ci.relType < 0) {
-			return ci, usagef("relationships need exactly one of --rel-type-val and --rel-type-col")
+			return ci, usagef("edges need exactly one of --rel-type-val and --rel-type-col")
 		}
 		if m.RelTypeVal != "" && !telamentis.ValidIdentifier(m.RelTypeVal) {
 			return ci, usagef("--rel-type-val %q: must match ^[A-Za-z][A-Za-z0-9_]{0,63}$", m.RelTypeVal)

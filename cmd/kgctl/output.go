@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v4"
 )
@@ -27,16 +28,95 @@ func printList[T any](f *Factory, items []T, headers []string, row func(T) []str
 	case "yaml":
 		return writeYAML(f.IO.Out, items)
 	}
-	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
+	rows := make([][]string, 0, len(items)+1)
+	rows = append(rows, headers)
 	for _, it := range items {
 		cells := row(it)
 		for i, c := range cells {
 			cells[i] = cell(c)
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		rows = append(rows, cells)
+	}
+	if f.IO.StdoutTTY && f.IO.Width > 0 {
+		fitTable(rows, f.IO.Width)
+	}
+	tw := tabwriter.NewWriter(f.IO.Out, 0, 4, tableGap, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// tableGap is the space between two table columns.
+const tableGap = 2
+
+// minColumn is the narrowest fitTable makes a column whose header is
+// narrower still: two characters and the ellipsis.
+const minColumn = 3
+
+// fitTable shortens the cells of rows (rows[0] is the header) so that
+// the table fits width columns: the widest column gives up a character
+// at a time, none below its header's width (at least minColumn, or its
+// own width if narrower), and a shortened cell ends in an ellipsis.
+// Widest first keeps the short columns (aliases, kinds) whole and cuts
+// ids, times and props, which -o json shows in full. A table that cannot
+// fit stays at those floors. Only terminal output is fitted: a pipe or
+// file, and -o json or yaml, get every character.
+func fitTable(rows [][]string, width int) {
+	if len(rows) == 0 {
+		return
+	}
+	n := len(rows[0])
+	w, floor := make([]int, n), make([]int, n)
+	for _, r := range rows {
+		for i := 0; i < n && i < len(r); i++ {
+			w[i] = max(w[i], utf8.RuneCountInString(r[i]))
+		}
+	}
+	total := tableGap * (n - 1)
+	for i := range n {
+		floor[i] = min(w[i], max(utf8.RuneCountInString(rows[0][i]), minColumn))
+		total += w[i]
+	}
+	for total > width {
+		widest := -1
+		for i := range n {
+			if w[i] > floor[i] && (widest < 0 || w[i] > w[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			break
+		}
+		w[widest]--
+		total--
+	}
+	for _, r := range rows {
+		for i := 0; i < n && i < len(r); i++ {
+			r[i] = truncate(r[i], w[i])
+		}
+	}
+}
+
+// truncate shortens s to n runes, the last an ellipsis, if it is longer.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n < 1 {
+		return ""
+	}
+	var b strings.Builder
+	k := 0
+	for _, r := range s {
+		if k == n-1 {
+			break
+		}
+		b.WriteRune(r)
+		k++
+	}
+	b.WriteString("…")
+	return b.String()
 }
 
 // printOne writes one item: as key/value lines for a table, or as JSON or

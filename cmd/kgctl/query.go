@@ -48,6 +48,23 @@ func edgeRow(e telamentis.Edge) []string {
 	return []string{e.ID, orDash(e.Alias), e.From, e.Kind, e.To, ts(e.ValidFrom), ts(e.ValidTo), ts(e.TxStart), ts(e.TxEnd), string(e.Props)}
 }
 
+// edgeRowByAlias is edgeRow with the endpoints named by their aliases
+// (aliasOf, from the page's include_nodes); an endpoint without one, or
+// not among them, keeps its id.
+func edgeRowByAlias(aliasOf map[string]string) func(telamentis.Edge) []string {
+	name := func(id string) string {
+		if a := aliasOf[id]; a != "" {
+			return a
+		}
+		return id
+	}
+	return func(e telamentis.Edge) []string {
+		r := edgeRow(e)
+		r[2], r[4] = name(e.From), name(e.To)
+		return r
+	}
+}
+
 var edgeHeaders = []string{"ID", "ALIAS", "FROM", "KIND", "TO", "VALID_FROM", "VALID_TO", "TX_START", "TX_END", "PROPS"}
 
 func newGetCmd(f *Factory) *cobra.Command {
@@ -258,6 +275,11 @@ func queryRun(ctx context.Context, f *Factory, o *QueryOptions) error {
 		return err
 	}
 	c, _ := f.Config()
+	if c.Output == "table" && q.Kind == telamentis.QueryEdges {
+		// The table names endpoints by alias: the page brings its
+		// endpoint nodes along. JSON and YAML keep the API's page as is.
+		q.IncludeNodes = true
+	}
 	var all telamentis.Page
 	fetch := func(p telamentis.Page) error {
 		all.Nodes = append(all.Nodes, p.Nodes...)
@@ -280,7 +302,11 @@ func queryRun(ctx context.Context, f *Factory, o *QueryOptions) error {
 	case telamentis.QueryNodes:
 		err = printList(f, all.Nodes, nodeHeaders, nodeRow)
 	case telamentis.QueryEdges:
-		err = printList(f, all.Edges, edgeHeaders, edgeRow)
+		aliasOf := make(map[string]string, len(all.Nodes))
+		for _, n := range all.Nodes {
+			aliasOf[n.ID] = n.Alias
+		}
+		err = printList(f, all.Edges, edgeHeaders, edgeRowByAlias(aliasOf))
 	case telamentis.QueryPaths:
 		err = printList(f, all.Neighbors, []string{"DEPTH", "NODE", "ALIAS", "LABEL", "VIA_EDGE", "VIA_KIND"}, func(n telamentis.Neighbor) []string {
 			return []string{strconv.Itoa(n.Depth), n.Node.ID, orDash(n.Node.Alias), n.Node.Label, n.Via.ID, n.Via.Kind}
@@ -321,7 +347,7 @@ func newHealthCmd(f *Factory) *cobra.Command {
 }
 
 func healthRun(ctx context.Context, f *Factory, o *HealthOptions) error {
-	cli, err := f.Client()
+	cli, err := f.anyClient()
 	if err != nil {
 		return err
 	}

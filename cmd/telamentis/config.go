@@ -41,6 +41,10 @@ type Config struct {
 	MemoryLimit string `yaml:"memory_limit"`
 	// NoSync turns off fsync per commit (benchmarks; never in production).
 	NoSync bool `yaml:"no_sync"`
+	// AdminKeyFile, if set, is where the first start writes the system
+	// admin API key it creates: a new file, mode 0600, never overwritten.
+	// Without it the key is printed once to stderr.
+	AdminKeyFile string `yaml:"admin_key_file"`
 	// AuditDir is the audit log's directory (default <data>/../<data>-audit).
 	AuditDir string `yaml:"audit_dir"`
 	// AuditAuthSuccess records every successful authentication in the
@@ -150,6 +154,7 @@ func settings(c *Config) []setting {
 		{"shutdown-timeout", "time in-flight requests get after SIGTERM", &c.ShutdownTimeout},
 		{"memory-limit", "Go soft memory limit: auto (GOMEMLIMIT, else 90% of the cgroup limit), off, or a size like 1GiB", &c.MemoryLimit},
 		{"no-sync", "do not fsync commits (benchmarks only)", &c.NoSync},
+		{"admin-key-file", "on first start, write the new system admin API key to this new file (mode 0600; never overwritten) instead of printing it", &c.AdminKeyFile},
 		{"audit-dir", "audit log directory (default: <data>-audit beside the data directory)", &c.AuditDir},
 		{"audit-auth-success", "audit every successful authentication", &c.AuditAuthSuccess},
 		{"ratelimit-tenant-rps", "default requests/s per tenant (0 = unlimited)", &c.RateLimit.TenantRPS},

@@ -248,7 +248,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		authn.JWT = jwt
 	}
 
-	if err := bootstrap(ctx, store, keys, sec.Get(BootstrapKeyEnv), stderr, logger); err != nil {
+	if err := bootstrap(ctx, store, keys, sec.Get(BootstrapKeyEnv), cfg.AdminKeyFile, stderr, logger); err != nil {
 		return err
 	}
 
@@ -348,7 +348,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	}
 	addr, err := srv.Listen()
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: %w", listenError("listen", cfg.Listen, err))
 	}
 	logger.Info("pipeline", slog.String("version", version), slog.Any("steps", chain.Steps()))
 	if ready != nil {
@@ -399,8 +399,8 @@ func derive(master []byte, purpose string) []byte {
 
 // bootstrap creates the first system admin key when the key store is
 // empty: the token of TELAMENTIS_BOOTSTRAP_ADMIN_KEY(_FILE) if set, else a
-// new key printed once to stderr.
-func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, token telamentis.Secret, stderr io.Writer, logger *slog.Logger) error {
+// new key written to keyFile (--admin-key-file) or printed once to stderr.
+func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, token telamentis.Secret, keyFile string, stderr io.Writer, logger *slog.Logger) error {
 	n, err := store.CountKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: bootstrap: %w", err)
@@ -416,11 +416,5 @@ func bootstrap(ctx context.Context, store telamentis.KeyStore, keys *auth.Keys, 
 		logger.Info("bootstrap admin key imported", slog.String("key_id", id))
 		return nil
 	}
-	k, secret, err := keys.IssueKey(ctx, telamentis.NewKey{Role: telamentis.RoleAdmin, Name: "bootstrap admin"})
-	if err != nil {
-		return fmt.Errorf("serve: bootstrap: %w", err)
-	}
-	logger.Info("bootstrap admin key created", slog.String("key_id", k.ID))
-	fmt.Fprintf(stderr, "\nTelaMentis created the first system admin API key. It is shown only this once; store it now:\n\n    %s\n\n", secret.Reveal())
-	return nil
+	return createBootstrapKey(ctx, keys, keyFile, stderr, logger)
 }

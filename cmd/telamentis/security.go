@@ -82,7 +82,7 @@ func defaultSecurity() SecurityConfig {
 		ReadTimeout:       d.ReadTimeout,
 		WriteTimeout:      d.WriteTimeout,
 		IdleTimeout:       d.IdleTimeout,
-		AdminListen:       "127.0.0.1:9090",
+		AdminListen:       metrics.AdminDefaults().Addr,
 		Tracing:           TracingConfig{SampleRatio: 0.1},
 
 		AuditAuthSuccessInterval: time.Minute,
@@ -337,7 +337,7 @@ func startAdmin(ctx context.Context, cfg Config, m *metrics.Metrics, sec *secret
 	}
 	addr, err := srv.Listen()
 	if err != nil {
-		return nil, nil, fmt.Errorf("admin: %w", err)
+		return nil, nil, listenError("admin-listen", cfg.Security.AdminListen, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
