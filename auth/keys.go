@@ -19,7 +19,9 @@ type KeysConfig struct {
 	// CacheTTL is how long a key record read from the store is trusted
 	// without reading it again (default 5 s, at most 1 min). Revocations
 	// made through this process take effect on the next request; those made
-	// by another replica take effect here within CacheTTL.
+	// by another replica take effect here when Invalidate is called for
+	// them (on PostgreSQL, when the change's notification arrives), and
+	// within CacheTTL if that never happens.
 	CacheTTL time.Duration
 	// TouchInterval coarsens last-used times: a key's use is recorded at
 	// most once per interval per process (default 1 min).
@@ -228,6 +230,22 @@ func (k *Keys) touch(ck *cachedKey, now time.Time) {
 			k.logger.Warn("key touch", "key_id", id, "err", err)
 		}
 	}()
+}
+
+// Invalidate drops key id, or a cached absence of it, from the cache, so
+// that the next request with it reads the store: the hook for a change made
+// elsewhere, such as another replica's revocation (cmd/telamentis calls it
+// from postgres.Store.WatchKeys). A lookup in flight is not cached.
+func (k *Keys) Invalidate(id string) { k.invalidate(id) }
+
+// InvalidateAll empties the cache, for when changes made elsewhere may
+// have been missed (a lost notification connection).
+func (k *Keys) InvalidateAll() {
+	k.mu.Lock()
+	k.gen.Add(1)
+	clear(k.cache)
+	clear(k.absent)
+	k.mu.Unlock()
 }
 
 // invalidate drops id from the cache so the next request reads the store.
