@@ -34,15 +34,15 @@ func watch(t *testing.T, s interface {
 	return w
 }
 
-// deadline bounds every wait for the listener: generous, since it is not
+// notifyDeadline bounds every wait for the listener: generous, since it is not
 // a measurement (notifications normally arrive within milliseconds).
-const deadline = 30 * time.Second
+const notifyDeadline = 30 * time.Second
 
 func (w *watcher) waitResync(t *testing.T) {
 	t.Helper()
 	select {
 	case <-w.resynced:
-	case <-time.After(deadline):
+	case <-time.After(notifyDeadline):
 		t.Fatal("the key listener did not (re)connect")
 	}
 }
@@ -55,7 +55,7 @@ func (w *watcher) next(t *testing.T, n int) []string {
 		select {
 		case id := <-w.changed:
 			ids = append(ids, id)
-		case <-time.After(deadline):
+		case <-time.After(notifyDeadline):
 			t.Fatalf("notified %v, then nothing", ids)
 		}
 	}
@@ -144,7 +144,7 @@ func TestWatchKeys(t *testing.T) {
 			t.Fatalf("WatchKeys returned %v", err)
 		}
 		w.done <- err // for the cleanup
-	case <-time.After(deadline):
+	case <-time.After(notifyDeadline):
 		t.Fatal("WatchKeys did not stop")
 	}
 }
