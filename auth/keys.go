@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -18,12 +19,15 @@ type KeysConfig struct {
 	// CacheTTL is how long a key record read from the store is trusted
 	// without reading it again (default 5 s, at most 1 min). Revocations
 	// made through this process take effect on the next request; those made
-	// by another replica take effect here within CacheTTL.
+	// by another replica take effect here when Invalidate is called for
+	// them (on PostgreSQL, when the change's notification arrives), and
+	// within CacheTTL if that never happens.
 	CacheTTL time.Duration
 	// TouchInterval coarsens last-used times: a key's use is recorded at
 	// most once per interval per process (default 1 min).
 	TouchInterval time.Duration
-	// MaxCached bounds the cache (default 100 000 keys).
+	// MaxCached bounds the cache (default 100 000 keys), and separately
+	// the cache of key IDs the store does not hold.
 	MaxCached int
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
@@ -38,23 +42,39 @@ type KeysConfig struct {
 // is 256 random bits, so neither brute force nor precomputed tables can
 // invert the digest, and hashing the whole token binds the secret to its
 // id. Digests are compared with crypto/subtle in constant time.
+//
+// A token whose key ID the store does not hold costs the same work as a
+// known ID with a wrong secret, so that timing does not tell which IDs
+// exist: the same cache lookup, at most one store lookup per CacheTTL
+// (absent IDs are cached too, in a map of their own so that sprayed IDs
+// cannot evict real keys), and the same digest and constant-time compare,
+// against a random digest no token hashes to.
 type Keys struct {
 	store  telamentis.KeyStore
 	cfg    KeysConfig
 	logger *slog.Logger
 
-	mu    sync.RWMutex
-	cache map[string]*cachedKey
-	gen   atomic.Uint64 // bumped by every invalidation
+	mu     sync.RWMutex
+	cache  map[string]*cachedKey // keys the store holds
+	absent map[string]*cachedKey // IDs the store does not hold
+	gen    atomic.Uint64         // bumped by every invalidation
+	// noKey is the digest an absent ID is compared against: random, so
+	// that no token matches it.
+	noKey [sha256.Size]byte
 
 	touches sync.WaitGroup // running TouchKey calls
+
+	// verified, if set (tests), is called after every digest comparison.
+	verified func()
 }
 
-// cachedKey is an immutable snapshot of a stored key plus its last touch.
+// cachedKey is an immutable snapshot of a stored key, or of an ID's
+// absence, plus its last touch.
 type cachedKey struct {
 	key     telamentis.APIKey
 	digest  [sha256.Size]byte
 	fetched time.Time
+	missing bool         // the store holds no key with this ID
 	touched atomic.Int64 // UnixNano of the last TouchKey sent
 }
 
@@ -81,7 +101,9 @@ func NewKeys(store telamentis.KeyStore, cfg KeysConfig, logger *slog.Logger) *Ke
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Keys{store: store, cfg: cfg, logger: logger, cache: map[string]*cachedKey{}}
+	k := &Keys{store: store, cfg: cfg, logger: logger, cache: map[string]*cachedKey{}, absent: map[string]*cachedKey{}}
+	rand.Read(k.noKey[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return k
 }
 
 // digest returns SHA-256 of the token without allocating.
@@ -112,8 +134,13 @@ func (k *Keys) AuthenticateToken(ctx context.Context, token string) (*telamentis
 	if err != nil {
 		return nil, err
 	}
+	// The same hash and compare whether or not the ID exists.
 	d := digest(token)
-	if subtle.ConstantTimeCompare(d[:], ck.digest[:]) != 1 {
+	match := subtle.ConstantTimeCompare(d[:], ck.digest[:]) == 1
+	if k.verified != nil {
+		k.verified()
+	}
+	if !match || ck.missing {
 		return nil, ErrUnauthenticated()
 	}
 	key := &ck.key
@@ -131,47 +158,55 @@ func (k *Keys) AuthenticateToken(ctx context.Context, token string) (*telamentis
 	return &telamentis.Principal{Tenant: key.Tenant, Role: key.Role, KeyID: key.ID, PII: key.PII}, nil
 }
 
-// lookup returns the cached key record for id, reading the store when it
-// is missing or older than CacheTTL.
+// lookup returns the cached record for id, reading the store when there
+// is none or it is older than CacheTTL. An ID the store does not hold gets
+// a record too (missing, with the digest noKey), cached the same way, so
+// that an unknown ID costs what a known one costs.
 func (k *Keys) lookup(ctx context.Context, id string, now time.Time) (*cachedKey, error) {
 	k.mu.RLock()
 	ck := k.cache[id]
+	if ck == nil {
+		ck = k.absent[id]
+	}
 	k.mu.RUnlock()
 	if ck != nil && now.Sub(ck.fetched) < k.cfg.CacheTTL && !now.Before(ck.fetched) {
 		return ck, nil
 	}
 	gen := k.gen.Load()
 	key, err := k.store.GetKey(ctx, id)
-	if err != nil {
-		if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
-			if ck != nil {
-				k.invalidate(id) // deleted from the store
-			}
-			return nil, ErrUnauthenticated()
-		}
+	if err != nil && telamentis.ErrorCode(err) != telamentis.CodeNotFound {
 		k.logger.Error("key lookup", "key_id", id, "err", err)
 		return nil, &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "authentication unavailable", Err: fmt.Errorf("auth: get key: %w", err)}
 	}
-	if len(key.Hash) != sha256.Size || key.ID != id {
-		return nil, ErrUnauthenticated()
-	}
-	n := &cachedKey{key: key, fetched: now}
-	copy(n.digest[:], key.Hash)
-	n.key.Hash = nil
-	if ck != nil {
-		n.touched.Store(ck.touched.Load())
+	n := &cachedKey{fetched: now}
+	if err != nil || len(key.Hash) != sha256.Size || key.ID != id {
+		// Not found (or unusable): deleted from the store, or never there.
+		n.missing, n.digest = true, k.noKey
+	} else {
+		n.key = key
+		copy(n.digest[:], key.Hash)
+		n.key.Hash = nil
+		if ck != nil && !ck.missing {
+			n.touched.Store(ck.touched.Load())
+		}
 	}
 	k.mu.Lock()
 	// A fetch that raced with an invalidation may hold the old record:
 	// use it for this request only, do not cache it.
 	if k.gen.Load() == gen {
-		if len(k.cache) >= k.cfg.MaxCached {
-			for victim := range k.cache {
-				delete(k.cache, victim)
+		delete(k.cache, id)
+		delete(k.absent, id)
+		m := k.cache
+		if n.missing {
+			m = k.absent
+		}
+		if len(m) >= k.cfg.MaxCached {
+			for victim := range m {
+				delete(m, victim)
 				break
 			}
 		}
-		k.cache[id] = n
+		m[id] = n
 	}
 	k.mu.Unlock()
 	return n, nil
@@ -197,11 +232,28 @@ func (k *Keys) touch(ck *cachedKey, now time.Time) {
 	}()
 }
 
+// Invalidate drops key id, or a cached absence of it, from the cache, so
+// that the next request with it reads the store: the hook for a change made
+// elsewhere, such as another replica's revocation (cmd/telamentis calls it
+// from postgres.Store.WatchKeys). A lookup in flight is not cached.
+func (k *Keys) Invalidate(id string) { k.invalidate(id) }
+
+// InvalidateAll empties the cache, for when changes made elsewhere may
+// have been missed (a lost notification connection).
+func (k *Keys) InvalidateAll() {
+	k.mu.Lock()
+	k.gen.Add(1)
+	clear(k.cache)
+	clear(k.absent)
+	k.mu.Unlock()
+}
+
 // invalidate drops id from the cache so the next request reads the store.
 func (k *Keys) invalidate(id string) {
 	k.mu.Lock()
 	k.gen.Add(1)
 	delete(k.cache, id)
+	delete(k.absent, id)
 	k.mu.Unlock()
 }
 
@@ -266,6 +318,7 @@ func (k *Keys) IssueKey(ctx context.Context, req telamentis.NewKey) (telamentis.
 		if err != nil {
 			return telamentis.APIKey{}, telamentis.Secret{}, fmt.Errorf("auth: issue key: %w", err)
 		}
+		k.invalidate(id) // a cached absence of the ID
 		key.Hash = nil
 		return key, telamentis.NewSecret(token), nil
 	}
@@ -291,6 +344,7 @@ func (k *Keys) ImportKey(ctx context.Context, token telamentis.Secret, req telam
 	if err := k.store.CreateKey(ctx, key); err != nil {
 		return telamentis.APIKey{}, fmt.Errorf("auth: import key: %w", err)
 	}
+	k.invalidate(id) // a cached absence of the ID
 	key.Hash = nil
 	return key, nil
 }

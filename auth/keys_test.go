@@ -178,20 +178,35 @@ func TestRevocationImmediate(t *testing.T) {
 	}
 }
 
-// TestRevocationOtherReplica documents the bound for revocations made by
-// another process: at most CacheTTL.
+// TestRevocationOtherReplica: a revocation made through another Keys (a
+// replica) takes effect here when Invalidate is called for the key (on
+// PostgreSQL, when the change's notification arrives) or InvalidateAll
+// (the notification connection was re-established), and without either
+// within CacheTTL.
 func TestRevocationOtherReplica(t *testing.T) {
-	clk := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
-	store := newKeyStore(t)
-	a, b := newKeys(t, store, clk), newKeys(t, store, clk)
-	key, tok := issue(t, a, telamentis.NewKey{Tenant: "acme", Role: telamentis.RoleWriter})
-	mustAuth(t, b, tok)
-	if _, err := a.RevokeKey(t.Context(), key.ID); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		tell func(b *Keys, clk *fakeClock, id string)
+	}{
+		{"invalidate", func(b *Keys, _ *fakeClock, id string) { b.Invalidate(id) }},
+		{"invalidate all", func(b *Keys, _ *fakeClock, _ string) { b.InvalidateAll() }},
+		{"cache ttl", func(b *Keys, clk *fakeClock, _ string) { clk.Advance(b.cfg.CacheTTL) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+			store := newKeyStore(t)
+			a, b := newKeys(t, store, clk), newKeys(t, store, clk)
+			key, tok := issue(t, a, telamentis.NewKey{Tenant: "acme", Role: telamentis.RoleWriter})
+			mustAuth(t, b, tok)
+			if _, err := a.RevokeKey(t.Context(), key.ID); err != nil {
+				t.Fatal(err)
+			}
+			refuse(t, a, "Bearer "+tok)
+			mustAuth(t, b, tok) // b's cached copy
+			tc.tell(b, clk, key.ID)
+			refuse(t, b, "Bearer "+tok)
+		})
 	}
-	refuse(t, a, "Bearer "+tok)
-	clk.Advance(b.cfg.CacheTTL)
-	refuse(t, b, "Bearer "+tok)
 }
 
 func TestRotateWithOverlap(t *testing.T) {

@@ -179,3 +179,63 @@ func TestRevokeKeyAdvancesScheduledRevocation(t *testing.T) {
 		}
 	}
 }
+
+// TestDropTenantRemovesKeys: dropping a tenant, shared or dedicated,
+// deletes every API key row of it, revoked ones included, and they stay
+// gone after a reopen; other tenants' and system keys stay.
+func TestDropTenantRemovesKeys(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	s := openDisk(t, dir, true)
+	now := time.Now().UTC()
+	for _, tn := range []telamentis.Tenant{{ID: "gone"}, {ID: "solo", Isolation: telamentis.IsolationDedicated}, {ID: "stays"}} {
+		mustTenant(t, s, tn)
+		for i, name := range []string{"live", "revoked", "scheduled"} {
+			k := telamentis.APIKey{ID: tn.ID + "-" + name, Tenant: tn.ID, Role: telamentis.RoleReader, Name: "canary " + name, Hash: []byte{byte(i + 1)}}
+			if err := s.CreateKey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RevokeKey(ctx, tn.ID+"-revoked", now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RevokeKey(ctx, tn.ID+"-scheduled", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateKey(ctx, telamentis.APIKey{ID: "adm", Role: telamentis.RoleAdmin, Hash: []byte{9}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *badger.Store) {
+		t.Helper()
+		for _, id := range []string{"gone", "solo"} {
+			if l, err := s.ListKeys(ctx, id); err != nil || len(l) != 0 {
+				t.Errorf("keys of dropped tenant %s: %+v %v", id, l, err)
+			}
+			for _, name := range []string{"live", "revoked", "scheduled"} {
+				if _, err := s.GetKey(ctx, id+"-"+name); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+					t.Errorf("key %s-%s after the drop: %v", id, name, err)
+				}
+			}
+			if err := s.CreateKey(ctx, telamentis.APIKey{ID: id + "-late", Tenant: id, Role: telamentis.RoleReader, Hash: []byte{9}}); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+				t.Errorf("key for dropped tenant %s: %v", id, err)
+			}
+		}
+		if l, _ := s.ListKeys(ctx, "stays"); len(l) != 3 {
+			t.Errorf("other tenant keeps %d keys, want 3", len(l))
+		}
+		if n, _ := s.CountKeys(ctx); n != 4 {
+			t.Errorf("CountKeys = %d, want 4 (other tenant's and the admin key)", n)
+		}
+	}
+	for _, id := range []string{"gone", "solo"} {
+		if err := s.DropTenant(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(s)
+	s.Close()
+	s = openDisk(t, dir, true)
+	defer s.Close()
+	check(s)
+}

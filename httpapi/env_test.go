@@ -42,6 +42,7 @@ type envOptions struct {
 	masterKey  []byte    // with dir: encrypt at rest
 	noSync     bool      // with dir: do not fsync commits
 	store      storeKind // badger (default) or postgres (stores_test.go)
+	guard      httpapi.AuthGuard
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -100,6 +101,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	srv, err := httpapi.New(httpapi.Config{
 		Store: store, Auth: auth.Chain{Keys: keys}, Keys: keys, Pipeline: chain, Audit: alog,
 		PIIKey: bytes.Repeat([]byte{7}, 32), Logger: logger, QueryHasCredential: auth.QueryHasCredential,
+		AuthGuard: o.guard,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -66,8 +66,9 @@ type Config struct {
 	// Version is shown in the OpenAPI document.
 	Version string
 	// AuthGuard, if set, throttles failed authentication per client IP
-	// (*ratelimit.Limiter is one): a blocked IP gets 429 before its
-	// credential is even tried.
+	// (*ratelimit.Limiter is one): once an IP has used up its budget, its
+	// failures get 429 instead of 401. A credential that verifies is never
+	// refused by it.
 	AuthGuard AuthGuard
 	// QueryHasCredential, if set, is a further check that refuses requests
 	// whose query string seems to carry a credential (auth.QueryHasCredential).
@@ -83,12 +84,12 @@ type Config struct {
 	OnRequest func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
 }
 
-// AuthGuard is the brute-force guard on authentication. Blocked reports,
-// without counting, whether ip may not try a credential now; AuthFailed
-// counts a failure and reports whether ip has now used up its budget.
-// Both return an error carrying RetryAfter when refusing.
+// AuthGuard is the brute-force guard on authentication. AuthFailed counts
+// a failed authentication from ip and, once ip has used up its budget,
+// returns an error carrying RetryAfter. Only failures reach it: every
+// tenant's valid keys may share a client IP (a proxy, a NAT), and a
+// failure flood from that IP must not lock them out.
 type AuthGuard interface {
-	Blocked(ctx context.Context, ip string) error
 	AuthFailed(ctx context.Context, ip string) error
 }
 
@@ -386,23 +387,21 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		ctx := r.Context()
 		id := telamentis.RequestIDFromContext(ctx)
 		ip := clientIP(r)
-		if s.guard != nil {
-			if err := s.guard.Blocked(ctx, ip); err != nil {
-				writeProblem(w, problemFor(err, id))
-				return
-			}
-		}
+		// Every credential is tried, from any IP: verifying one is cheap
+		// (docs/security/threat-model.md), and only failures are throttled.
 		fail := func(detail string) {
-			s.auditAuth(ctx, r, nil, telamentis.AuditAuthFailure, telamentis.OutcomeDenied)
-			// The cause is not logged: a credential parser's error could
-			// quote the credential. The authenticator logs its own reasons.
-			s.logger.Info("authentication failed", slog.String("request_id", id), slog.String("ip", ip))
 			if s.guard != nil {
 				if err := s.guard.AuthFailed(ctx, ip); err != nil {
+					// Over budget: 429, recorded by the guard (throttled),
+					// not as one audit record per request.
 					writeProblem(w, problemFor(err, id))
 					return
 				}
 			}
+			s.auditAuth(ctx, r, nil, telamentis.AuditAuthFailure, telamentis.OutcomeDenied)
+			// The cause is not logged: a credential parser's error could
+			// quote the credential. The authenticator logs its own reasons.
+			s.logger.Info("authentication failed", slog.String("request_id", id), slog.String("ip", ip))
 			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
 		}
 		if r.URL.RawQuery != "" && (credentialInQuery(queryOf(r)) || (s.queryCred != nil && s.queryCred(r.URL.RawQuery))) {

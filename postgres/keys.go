@@ -45,7 +45,10 @@ func nullTime(t time.Time) any {
 	return telamentis.NormalizeTime(t)
 }
 
-// CreateKey stores a new key; CodeConflict if the ID is taken.
+// CreateKey stores a new key; CodeConflict if the ID is taken, CodeNotFound
+// if the key's tenant does not exist. The tenant's row is locked (FOR KEY
+// SHARE) while the key is inserted, so a key cannot slip in beside a
+// concurrent DropTenant and outlive its tenant.
 func (s *Store) CreateKey(ctx context.Context, k telamentis.APIKey) error {
 	if k.ID == "" || len(k.ID) > 128 {
 		return telamentis.Invalid("id", "must be 1 to 128 bytes")
@@ -61,16 +64,33 @@ func (s *Store) CreateKey(ctx context.Context, k telamentis.APIKey) error {
 		created = s.now()
 	}
 	tag, err := s.pool.Exec(ctx, s.sysq(`INSERT INTO {s}.api_keys (`+keyCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`),
+		SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::bytea, $7::timestamptz, $8::timestamptz, $9::timestamptz, $10::timestamptz
+		WHERE $2 = '' OR EXISTS (SELECT 1 FROM {s}.tenants WHERE id = $2 FOR KEY SHARE)
+		ON CONFLICT (id) DO NOTHING`),
 		k.ID, k.Tenant, string(k.Role), k.PII, k.Name, k.Hash, telamentis.NormalizeTime(created),
 		nullTime(k.ExpiresAt), nullTime(k.RevokedAt), nullTime(k.LastUsedAt))
 	if err != nil {
 		return fmt.Errorf("postgres: create key: %w", mapErr(err))
 	}
 	if tag.RowsAffected() == 0 {
+		if k.Tenant != "" {
+			if _, err := s.GetTenant(ctx, k.Tenant); err != nil {
+				return fmt.Errorf("postgres: create key: %w", err)
+			}
+		}
 		return telamentis.Errorf(telamentis.CodeConflict, "key id is taken")
 	}
 	return nil
+}
+
+// deleteTenantKeys removes every API key row of tenant, revoked ones
+// included, in DropTenant's transaction: a key must outlive its tenant
+// neither as a credential nor as a stored name and digest. Run it after
+// the tenant's row is deleted: that delete waits for any CreateKey holding
+// the row, so this statement sees the key it inserted.
+func (s *Store) deleteTenantKeys(ctx context.Context, tx pgx.Tx, tenant string) error {
+	_, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.api_keys WHERE tenant = $1`), tenant)
+	return err
 }
 
 // GetKey returns a key by ID, revoked or not, or CodeNotFound.

@@ -167,6 +167,9 @@ func TestImport(t *testing.T) {
 func TestKeyStore(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
+	if _, err := s.CreateTenant(ctx, telamentis.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	k := telamentis.APIKey{ID: "k1", Tenant: "acme", Role: telamentis.RoleWriter, Name: "ci", Hash: []byte{1, 2, 3}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := s.CreateKey(ctx, k); err != nil {
@@ -177,6 +180,9 @@ func TestKeyStore(t *testing.T) {
 	}
 	if err := s.CreateKey(ctx, telamentis.APIKey{ID: "adm", Role: telamentis.RoleAdmin, Hash: []byte{9}}); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, telamentis.APIKey{ID: "x", Tenant: "nope", Role: telamentis.RoleReader, Hash: []byte{9}}); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+		t.Fatalf("key of a missing tenant: %v", err)
 	}
 	got, err := s.GetKey(ctx, "k1")
 	if err != nil || got.Tenant != "acme" || got.Role != telamentis.RoleWriter || !bytes.Equal(got.Hash, k.Hash) || !got.ExpiresAt.Equal(k.ExpiresAt) {
@@ -206,6 +212,66 @@ func TestKeyStore(t *testing.T) {
 	}
 	if n, err := s.CountKeys(ctx); err != nil || n != 2 {
 		t.Fatalf("count: %d %v", n, err)
+	}
+}
+
+// TestDropTenantRemovesKeys: dropping a tenant, shared or dedicated,
+// deletes every API key row of it, revoked ones included (their names and
+// digests must not stay behind), and no other tenant's or system key.
+func TestDropTenantRemovesKeys(t *testing.T) {
+	d := database(t)
+	s := d.open(t, d.newSchema(t), nil)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	for _, tn := range []telamentis.Tenant{{ID: "gone"}, {ID: "solo", Isolation: telamentis.IsolationDedicated}, {ID: "stays"}} {
+		if _, err := s.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range []string{"live", "revoked", "scheduled"} {
+			k := telamentis.APIKey{ID: tn.ID + "-" + name, Tenant: tn.ID, Role: telamentis.RoleReader, Name: "canary " + name, Hash: []byte{byte(i + 1)}}
+			if err := s.CreateKey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RevokeKey(ctx, tn.ID+"-revoked", now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RevokeKey(ctx, tn.ID+"-scheduled", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateKey(ctx, telamentis.APIKey{ID: "adm", Role: telamentis.RoleAdmin, Hash: []byte{9}}); err != nil {
+		t.Fatal(err)
+	}
+	rows := func(tenant string) int {
+		t.Helper()
+		var n int
+		if err := d.admin.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{s.Schema(), "api_keys"}.Sanitize()+` WHERE tenant = $1`, tenant).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, id := range []string{"gone", "solo"} {
+		if err := s.DropTenant(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if n := rows(id); n != 0 {
+			t.Errorf("%d key rows of dropped tenant %s remain", n, id)
+		}
+		for _, name := range []string{"live", "revoked", "scheduled"} {
+			if _, err := s.GetKey(ctx, id+"-"+name); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+				t.Errorf("key %s-%s after the drop: %v", id, name, err)
+			}
+		}
+		if err := s.CreateKey(ctx, telamentis.APIKey{ID: id + "-late", Tenant: id, Role: telamentis.RoleReader, Hash: []byte{9}}); telamentis.ErrorCode(err) != telamentis.CodeNotFound {
+			t.Errorf("key for dropped tenant %s: %v", id, err)
+		}
+	}
+	if n := rows("stays"); n != 3 {
+		t.Errorf("other tenant keeps %d key rows, want 3", n)
+	}
+	if n, _ := s.CountKeys(ctx); n != 4 {
+		t.Errorf("CountKeys = %d, want 4 (other tenant's and the admin key)", n)
 	}
 }
 

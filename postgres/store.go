@@ -513,7 +513,8 @@ func (s *Store) UpdateTenant(ctx context.Context, t telamentis.Tenant) (telament
 }
 
 // DropTenant physically removes a tenant and all its data: a shared
-// tenant's rows are deleted, a dedicated tenant's schema is dropped. The
+// tenant's rows are deleted, a dedicated tenant's schema is dropped, and
+// the tenant's API key rows, revoked ones included, are deleted. The
 // deleted rows' bytes stay in the table files until VACUUM (Compact, or the
 // VACUUM step of docs/deploy/postgres.md) rewrites them.
 func (s *Store) DropTenant(ctx context.Context, id string) error {
@@ -530,6 +531,9 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 				return err
 			}
 			if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.tenants WHERE id = $1`), id); err != nil {
+				return err
+			}
+			if err := s.deleteTenantKeys(ctx, tx, id); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.schema_migrations WHERE schema_name = $1`), schema); err != nil {
@@ -554,8 +558,10 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 					return err
 				}
 			}
-			_, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.tenants WHERE id = $1`), id)
-			return err
+			if _, err := tx.Exec(ctx, s.sysq(`DELETE FROM {s}.tenants WHERE id = $1`), id); err != nil {
+				return err
+			}
+			return s.deleteTenantKeys(ctx, tx, id)
 		})
 	}
 	if err != nil {

@@ -50,6 +50,11 @@ type Config struct {
 	// AuditAuthSuccess records every successful authentication in the
 	// audit log (one durable write per request).
 	AuditAuthSuccess bool `yaml:"audit_auth_success"`
+	// KeyCacheTTL is how long a verified API key is trusted without reading
+	// the store again (default 5s, at most 1m). On PostgreSQL a key change
+	// on another replica reaches this one by notification at once; the TTL
+	// bounds it only while that listener is down.
+	KeyCacheTTL time.Duration `yaml:"key_cache_ttl"`
 	// RateLimit sets the request rate limits (0 = unlimited). A tenant's
 	// own quotas (requests_per_second, burst, max_concurrent) override
 	// TenantRPS for that tenant.
@@ -97,6 +102,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		MemoryLimit:     memlimit.Auto,
 		ShutdownTimeout: 30 * time.Second,
+		KeyCacheTTL:     5 * time.Second,
 		RateLimit:       RateLimitConfig{FailedAuthRPS: 1},
 		Security:        defaultSecurity(),
 	}
@@ -120,6 +126,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
 		return errors.New("config: shutdown_timeout: must be in (0, 10m]")
+	}
+	if c.KeyCacheTTL <= 0 || c.KeyCacheTTL > time.Minute {
+		return errors.New("config: key_cache_ttl: must be in (0, 1m]")
 	}
 	for _, r := range []float64{c.RateLimit.TenantRPS, c.RateLimit.KeyRPS, c.RateLimit.IPRPS, c.RateLimit.FailedAuthRPS} {
 		if r < 0 {
@@ -157,6 +166,7 @@ func settings(c *Config) []setting {
 		{"admin-key-file", "on first start, write the new system admin API key to this new file (mode 0600; never overwritten) instead of printing it", &c.AdminKeyFile},
 		{"audit-dir", "audit log directory (default: <data>-audit beside the data directory)", &c.AuditDir},
 		{"audit-auth-success", "audit every successful authentication", &c.AuditAuthSuccess},
+		{"key-cache-ttl", "how long a verified API key is trusted without reading the store; bounds other replicas' revocations only while the PostgreSQL key listener is down (max 1m)", &c.KeyCacheTTL},
 		{"ratelimit-tenant-rps", "default requests/s per tenant (0 = unlimited)", &c.RateLimit.TenantRPS},
 		{"ratelimit-key-rps", "requests/s per credential (0 = the tenant's rate)", &c.RateLimit.KeyRPS},
 		{"ratelimit-ip-rps", "requests/s per client IP (0 = unlimited)", &c.RateLimit.IPRPS},

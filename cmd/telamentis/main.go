@@ -233,7 +233,22 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		}
 	}()
 
-	keys := auth.NewKeys(store, auth.KeysConfig{}, logger)
+	keys := auth.NewKeys(store, auth.KeysConfig{CacheTTL: cfg.KeyCacheTTL}, logger)
+	defer keys.Close() // before the store closes: pending last-used updates
+	if w, ok := store.(keyWatcher); ok {
+		// Other replicas' key changes drop this replica's cached copies as
+		// they commit.
+		wctx, wcancel := context.WithCancel(ctx)
+		wdone := make(chan struct{})
+		go func() {
+			defer close(wdone)
+			w.WatchKeys(wctx, keys.Invalidate, keys.InvalidateAll)
+		}()
+		defer func() {
+			wcancel()
+			<-wdone
+		}()
+	}
 	authn := auth.Chain{Keys: keys}
 	if cfg.OIDC.Issuer != "" {
 		jwt, err := auth.NewJWT(auth.JWTConfig{

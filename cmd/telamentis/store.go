@@ -163,6 +163,12 @@ type serverStore interface {
 	Close() error
 }
 
+// keyWatcher is a store that reports key changes made by other replicas
+// (postgres.Store.WatchKeys).
+type keyWatcher interface {
+	WatchKeys(ctx context.Context, changed func(id string), resync func()) error
+}
+
 // openStore opens the configured store: badger with bcfg, or PostgreSQL
 // with the DSN, owner DSN and cursor key from their secrets. It returns
 // the store and the backend name for metrics. Opening PostgreSQL logs a

@@ -2,7 +2,8 @@
 // tenant, per credential (API key or token subject) and per client IP, a
 // per-tenant cap on concurrent requests, and a much tighter per-IP bucket
 // for failed authentication (a brute-force guard the transport drives
-// through AuthFailed and Blocked).
+// through AuthFailed: only failures draw from it, so a valid credential is
+// never refused by it).
 //
 // Buckets live in process (golang.org/x/time/rate) or, with Config.Redis,
 // in Redis so that several replicas enforce one limit: a Lua script runs
@@ -290,7 +291,7 @@ func (l *Limiter) Handle(ctx context.Context, op *telamentis.Operation, next tel
 		checks[n] = check{ScopeTenant, &l.tenants, op.Tenant, tl, tb}
 		n++
 	}
-	if err := l.take(ctx, checks[:n], true); err != nil {
+	if err := l.take(ctx, checks[:n]); err != nil {
 		l.trip(ctx, op, err)
 		return err
 	}
@@ -308,24 +309,18 @@ func (l *Limiter) Handle(ctx context.Context, op *telamentis.Operation, next tel
 }
 
 // AuthFailed records a failed authentication from ip: the transport calls
-// it for every request whose credentials are missing or wrong. It returns a
-// *LimitError once ip has used up its failed-authentication budget; the
-// transport may then answer 429 instead of 401.
+// it for every request whose credentials are missing or wrong, and only
+// for those. It returns a *LimitError once ip has used up its
+// failed-authentication budget; the transport then answers 429 instead of
+// 401. There is deliberately no check before a credential is tried: all
+// tenants' clients behind one proxy or NAT share an IP, and one client's
+// failures must not lock out the others' valid keys. A guess is never
+// right (256-bit secrets), so the guard limits its cost, not its chance.
 func (l *Limiter) AuthFailed(ctx context.Context, ip string) error {
-	err := l.take(ctx, []check{{ScopeAuth, &l.fails, ipKey(ip), l.cfg.FailedAuth, nil}}, true)
+	err := l.take(ctx, []check{{ScopeAuth, &l.fails, ipKey(ip), l.cfg.FailedAuth, nil}})
 	if err != nil {
 		l.trip(ctx, &telamentis.Operation{Name: "auth", ClientIP: ip}, err)
 	}
-	return err
-}
-
-// Blocked reports, without drawing a token, whether ip has used up its
-// failed-authentication budget. The transport calls it before trying a
-// request's credentials, so that a guessing client is stopped even when a
-// guess would be right.
-func (l *Limiter) Blocked(ctx context.Context, ip string) error {
-	err := l.take(ctx, []check{{ScopeAuth, &l.fails, ipKey(ip), l.cfg.FailedAuth, nil}}, false)
-	l.count(err)
 	return err
 }
 
@@ -343,14 +338,14 @@ func ipKey(ip string) string {
 	return p.String()
 }
 
-// take draws one token from every bucket in checks (or, with !consume,
-// only checks that each has one), all or nothing in shared mode.
-func (l *Limiter) take(ctx context.Context, checks []check, consume bool) error {
+// take draws one token from every bucket in checks, all or nothing in
+// shared mode.
+func (l *Limiter) take(ctx context.Context, checks []check) error {
 	if len(checks) == 0 {
 		return nil
 	}
 	if l.cfg.Redis != nil && time.Now().UnixNano() >= l.redisDown.Load() {
-		err := l.takeRedis(ctx, checks, consume)
+		err := l.takeRedis(ctx, checks)
 		if err == nil {
 			return nil
 		}
@@ -366,11 +361,7 @@ func (l *Limiter) take(ctx context.Context, checks []check, consume bool) error 
 		if b == nil {
 			b = c.tab.get(l.seed, c.id, c.lim, now)
 		}
-		if consume {
-			if !b.lim.AllowN(now, 1) {
-				return newLimitError(c.scope, retryIn(b.lim, now), c.lim)
-			}
-		} else if b.lim.TokensAt(now) < 1 {
+		if !b.lim.AllowN(now, 1) {
 			return newLimitError(c.scope, retryIn(b.lim, now), c.lim)
 		}
 	}

@@ -233,29 +233,38 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 }
 
+// TestFailedAuthGuard: failures from one IP are counted until its budget
+// is used up, then refused with a retry time; other IPs and the
+// authenticated limits are untouched, and the budget refills.
 func TestFailedAuthGuard(t *testing.T) {
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	l := newLimiter(t, ratelimit.Config{FailedAuth: ratelimit.Limits{RPS: 0.1, Burst: 3}, Now: clk.Now})
+	l := newLimiter(t, ratelimit.Config{FailedAuth: ratelimit.Limits{RPS: 0.1, Burst: 3}, Key: ratelimit.Limits{RPS: 100}, IP: ratelimit.Limits{RPS: 100}, Now: clk.Now})
 	ctx := t.Context()
 	for i := range 3 {
-		if err := l.Blocked(ctx, "198.51.100.7"); err != nil {
-			t.Fatalf("blocked before failure %d: %v", i, err)
-		}
 		if err := l.AuthFailed(ctx, "198.51.100.7"); err != nil {
 			t.Fatalf("failure %d refused: %v", i, err)
 		}
 	}
-	wantLimited(t, l.Blocked(ctx, "198.51.100.7"), ratelimit.ScopeAuth)
-	wantLimited(t, l.AuthFailed(ctx, "198.51.100.7"), ratelimit.ScopeAuth)
-	if err := l.Blocked(ctx, "198.51.100.8"); err != nil {
-		t.Fatalf("another IP blocked: %v", err)
+	for range 2 {
+		err := l.AuthFailed(ctx, "198.51.100.7")
+		wantLimited(t, err, ratelimit.ScopeAuth)
+		if ra := err.(interface{ RetryAfter() time.Duration }).RetryAfter(); ra <= 0 || ra > 10*time.Second {
+			t.Fatalf("retry after %v, want within the 10 s refill", ra)
+		}
 	}
-	if st := l.Stats(); st.Refused[ratelimit.ScopeAuth] != 2 || st.Refused[ratelimit.ScopeTenant] != 0 {
+	if err := l.AuthFailed(ctx, "198.51.100.8"); err != nil {
+		t.Fatalf("another IP refused: %v", err)
+	}
+	// The IP's authenticated requests draw from other buckets.
+	if err := run(t, l, op("acme", "k", "198.51.100.7")); err != nil {
+		t.Fatalf("an authenticated request from the IP: %v", err)
+	}
+	if st := l.Stats(); st.Refused[ratelimit.ScopeAuth] != 2 || st.Refused[ratelimit.ScopeIP] != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	clk.Advance(10 * time.Second)
-	if err := l.Blocked(ctx, "198.51.100.7"); err != nil {
-		t.Fatalf("still blocked after refill: %v", err)
+	if err := l.AuthFailed(ctx, "198.51.100.7"); err != nil {
+		t.Fatalf("still refused after refill: %v", err)
 	}
 }
 
@@ -346,8 +355,8 @@ func TestRedisSharedLimit(t *testing.T) {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
-	wantLimited(t, d.Blocked(t.Context(), "203.0.113.5"), ratelimit.ScopeAuth)
-	wantLimited(t, c.Blocked(t.Context(), "203.0.113.5"), ratelimit.ScopeAuth)
+	wantLimited(t, d.AuthFailed(t.Context(), "203.0.113.5"), ratelimit.ScopeAuth)
+	wantLimited(t, c.AuthFailed(t.Context(), "203.0.113.5"), ratelimit.ScopeAuth)
 }
 
 // TestRedisDownFallsBack checks that a limiter whose Redis is gone keeps

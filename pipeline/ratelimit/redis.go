@@ -12,14 +12,12 @@ import (
 // gcra is GCRA (the generic cell rate algorithm, a token bucket kept as one
 // "theoretical arrival time" per key) over all of a request's buckets. It
 // uses Redis's own clock, so replicas with skewed clocks agree. Each key
-// KEYS[i] has ARGV[2i-1] = emission interval in µs and ARGV[2i] = burst;
-// the last ARGV is 1 to take a token, 0 only to check. It takes from every
-// bucket or from none, and returns {0, 0} when allowed or {i, retry µs}
-// naming the first refusing bucket.
+// KEYS[i] has ARGV[2i-1] = emission interval in µs and ARGV[2i] = burst.
+// It takes a token from every bucket or from none, and returns {0, 0} when
+// allowed or {i, retry µs} naming the first refusing bucket.
 var gcra = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local consume = tonumber(ARGV[#ARGV]) == 1
 local tats = {}
 for i = 1, #KEYS do
   local interval = tonumber(ARGV[2*i-1])
@@ -33,28 +31,21 @@ for i = 1, #KEYS do
   end
   tats[i] = new_tat
 end
-if consume then
-  for i = 1, #KEYS do
-    redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
-  end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX', math.ceil((tats[i] - now) / 1000) + 1000)
 end
 return {0, 0}
 `)
 
 // takeRedis runs gcra for checks. It returns a *LimitError for a refusal
 // and another error when Redis cannot answer.
-func (l *Limiter) takeRedis(ctx context.Context, checks []check, consume bool) error {
+func (l *Limiter) takeRedis(ctx context.Context, checks []check) error {
 	keys := make([]string, len(checks))
-	args := make([]any, 0, 2*len(checks)+1)
+	args := make([]any, 0, 2*len(checks))
 	for i, c := range checks {
 		keys[i] = l.cfg.RedisPrefix + c.scope + ":" + c.id
 		interval := 1e6 / c.lim.RPS
 		args = append(args, strconv.FormatFloat(interval, 'f', 3, 64), c.lim.burst())
-	}
-	if consume {
-		args = append(args, 1)
-	} else {
-		args = append(args, 0)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
