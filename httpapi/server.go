@@ -347,25 +347,20 @@ func (s *Server) outer(next http.Handler) http.Handler {
 	})
 }
 
-// credentialParams are query parameter names that look like credentials.
-var credentialParams = []string{"api_key", "apikey", "key", "token", "access_token",
+// credentialParams are the query parameter names that carry credentials.
+var credentialParams = []string{"api_key", "apikey", "api-key", "key", "token", "access_token",
 	"id_token", "auth", "authorization", "bearer", "jwt", "secret", "password"}
 
-// credentialInQuery reports whether the query string carries something
-// that looks like a credential. Such requests are refused even when the
-// Authorization header is valid: a credential in a URL ends up in logs and
-// browser histories and must be rotated.
+// credentialInQuery reports whether the query string has a parameter named
+// like a credential (case-insensitively). Such requests are refused even
+// when the Authorization header is valid: a credential in a URL ends up in
+// logs and browser histories and must be rotated. Values are never judged
+// by their shape: a PostgreSQL cursor is base64 of JSON ("eyJ…") and an
+// alias may well start with "tm_".
 func credentialInQuery(q url.Values) bool {
-	for k, vs := range q {
-		lk := strings.ToLower(k)
+	for k := range q {
 		for _, c := range credentialParams {
-			if lk == c {
-				return true
-			}
-		}
-		for _, v := range vs {
-			if strings.HasPrefix(v, "tm_") || strings.HasPrefix(strings.ToLower(v), "bearer ") ||
-				strings.HasPrefix(v, "eyJ") {
+			if strings.EqualFold(k, c) {
 				return true
 			}
 		}
