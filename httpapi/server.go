@@ -446,7 +446,7 @@ func (s *Server) auditAuth(ctx context.Context, r *http.Request, p *telamentis.P
 		Action:    action,
 		Outcome:   outcome,
 		ClientIP:  clientIP(r),
-		Target:    r.Method + " " + r.URL.Path,
+		Target:    r.Method + " " + telamentis.RedactCredentials(r.URL.Path),
 	}
 	if p != nil {
 		rec.Actor, rec.Tenant = p.Actor(), p.Tenant
