@@ -109,6 +109,13 @@ func (s *scanner) fail(msg string) error {
 		Fields: []telamentis.FieldError{{Field: field, Message: msg + " (offset " + strconv.Itoa(s.pos) + ")"}}}
 }
 
+// refuse reports a value that breaks a rule of the root package (numbers,
+// props limits) at the current path, with the rule's own message and no
+// offset: the error a store gives for the same value.
+func (s *scanner) refuse(msg string) error {
+	return telamentis.Invalid(s.field(), "%s", msg)
+}
+
 func (s *scanner) skipSpace() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
@@ -424,6 +431,9 @@ func (s *scanner) number() error {
 		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
 			i++
 		}
+	}
+	if !telamentis.ValidNumber(d[s.pos:i]) {
+		return s.refuse(telamentis.NumberRule)
 	}
 	s.pos = i
 	return nil
