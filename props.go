@@ -116,7 +116,7 @@ func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, Invalid("", "cannot encode: %v", err)
+		return nil, Invalid("", "cannot encode")
 	}
 	out := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(out) > MaxPropsBytes {
@@ -196,10 +196,12 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 	}
 }
 
+// jsonErrText words a decoding error for a client: where, not the
+// decoder's own text.
 func jsonErrText(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return se.Error()
+		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10)
 	}
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "unexpected end"

@@ -37,11 +37,12 @@ type lineDecoder struct {
 	edge  telamentis.EdgeInput
 	props json.RawMessage // raw props of the line, pointing into it
 	// typeErr is the path of the first value of the wrong type and
-	// timeErr whether a time did not parse: encoding/json reported them
+	// timeErr the message of the first time that did not parse:
+	// encoding/json reported them
 	// only when the strict scan found nothing, so they are kept until
 	// the scan ends.
 	typeErr string
-	timeErr bool
+	timeErr string
 }
 
 // The string fields of an ingest line.
@@ -83,8 +84,8 @@ func (d *lineDecoder) decode(line []byte) (*telamentis.NodeInput, *telamentis.Ed
 		return nil, nil, err
 	}
 	switch {
-	case d.timeErr:
-		return nil, nil, telamentis.Invalid("line", "malformed body")
+	case d.timeErr != "":
+		return nil, nil, telamentis.Invalid("line", "%s", d.timeErr)
 	case d.typeErr != "":
 		return nil, nil, telamentis.Invalid("line", "wrong type for %s", d.typeErr)
 	case hasNode && hasEdge:
@@ -102,7 +103,7 @@ func (d *lineDecoder) reset(line []byte) {
 	d.strs = d.strs[:0]
 	d.spans = [nStrs]strSpan{}
 	d.node, d.edge, d.props = telamentis.NodeInput{}, telamentis.EdgeInput{}, nil
-	d.typeErr, d.timeErr = "", false
+	d.typeErr, d.timeErr = "", ""
 }
 
 // Keys of each object of an ingest line, matched exactly.
@@ -288,8 +289,8 @@ func (d *lineDecoder) time(depth int, dst *time.Time) error {
 		return err
 	}
 	v := d.s.data[start:d.s.pos]
-	if err := dst.UnmarshalJSON(v); err != nil {
-		d.timeErr = true
+	if err := dst.UnmarshalJSON(v); err != nil && d.timeErr == "" {
+		d.timeErr = safeHumaMessage(err)
 	}
 	return nil
 }

@@ -156,8 +156,8 @@ func New(cfg Config) (*Server, error) {
 	hc.SchemasPath = ""
 	hc.CreateHooks = nil // no $schema links in bodies
 	hc.Formats = map[string]huma.Format{
-		"application/json": huma.DefaultJSONFormat,
-		"json":             huma.DefaultJSONFormat,
+		"application/json": jsonFormat,
+		"json":             jsonFormat,
 	}
 	hc.RejectUnknownQueryParameters = true
 	hc.Info.Description = "Multi-tenant bitemporal knowledge-graph memory. Authenticate with " +
