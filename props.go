@@ -19,6 +19,14 @@ const (
 	maxExponent    = 999      // magnitude of a number's written exponent
 )
 
+// The field messages of the props limits. Scanners that enforce the limits
+// while they read a request, before CanonicalProps sees it, answer with
+// these, as a store would.
+const (
+	PropsSizeRule  = "props larger than 65536 bytes" // MaxPropsBytes
+	PropsDepthRule = "nested deeper than 16"         // MaxPropsDepth
+)
+
 // NumberRule is the field message of a number ValidNumber refuses.
 const NumberRule = "number out of range: at most 64 characters, an exponent from -999 to 999, " +
 	"and a value a 64-bit float holds (magnitude at most 1.7976931348623157e308; a nonzero value not below 5e-324)"
@@ -95,7 +103,7 @@ func AppendCanonicalProps(dst []byte, raw json.RawMessage) (json.RawMessage, err
 // canonicalSlow canonicalises trimmed, non-empty props with encoding/json.
 func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) > MaxPropsBytes {
-		return nil, Invalid("", "props larger than %d bytes", MaxPropsBytes)
+		return nil, Invalid("", "%s", PropsSizeRule)
 	}
 	if !utf8.Valid(raw) {
 		return nil, Invalid("", "not valid UTF-8")
@@ -120,7 +128,7 @@ func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	out := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(out) > MaxPropsBytes {
-		return nil, Invalid("", "props larger than %d bytes", MaxPropsBytes)
+		return nil, Invalid("", "%s", PropsSizeRule)
 	}
 	return json.RawMessage(out), nil
 }
@@ -136,7 +144,7 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 	switch t := tok.(type) {
 	case json.Delim:
 		if depth > MaxPropsDepth {
-			return nil, Invalid(path, "nested deeper than %d", MaxPropsDepth)
+			return nil, Invalid(path, "%s", PropsDepthRule)
 		}
 		switch t {
 		case '{':

@@ -2,6 +2,7 @@ package telamentis
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -137,5 +138,12 @@ func TestNumberRule(t *testing.T) {
 				t.Errorf("CanonicalProps(%.80s) = %v, want %s: %s", c.doc, err, c.field, NumberRule)
 			}
 		}
+	}
+}
+
+func TestPropsRuleMessages(t *testing.T) {
+	if PropsSizeRule != fmt.Sprintf("props larger than %d bytes", MaxPropsBytes) ||
+		PropsDepthRule != fmt.Sprintf("nested deeper than %d", MaxPropsDepth) {
+		t.Fatalf("messages disagree with the limits: %q, %q", PropsSizeRule, PropsDepthRule)
 	}
 }

@@ -146,7 +146,7 @@ func (d *lineDecoder) object(depth int, keys []string, value func(i int) error) 
 		}
 		s.pushKey(k)
 		if i == len(keys) {
-			return s.fail("unknown field")
+			return s.refuse(unknownField)
 		}
 		if seen&(1<<i) != 0 {
 			return s.fail("duplicate key")
@@ -223,7 +223,7 @@ func (d *lineDecoder) other(depth int) error {
 			return err
 		}
 		s.pushKey(k)
-		return s.fail("unknown field")
+		return s.refuse(unknownField)
 	}
 	return s.value(depth)
 }
@@ -272,10 +272,11 @@ func (d *lineDecoder) name(depth int, dst *string) error {
 	return nil
 }
 
-// raw scans any value and returns its text.
-func (d *lineDecoder) raw(depth int) ([]byte, error) {
+// propsRaw scans a props value under the props limits and returns its
+// text.
+func (d *lineDecoder) propsRaw(depth int) ([]byte, error) {
 	start := d.s.pos
-	if err := d.s.value(depth); err != nil {
+	if err := d.s.props(depth); err != nil {
 		return nil, err
 	}
 	return d.s.data[start:d.s.pos], nil
@@ -334,7 +335,7 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 				case 2:
 					return d.name(2, &d.node.Label)
 				}
-				p, err := d.raw(2)
+				p, err := d.propsRaw(2)
 				d.props = p
 				return err
 			})
@@ -353,7 +354,7 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 			case 4:
 				return d.name(2, &d.edge.Kind)
 			case 5:
-				p, err := d.raw(2)
+				p, err := d.propsRaw(2)
 				d.props = p
 				return err
 			case 6:

@@ -109,6 +109,7 @@ type Server struct {
 	api     huma.API
 	handler http.Handler
 	spec    []byte
+	shapes  map[string]*shape // of request bodies, by operation id
 
 	onRequest   func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
 	authSuccess func(ctx context.Context, p *telamentis.Principal, requestID, clientIP string) error
@@ -172,13 +173,13 @@ func New(cfg Config) (*Server, error) {
 			op := ctx.Operation()
 			info.route = op.Method + " " + op.Path
 			info.op = op.OperationID
-			if len(info.body) > 0 && op.RequestBody != nil {
-				if mt := op.RequestBody.Content["application/json"]; mt != nil {
-					if err := checkExactKeys(info.body, mt.Schema, s.api.OpenAPI().Components.Schemas); err != nil {
-						_, w := humago.Unwrap(ctx)
-						writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(ctx.Context())))
-						return
-					}
+			// The body is scanned against the operation's shape before
+			// huma decodes any of it (strictBody only read it).
+			if len(info.body) > 0 {
+				if err := checkBody(info.body, s.shapes[op.OperationID]); err != nil {
+					_, w := humago.Unwrap(ctx)
+					writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(ctx.Context())))
+					return
 				}
 			}
 		}
@@ -186,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.registerRoutes()
 	s.registerExtractRoute(cfg.Extractor)
+	s.shapes = bodyShapes(s.api)
 
 	spec, err := s.api.OpenAPI().MarshalJSON()
 	if err != nil {
@@ -221,7 +223,7 @@ func (s *Server) OpenAPI() []byte { return s.spec }
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
 	route, op, tenant, keyID, clientIP string
-	body                               []byte     // a checked JSON body, for the exact-key check
+	body                               []byte     // the JSON body read by strictBody, for checkBody
 	query                              url.Values // the parsed query string (queryOf)
 }
 
@@ -467,10 +469,11 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// strictBody reads and checks the body of every JSON request before huma
-// sees it: size (1 MiB, 16 MiB for batches), content type, and CheckJSON
-// (UTF-8, NUL, duplicate keys, depth). The ingest and import streams are
-// checked line by line by their handlers.
+// strictBody reads the body of every JSON request before huma sees it and
+// checks its size (1 MiB, 16 MiB for batches) and content type; the
+// operation's middleware scans it (checkBody) once the route, and so the
+// body's shape, is known. The ingest and import streams are checked line
+// by line by their handlers.
 func (s *Server) strictBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkQuery(r); err != nil {
@@ -498,7 +501,7 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		body, err := readBody(r, limit)
 		if err != nil {
 			writeProblem(w, newProblem(http.StatusBadRequest, id, "cannot read request body", nil))
 			return
@@ -506,12 +509,6 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 		if int64(len(body)) > limit {
 			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
 			return
-		}
-		if len(body) > 0 {
-			if err := CheckJSON(body, MaxJSONDepth); err != nil {
-				writeProblem(w, problemFor(err, id))
-				return
-			}
 		}
 		if info := infoFrom(r.Context()); info != nil {
 			info.body = body
@@ -521,6 +518,27 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 		r.Header.Set("Content-Type", "application/json")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readBody reads r's body up to limit+1 bytes, into one buffer of the
+// announced length when there is one (io.ReadAll's growth would allocate
+// several times the body).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength < 0 {
+		var b bytes.Buffer
+		_, err := b.ReadFrom(io.LimitReader(r.Body, limit+1))
+		return b.Bytes(), err
+	}
+	body := make([]byte, r.ContentLength, r.ContentLength+1)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return nil, err
+	}
+	// A body longer than announced: net/http's server refuses it, a
+	// handler called another way may not.
+	if n, _ := r.Body.Read(body[len(body):cap(body)]); n > 0 {
+		return nil, errors.New("httpapi: body longer than its Content-Length")
+	}
+	return body, nil
 }
 
 // allowedMethods returns the methods that have a route for r's path,
