@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -210,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 		writeProblem(w, newProblem(http.StatusNotFound, id, "no such route", nil))
 	})
 
-	s.handler = s.outer(s.authenticate(s.strictBody(mux)))
+	s.handler = s.outer(s.authenticate(cleanPaths(s.strictBody(mux))))
 	return s, nil
 }
 
@@ -539,6 +540,34 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errors.New("httpapi: body longer than its Content-Length")
 	}
 	return body, nil
+}
+
+// cleanPaths answers a path that is not in its clean form ("//", "/./",
+// "/../", a trailing "/." or "/..") like any unknown route: 404, a
+// problem with the request id. Go's ServeMux would answer it with an HTML
+// 307 redirect to the cleaned path, which is no route of this API and
+// would make the API follow paths a client never named.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.EscapedPath(); cleanPath(p) != p {
+			writeProblem(w, newProblem(http.StatusNotFound, telamentis.RequestIDFromContext(r.Context()), "no such route", nil))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the clean form of a path, as ServeMux computes it before
+// it redirects: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // allowedMethods returns the methods that have a route for r's path,
