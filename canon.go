@@ -252,6 +252,9 @@ func (c *canonScanner) number() bool {
 			return false
 		}
 	}
+	if !ValidNumber(p[c.i:i]) {
+		return false // the slow path names the error
+	}
 	c.i = i
 	return true
 }

@@ -14,7 +14,7 @@ import (
 func FuzzCanonicalProps(f *testing.F) {
 	for _, s := range []string{``, `null`, `{}`, `{"a":1}`, ` {"b":[1,{"c":null}],"a":"x"} `, `{"a":1,"a":2}`,
 		`{"n":1.50e+3,"m":-0}`, `{"h":"<&>\u2028"}`, `[1]`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", nested(16), nested(17),
-		`{"a":{}}{}`, `{"` + strings.Repeat("k", 257) + `":1}`} {
+		`{"a":{}}{}`, `{"` + strings.Repeat("k", 257) + `":1}`, `{"n":1e400,"m":0e-20000}`, `{"s":"\n","n":[1e-400]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

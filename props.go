@@ -12,10 +12,62 @@ import (
 
 // Limits on props, checked by CanonicalProps.
 const (
-	MaxPropsBytes = 64 << 10 // encoded size of a props object
-	MaxPropsDepth = 16       // nesting of objects and arrays, the props object being 1
-	maxKeyBytes   = 256      // bytes of one object key
+	MaxPropsBytes  = 64 << 10 // encoded size of a props object
+	MaxPropsDepth  = 16       // nesting of objects and arrays, the props object being 1
+	MaxNumberBytes = 64       // text of one number
+	maxKeyBytes    = 256      // bytes of one object key
+	maxExponent    = 999      // magnitude of a number's written exponent
 )
+
+// The field messages of the props limits. Scanners that enforce the limits
+// while they read a request, before CanonicalProps sees it, answer with
+// these, as a store would.
+const (
+	PropsSizeRule  = "props larger than 65536 bytes" // MaxPropsBytes
+	PropsDepthRule = "nested deeper than 16"         // MaxPropsDepth
+)
+
+// NumberRule is the field message of a number ValidNumber refuses.
+const NumberRule = "number out of range: at most 64 characters, an exponent from -999 to 999, " +
+	"and a value a 64-bit float holds (magnitude at most 1.7976931348623157e308; a nonzero value not below 5e-324)"
+
+// ValidNumber reports whether text, a number in JSON's grammar, follows the
+// rule of every number the API takes in (props and request bodies alike):
+// at most MaxNumberBytes long, a written exponent of at most 999 in
+// magnitude, and a value within an IEEE 754 double — finite, and not a
+// nonzero value so small that it rounds to zero. Props keep numbers as
+// written; this rule keeps them readable by every JSON decoder that uses
+// doubles (I-JSON, RFC 7493) and storable as PostgreSQL jsonb, whose
+// numeric refuses 1e1000000 and 0e-20000.
+func ValidNumber(text []byte) bool {
+	if len(text) > MaxNumberBytes {
+		return false
+	}
+	exp := bytes.IndexAny(text, "eE")
+	if exp < 0 && len(text) <= 15 {
+		return true // at most 15 digits and no exponent: always a double
+	}
+	if exp >= 0 {
+		e := 0
+		for _, c := range text[exp+1:] {
+			if '0' <= c && c <= '9' {
+				if e = e*10 + int(c-'0'); e > maxExponent {
+					return false
+				}
+			}
+		}
+	} else {
+		exp = len(text)
+	}
+	f, err := strconv.ParseFloat(string(text), 64)
+	if err != nil {
+		return false // out of range
+	}
+	if f == 0 && bytes.ContainsAny(text[:exp], "123456789") {
+		return false // underflow: nonzero as written, zero as a double
+	}
+	return true
+}
 
 var emptyProps = json.RawMessage("{}")
 
@@ -51,7 +103,7 @@ func AppendCanonicalProps(dst []byte, raw json.RawMessage) (json.RawMessage, err
 // canonicalSlow canonicalises trimmed, non-empty props with encoding/json.
 func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	if len(raw) > MaxPropsBytes {
-		return nil, Invalid("", "props larger than %d bytes", MaxPropsBytes)
+		return nil, Invalid("", "%s", PropsSizeRule)
 	}
 	if !utf8.Valid(raw) {
 		return nil, Invalid("", "not valid UTF-8")
@@ -72,11 +124,11 @@ func canonicalSlow(raw json.RawMessage) (json.RawMessage, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, Invalid("", "cannot encode: %v", err)
+		return nil, Invalid("", "cannot encode")
 	}
 	out := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(out) > MaxPropsBytes {
-		return nil, Invalid("", "props larger than %d bytes", MaxPropsBytes)
+		return nil, Invalid("", "%s", PropsSizeRule)
 	}
 	return json.RawMessage(out), nil
 }
@@ -92,7 +144,7 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 	switch t := tok.(type) {
 	case json.Delim:
 		if depth > MaxPropsDepth {
-			return nil, Invalid(path, "nested deeper than %d", MaxPropsDepth)
+			return nil, Invalid(path, "%s", PropsDepthRule)
 		}
 		switch t {
 		case '{':
@@ -142,15 +194,22 @@ func decodeValue(dec *json.Decoder, depth int, path string) (any, error) {
 			return nil, Invalid(path, "strings must be valid UTF-8 without NUL")
 		}
 		return t, nil
+	case json.Number:
+		if !ValidNumber([]byte(t)) {
+			return nil, Invalid(path, "%s", NumberRule)
+		}
+		return t, nil
 	default:
 		return t, nil
 	}
 }
 
+// jsonErrText words a decoding error for a client: where, not the
+// decoder's own text.
 func jsonErrText(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return se.Error()
+		return "syntax error at offset " + strconv.FormatInt(se.Offset, 10)
 	}
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "unexpected end"

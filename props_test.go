@@ -2,6 +2,7 @@ package telamentis
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -104,5 +105,45 @@ func TestPropEquals(t *testing.T) {
 	}
 	if PropEquals(json.RawMessage(`not json`), "a", json.RawMessage(`1`)) {
 		t.Error("PropEquals on malformed props")
+	}
+}
+
+// TestNumberRule checks the one rule of numbers, through CanonicalProps's
+// fast and slow paths (an escape in a string sends a document down the
+// slow one).
+func TestNumberRule(t *testing.T) {
+	ok := []string{"0", "-0", "1", "12345678901234567890", "1.50", "1e3", "-2.5E-7", "0e999", "0e-999",
+		"1.7976931348623157e308", "-1.7976931348623157e308", "5e-324", "3e-324", "0.000000000000000000001",
+		"1" + strings.Repeat("0", 63), "1e+308", "1e0000000000000000000000000001"}
+	bad := []string{"1e400", "-1e400", "1e1000000", "1.8e308", "1e-400", "2e-324", "0e-20000", "0e1000",
+		"1" + strings.Repeat("0", 64), "0." + strings.Repeat("0", 400) + "1"}
+	for _, n := range ok {
+		if !ValidNumber([]byte(n)) {
+			t.Errorf("ValidNumber(%s) = false", n)
+		}
+		for _, doc := range []string{`{"n":` + n + `}`, `{"s":"\n","n":[` + n + `]}`} {
+			if _, err := CanonicalProps(json.RawMessage(doc)); err != nil {
+				t.Errorf("CanonicalProps(%s): %v", doc, err)
+			}
+		}
+	}
+	for _, n := range bad {
+		if ValidNumber([]byte(n)) {
+			t.Errorf("ValidNumber(%s) = true", n)
+		}
+		for _, c := range []struct{ doc, field string }{{`{"n":` + n + `}`, "n"}, {`{"s":"\n","a":{"n":[1,` + n + `]}}`, "a.n[1]"}} {
+			_, err := CanonicalProps(json.RawMessage(c.doc))
+			fs := ErrorFields(err)
+			if len(fs) != 1 || fs[0].Field != c.field || fs[0].Message != NumberRule {
+				t.Errorf("CanonicalProps(%.80s) = %v, want %s: %s", c.doc, err, c.field, NumberRule)
+			}
+		}
+	}
+}
+
+func TestPropsRuleMessages(t *testing.T) {
+	if PropsSizeRule != fmt.Sprintf("props larger than %d bytes", MaxPropsBytes) ||
+		PropsDepthRule != fmt.Sprintf("nested deeper than %d", MaxPropsDepth) {
+		t.Fatalf("messages disagree with the limits: %q, %q", PropsSizeRule, PropsDepthRule)
 	}
 }

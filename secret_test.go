@@ -74,3 +74,30 @@ func TestSecretRedaction(t *testing.T) {
 		t.Errorf("JSON: %s", b)
 	}
 }
+
+func TestRedactCredentials(t *testing.T) {
+	id := "abcdefghijklmnop"
+	key := "tm_" + id + "_" + strings.Repeat("q", 52)
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"GET /v1/graph/alpha/nodes", "GET /v1/graph/alpha/nodes"},
+		{"GET /v1/graph/alpha/nodes/" + key, "GET /v1/graph/alpha/nodes/tm_" + id + "_[redacted]"},
+		{"GET /v1/graph/alpha/nodes/" + key + "/history", "GET /v1/graph/alpha/nodes/tm_" + id + "_[redacted]/history"},
+		{"alias:" + key[:40], "alias:tm_" + id + "_[redacted]"},                            // truncated: still a secret
+		{"x/tm_" + strings.Repeat("Z", 30) + "/y", "x/tm_[redacted]/y"},                    // no key id
+		{"a " + jwt + " b " + jwt, "a [redacted] b [redacted]"},                            // every one
+		{"eyJhbGciOiJub25lIn0.eyJ0ZW5hbnQiOiJ4In0.", "[redacted]"},                         // alg none
+		{"alias:tm_team", "alias:tm_team"},                                                 // too short for a key
+		{"utm_source", "utm_source"},                                                       //
+		{"cursor eyJ0IjoxNzk2NjgxNTM0NjkxOTkxfQ", "cursor eyJ0IjoxNzk2NjgxNTM0NjkxOTkxfQ"}, // no dot: not a JWT
+		{"tm_", "tm_"},
+	} {
+		if got := RedactCredentials(tt.in); got != tt.want {
+			t.Errorf("RedactCredentials(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { RedactCredentials("GET /v1/graph/alpha/nodes/0190-aa/history") }); n != 0 {
+		t.Errorf("clean text: %v allocations", n)
+	}
+}

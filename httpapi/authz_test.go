@@ -118,3 +118,49 @@ func TestUnauthenticated(t *testing.T) {
 		checkProblem(t, r, 401, "unauthenticated")
 	}
 }
+
+// TestCredentialInPathRedacted sends an API key and a JWT where a path
+// segment or an alias belongs: the access log and the audit records (the
+// SIEM sink is a copy of them) name the request with the credential
+// redacted, never the credential itself (issue 17).
+func TestCredentialInPathRedacted(t *testing.T) {
+	e := newEnv(t, envOptions{auditWrites: true})
+	e.tenant("alpha")
+	w := e.key("alpha", telamentis.RoleWriter, false)
+	id, _, _ := strings.Cut(strings.TrimPrefix(w, "tm_"), "_")
+	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+
+	checkProblem(t, e.req("GET", "/v1/graph/alpha/nodes/"+w, "", nil), 401, "unauthenticated")
+	checkProblem(t, e.req("GET", "/v1/graph/alpha/nodes/"+jwt+"/history", "", nil), 401, "unauthenticated")
+	e.node("alpha", w, w, "Person", nil) // a key pasted as an alias
+
+	var out struct {
+		Records []telamentis.AuditRecord `json:"records"`
+	}
+	e.must(200, "GET", "/v1/audit?action=auth.failure", e.admin, nil).json(t, &out)
+	var targets []string
+	for _, r := range out.Records {
+		targets = append(targets, r.Target)
+	}
+	e.must(200, "GET", "/v1/audit?action=node.upsert", e.admin, nil).json(t, &out)
+	for _, r := range out.Records {
+		targets = append(targets, r.Target)
+	}
+	want := []string{
+		"GET /v1/graph/alpha/nodes/tm_" + id + "_[redacted]",
+		"GET /v1/graph/alpha/nodes/[redacted]/history",
+		"alias:tm_" + id + "_[redacted]",
+	}
+	if strings.Join(targets, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit targets:\n%s\nwant:\n%s", strings.Join(targets, "\n"), strings.Join(want, "\n"))
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"status":401`) {
+		t.Fatalf("no access log lines for the refused requests:\n%s", logs)
+	}
+	for _, secret := range []string{w[len(w)-52:], jwt, "c2lnbmF0dXJl"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("access log holds %q:\n%s", secret, logs)
+		}
+	}
+}

@@ -37,12 +37,13 @@ type env struct {
 }
 
 type envOptions struct {
-	extraSteps []telamentis.Step
-	dir        string    // on-disk store in dir (default in memory)
-	masterKey  []byte    // with dir: encrypt at rest
-	noSync     bool      // with dir: do not fsync commits
-	store      storeKind // badger (default) or postgres (stores_test.go)
-	guard      httpapi.AuthGuard
+	extraSteps  []telamentis.Step
+	dir         string    // on-disk store in dir (default in memory)
+	masterKey   []byte    // with dir: encrypt at rest
+	noSync      bool      // with dir: do not fsync commits
+	store       storeKind // badger (default) or postgres (stores_test.go)
+	guard       httpapi.AuthGuard
+	auditWrites bool // the audit step records writes too (as in production)
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -89,7 +90,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { alog.Close() })
-	astep, err := pipeaudit.New(pipeaudit.Config{Log: alog, HashID: alog.HashID, SkipWrites: true}, logger)
+	astep, err := pipeaudit.New(pipeaudit.Config{Log: alog, HashID: alog.HashID, SkipWrites: !o.auditWrites}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,23 +28,14 @@ type ImportSummary struct {
 
 var specImport = opSpec{name: "tenant.import", allowed: rAdmin, write: true, sensitive: true}
 
-// exportKeys are the exact keys of an export line, by object path.
-var exportKeys = map[string]map[string]bool{
-	"":     {"node": true, "edge": true},
-	"node": {"id": true, "alias": true, "label": true, "props": true, "tx_start": true, "tx_end": true},
-	"edge": {"id": true, "alias": true, "from": true, "to": true, "kind": true, "props": true,
-		"valid_from": true, "valid_to": true, "tx_start": true, "tx_end": true},
-}
-
-func exportKeyOK(path []string, key string) bool {
-	switch len(path) {
-	case 0:
-		return exportKeys[""][key]
-	case 1:
-		return exportKeys[path[0]][key]
-	}
-	return true // inside props
-}
+// exportShape is the shape of an export line: exact keys, props under
+// their limits.
+var exportShape = &shape{members: map[string]*shape{
+	"node": {members: map[string]*shape{"id": nil, "alias": nil, "label": nil, "props": propsShape,
+		"tx_start": nil, "tx_end": nil}},
+	"edge": {members: map[string]*shape{"id": nil, "alias": nil, "from": nil, "to": nil, "kind": nil,
+		"props": propsShape, "valid_from": nil, "valid_to": nil, "tx_start": nil, "tx_end": nil}},
+}}
 
 // ParseExportLine decodes one line of an export stream with the strict
 // rules of request bodies.
@@ -57,7 +48,7 @@ func ParseExportLine(line []byte) (ExportLine, error) {
 	if len(line) == 0 || line[0] != '{' {
 		return out, telamentis.Invalid("line", "must be a JSON object")
 	}
-	if err := checkJSONKeys(line, MaxJSONDepth, exportKeyOK); err != nil {
+	if err := checkBody(line, exportShape); err != nil {
 		return out, err
 	}
 	if err := json.Unmarshal(line, &out); err != nil {

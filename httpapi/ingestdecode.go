@@ -37,11 +37,12 @@ type lineDecoder struct {
 	edge  telamentis.EdgeInput
 	props json.RawMessage // raw props of the line, pointing into it
 	// typeErr is the path of the first value of the wrong type and
-	// timeErr whether a time did not parse: encoding/json reported them
+	// timeErr the message of the first time that did not parse:
+	// encoding/json reported them
 	// only when the strict scan found nothing, so they are kept until
 	// the scan ends.
 	typeErr string
-	timeErr bool
+	timeErr string
 }
 
 // The string fields of an ingest line.
@@ -83,8 +84,8 @@ func (d *lineDecoder) decode(line []byte) (*telamentis.NodeInput, *telamentis.Ed
 		return nil, nil, err
 	}
 	switch {
-	case d.timeErr:
-		return nil, nil, telamentis.Invalid("line", "malformed body")
+	case d.timeErr != "":
+		return nil, nil, telamentis.Invalid("line", "%s", d.timeErr)
 	case d.typeErr != "":
 		return nil, nil, telamentis.Invalid("line", "wrong type for %s", d.typeErr)
 	case hasNode && hasEdge:
@@ -102,7 +103,7 @@ func (d *lineDecoder) reset(line []byte) {
 	d.strs = d.strs[:0]
 	d.spans = [nStrs]strSpan{}
 	d.node, d.edge, d.props = telamentis.NodeInput{}, telamentis.EdgeInput{}, nil
-	d.typeErr, d.timeErr = "", false
+	d.typeErr, d.timeErr = "", ""
 }
 
 // Keys of each object of an ingest line, matched exactly.
@@ -145,7 +146,7 @@ func (d *lineDecoder) object(depth int, keys []string, value func(i int) error) 
 		}
 		s.pushKey(k)
 		if i == len(keys) {
-			return s.fail("unknown field")
+			return s.refuse(unknownField)
 		}
 		if seen&(1<<i) != 0 {
 			return s.fail("duplicate key")
@@ -222,7 +223,7 @@ func (d *lineDecoder) other(depth int) error {
 			return err
 		}
 		s.pushKey(k)
-		return s.fail("unknown field")
+		return s.refuse(unknownField)
 	}
 	return s.value(depth)
 }
@@ -271,10 +272,11 @@ func (d *lineDecoder) name(depth int, dst *string) error {
 	return nil
 }
 
-// raw scans any value and returns its text.
-func (d *lineDecoder) raw(depth int) ([]byte, error) {
+// propsRaw scans a props value under the props limits and returns its
+// text.
+func (d *lineDecoder) propsRaw(depth int) ([]byte, error) {
 	start := d.s.pos
-	if err := d.s.value(depth); err != nil {
+	if err := d.s.props(depth); err != nil {
 		return nil, err
 	}
 	return d.s.data[start:d.s.pos], nil
@@ -288,8 +290,8 @@ func (d *lineDecoder) time(depth int, dst *time.Time) error {
 		return err
 	}
 	v := d.s.data[start:d.s.pos]
-	if err := dst.UnmarshalJSON(v); err != nil {
-		d.timeErr = true
+	if err := dst.UnmarshalJSON(v); err != nil && d.timeErr == "" {
+		d.timeErr = safeHumaMessage(err)
 	}
 	return nil
 }
@@ -333,7 +335,7 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 				case 2:
 					return d.name(2, &d.node.Label)
 				}
-				p, err := d.raw(2)
+				p, err := d.propsRaw(2)
 				d.props = p
 				return err
 			})
@@ -352,7 +354,7 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 			case 4:
 				return d.name(2, &d.edge.Kind)
 			case 5:
-				p, err := d.raw(2)
+				p, err := d.propsRaw(2)
 				d.props = p
 				return err
 			case 6:

@@ -15,36 +15,19 @@ import (
 // scan with exact keys, then encoding/json, then Normalize. It is the
 // reference the single-pass decoder must agree with, errors included.
 
-// ingestKeys are the exact keys an ingest line may hold, by object path.
-// Props objects are free-form.
-var ingestKeys = map[string]map[string]bool{
-	"":          {"node": true, "edge": true},
-	"node":      {"id": true, "alias": true, "label": true, "props": true},
-	"edge":      {"id": true, "alias": true, "from": true, "to": true, "kind": true, "props": true, "valid_from": true, "valid_to": true},
-	"edge.from": {"id": true, "alias": true},
-	"edge.to":   {"id": true, "alias": true},
-}
-
-func ingestKeyOK(path []string, key string) bool {
-	var p string
-	switch len(path) {
-	case 0:
-	case 1:
-		p = path[0]
-	case 2:
-		if path[1] == "props" {
-			return true
-		}
-		p = path[0] + "." + path[1]
-	default:
-		return true // inside props
-	}
-	if p == "node.props" || p == "edge.props" {
-		return true
-	}
-	allowed, ok := ingestKeys[p]
-	return ok && allowed[key]
-}
+// ingestShape is the shape of an ingest line: exact keys, props under
+// their limits; an object where a string or a time belongs (two levels
+// down) may hold no key at all.
+var ingestShape = func() *shape {
+	closed := &shape{members: map[string]*shape{}}
+	ref := &shape{members: map[string]*shape{"id": nil, "alias": nil}}
+	return &shape{members: map[string]*shape{
+		"node": {members: map[string]*shape{"id": closed, "alias": closed, "label": closed, "props": propsShape},
+			items: closed},
+		"edge": {members: map[string]*shape{"id": closed, "alias": closed, "from": ref, "to": ref, "kind": closed,
+			"props": propsShape, "valid_from": closed, "valid_to": closed}, items: closed},
+	}}
+}()
 
 func parseIngestLineReference(line []byte) (IngestLine, error) {
 	var out IngestLine
@@ -55,7 +38,7 @@ func parseIngestLineReference(line []byte) (IngestLine, error) {
 	if len(line) == 0 || line[0] != '{' {
 		return out, telamentis.Invalid("line", "must be a JSON object")
 	}
-	if err := checkJSONKeys(line, MaxJSONDepth, ingestKeyOK); err != nil {
+	if err := checkBody(line, ingestShape); err != nil {
 		return out, err
 	}
 	if err := json.Unmarshal(line, &out); err != nil {

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -202,4 +204,48 @@ func TestInternalErrors(t *testing.T) {
 	if strings.Contains(logs, f.setup) || strings.Contains(logs, "s3cr3t-x") {
 		t.Fatal("log holds a secret or a body")
 	}
+}
+
+// TestUncleanPathsAre404 sends paths that are not in their clean form:
+// each answers like an unknown route — a 404 problem with the request id,
+// no redirect — where Go's ServeMux answered an HTML 307 to the cleaned
+// path (issue 17).
+func TestUncleanPathsAre404(t *testing.T) {
+	e := newEnv(t)
+	e.tenant("clean")
+	w := e.key("clean", telamentis.RoleReader, false)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{
+		"/v1/graph/clean//stats",
+		"//v1/graph/clean/stats",
+		"/v1/graph/clean/nodes/../stats",
+		"/v1/graph/clean/./stats",
+		"/v1/graph/clean/stats/.",
+		"/v1/graph/clean/stats/..",
+		"/v1/graph/clean/%2e%2e/clean/stats",
+		"//healthz",
+		"/docs/../openapi.json",
+		"/docs//",
+	} {
+		t.Run(path, func(t *testing.T) {
+			req, err := http.NewRequest("GET", e.url+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+w)
+			res, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			checkProblem(t, resp{status: res.StatusCode, header: res.Header, body: body}, 404, "not-found")
+			if loc := res.Header.Get("Location"); loc != "" {
+				t.Errorf("Location %q", loc)
+			}
+		})
+	}
+	// Clean paths still route.
+	e.must(200, "GET", "/v1/graph/clean/stats", w, nil)
+	e.must(200, "GET", "/healthz", "", nil)
 }

@@ -138,7 +138,7 @@ func (s *Server) check(ctx context.Context, spec opSpec, p *telamentis.Principal
 		Tenant:    pathTenant,
 		Principal: p,
 		RequestID: telamentis.RequestIDFromContext(ctx),
-		Target:    target,
+		Target:    telamentis.RedactCredentials(target), // an alias may hold a pasted key
 		Write:     spec.write,
 		Sensitive: spec.sensitive,
 	}

@@ -255,8 +255,25 @@ func fieldName(loc string) string {
 	return loc
 }
 
-// safeHumaMessage keeps huma's parse messages short; they never hold
-// request values beyond a position.
+// jsonFormat is huma's JSON format with decoding errors in the API's own
+// words: huma quotes the decoder's error text to the client, and
+// encoding/json's names Go types ("cannot unmarshal number 1e30 into Go
+// struct field Query.limit of type int"). The strict scan and the schema
+// walk before huma (checkExactKeys) refuse what would fail here with the
+// exact field; this is the net under them.
+var jsonFormat = huma.Format{
+	Marshal: huma.DefaultJSONFormat.Marshal,
+	Unmarshal: func(data []byte, v any) error {
+		if err := json.Unmarshal(data, v); err != nil {
+			return errors.New(safeHumaMessage(err))
+		}
+		return nil
+	},
+}
+
+// safeHumaMessage words a decoding error for a client: the position of a
+// syntax error, the field of a wrong type, never the decoder's own text
+// (Go type names, the value, time layouts).
 func safeHumaMessage(err error) string {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -264,7 +281,17 @@ func safeHumaMessage(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Field == "" {
+			return "wrong type for body"
+		}
 		return "wrong type for " + te.Field
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return timeMessage
 	}
 	return "malformed body"
 }
+
+// timeMessage is the message of a time that does not parse.
+const timeMessage = "time is not RFC 3339 with a zone, such as 2024-01-02T15:04:05Z"

@@ -110,6 +110,7 @@ type Server struct {
 	api     huma.API
 	handler http.Handler
 	spec    []byte
+	shapes  map[string]*shape // of request bodies, by operation id
 
 	onRequest   func(ctx context.Context, route, method, tenant string, status int, d time.Duration)
 	authSuccess func(ctx context.Context, p *telamentis.Principal, requestID, clientIP string) error
@@ -157,8 +158,8 @@ func New(cfg Config) (*Server, error) {
 	hc.SchemasPath = ""
 	hc.CreateHooks = nil // no $schema links in bodies
 	hc.Formats = map[string]huma.Format{
-		"application/json": huma.DefaultJSONFormat,
-		"json":             huma.DefaultJSONFormat,
+		"application/json": jsonFormat,
+		"json":             jsonFormat,
 	}
 	hc.RejectUnknownQueryParameters = true
 	hc.Info.Description = "Multi-tenant bitemporal knowledge-graph memory. Authenticate with " +
@@ -173,13 +174,13 @@ func New(cfg Config) (*Server, error) {
 			op := ctx.Operation()
 			info.route = op.Method + " " + op.Path
 			info.op = op.OperationID
-			if len(info.body) > 0 && op.RequestBody != nil {
-				if mt := op.RequestBody.Content["application/json"]; mt != nil {
-					if err := checkExactKeys(info.body, mt.Schema, s.api.OpenAPI().Components.Schemas); err != nil {
-						_, w := humago.Unwrap(ctx)
-						writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(ctx.Context())))
-						return
-					}
+			// The body is scanned against the operation's shape before
+			// huma decodes any of it (strictBody only read it).
+			if len(info.body) > 0 {
+				if err := checkBody(info.body, s.shapes[op.OperationID]); err != nil {
+					_, w := humago.Unwrap(ctx)
+					writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(ctx.Context())))
+					return
 				}
 			}
 		}
@@ -187,6 +188,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.registerRoutes()
 	s.registerExtractRoute(cfg.Extractor)
+	s.shapes = bodyShapes(s.api)
 
 	spec, err := s.api.OpenAPI().MarshalJSON()
 	if err != nil {
@@ -209,7 +211,7 @@ func New(cfg Config) (*Server, error) {
 		writeProblem(w, newProblem(http.StatusNotFound, id, "no such route", nil))
 	})
 
-	s.handler = s.outer(s.authenticate(s.strictBody(mux)))
+	s.handler = s.outer(s.authenticate(cleanPaths(s.strictBody(mux))))
 	return s, nil
 }
 
@@ -222,7 +224,7 @@ func (s *Server) OpenAPI() []byte { return s.spec }
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
 	route, op, tenant, keyID, clientIP string
-	body                               []byte     // a checked JSON body, for the exact-key check
+	body                               []byte     // the JSON body read by strictBody, for checkBody
 	query                              url.Values // the parsed query string (queryOf)
 }
 
@@ -348,25 +350,20 @@ func (s *Server) outer(next http.Handler) http.Handler {
 	})
 }
 
-// credentialParams are query parameter names that look like credentials.
-var credentialParams = []string{"api_key", "apikey", "key", "token", "access_token",
+// credentialParams are the query parameter names that carry credentials.
+var credentialParams = []string{"api_key", "apikey", "api-key", "key", "token", "access_token",
 	"id_token", "auth", "authorization", "bearer", "jwt", "secret", "password"}
 
-// credentialInQuery reports whether the query string carries something
-// that looks like a credential. Such requests are refused even when the
-// Authorization header is valid: a credential in a URL ends up in logs and
-// browser histories and must be rotated.
+// credentialInQuery reports whether the query string has a parameter named
+// like a credential (case-insensitively). Such requests are refused even
+// when the Authorization header is valid: a credential in a URL ends up in
+// logs and browser histories and must be rotated. Values are never judged
+// by their shape: a PostgreSQL cursor is base64 of JSON ("eyJ…") and an
+// alias may well start with "tm_".
 func credentialInQuery(q url.Values) bool {
-	for k, vs := range q {
-		lk := strings.ToLower(k)
+	for k := range q {
 		for _, c := range credentialParams {
-			if lk == c {
-				return true
-			}
-		}
-		for _, v := range vs {
-			if strings.HasPrefix(v, "tm_") || strings.HasPrefix(strings.ToLower(v), "bearer ") ||
-				strings.HasPrefix(v, "eyJ") {
+			if strings.EqualFold(k, c) {
 				return true
 			}
 		}
@@ -450,7 +447,7 @@ func (s *Server) auditAuth(ctx context.Context, r *http.Request, p *telamentis.P
 		Action:    action,
 		Outcome:   outcome,
 		ClientIP:  clientIP(r),
-		Target:    r.Method + " " + r.URL.Path,
+		Target:    r.Method + " " + telamentis.RedactCredentials(r.URL.Path),
 	}
 	if p != nil {
 		rec.Actor, rec.Tenant = p.Actor(), p.Tenant
@@ -471,10 +468,11 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// strictBody reads and checks the body of every JSON request before huma
-// sees it: size (1 MiB, 16 MiB for batches), content type, and CheckJSON
-// (UTF-8, NUL, duplicate keys, depth). The ingest and import streams are
-// checked line by line by their handlers.
+// strictBody reads the body of every JSON request before huma sees it and
+// checks its size (1 MiB, 16 MiB for batches) and content type; the
+// operation's middleware scans it (checkBody) once the route, and so the
+// body's shape, is known. The ingest and import streams are checked line
+// by line by their handlers.
 func (s *Server) strictBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkQuery(r); err != nil {
@@ -502,7 +500,7 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		body, err := readBody(r, limit)
 		if err != nil {
 			writeProblem(w, newProblem(http.StatusBadRequest, id, "cannot read request body", nil))
 			return
@@ -510,12 +508,6 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 		if int64(len(body)) > limit {
 			writeProblem(w, newProblem(http.StatusRequestEntityTooLarge, id, "request body too large", nil))
 			return
-		}
-		if len(body) > 0 {
-			if err := CheckJSON(body, MaxJSONDepth); err != nil {
-				writeProblem(w, problemFor(err, id))
-				return
-			}
 		}
 		if info := infoFrom(r.Context()); info != nil {
 			info.body = body

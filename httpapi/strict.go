@@ -21,26 +21,32 @@ const (
 // CheckJSON reports whether data is one strict JSON document: valid UTF-8,
 // well-formed JSON with nothing after the value, no duplicate object keys
 // (compared after unescaping), no NUL character and no lone surrogate in any
-// string, and nesting of objects and arrays at most maxDepth deep. Go's
-// encoding/json accepts each of these; the API rejects them before any
-// decoder sees the body. The error is CodeInvalid and names the JSON path of
-// the problem.
+// string, nesting of objects and arrays at most maxDepth deep, and numbers
+// that follow telamentis.ValidNumber. Go's encoding/json accepts most of
+// these; the API rejects them before any decoder sees the body. The error
+// is CodeInvalid and names the JSON path of the problem.
 //
 // Case-variant keys ("TENANT_ID" for "tenant_id") are well-formed JSON; they
-// are caught by the schema check that follows, which matches keys exactly.
+// are caught by the shape of a request body (checkBody), which matches keys
+// exactly.
 func CheckJSON(data []byte, maxDepth int) error {
-	return checkJSONKeys(data, maxDepth, nil)
+	return scanJSON(data, maxDepth, nil)
 }
 
-// checkJSONKeys is CheckJSON that also approves every object key with keyFn
-// (nil approves all), for decoders that need exact key matching.
-func checkJSONKeys(data []byte, maxDepth int, keyFn func([]string, string) bool) error {
+// checkBody is CheckJSON of a request body, a line of an ingest or import
+// stream, against its shape: exact keys, integers that fit, and props
+// under their limits, each refused as soon as the scan reaches it.
+func checkBody(data []byte, sh *shape) error {
+	return scanJSON(data, MaxJSONDepth, sh)
+}
+
+func scanJSON(data []byte, maxDepth int, sh *shape) error {
 	if !utf8.Valid(data) {
 		return telamentis.Invalid("body", "not valid UTF-8")
 	}
-	s := scanner{data: data, maxDepth: maxDepth, keyFn: keyFn}
+	s := scanner{data: data, maxDepth: maxDepth}
 	s.skipSpace()
-	if err := s.value(0); err != nil {
+	if err := s.shaped(0, sh); err != nil {
 		return err
 	}
 	s.skipSpace()
@@ -50,6 +56,13 @@ func checkJSONKeys(data []byte, maxDepth int, keyFn func([]string, string) bool)
 	return nil
 }
 
+// Messages of the scanner's refusals that name no offset.
+const (
+	unknownField  = "unknown field (names are case-sensitive)"
+	tooManyItems  = "more than 100000 items" // telamentis.MaxBatchItems
+	maxArrayItems = telamentis.MaxBatchItems
+)
+
 type scanner struct {
 	data     []byte
 	pos      int
@@ -57,12 +70,12 @@ type scanner struct {
 	// path holds the segments of the current position. It is turned into
 	// text only for an error, so a document that passes costs no strings.
 	path []pathSeg
-	// keyFn, if set, approves each object key given the path of its
-	// object; keyPath is that path as text, kept only while keyFn is set.
-	keyFn   func(path []string, key string) bool
-	keyPath []string
 	// keys is scratch for duplicate detection, reused across objects.
 	keys [][]byte
+	// While a props value is scanned (propsEnd > 0): the position past
+	// which it is too large, the depth it starts at and the length of
+	// path at its start (the path of the props field).
+	propsEnd, propsDepth, propsPath int
 }
 
 // pathSeg is one segment of a JSON path: an object key (key != nil) or an
@@ -83,12 +96,14 @@ func (s *scanner) pop() { s.path = s.path[:len(s.path)-1] }
 
 // field renders the current path ("edge.from.alias", "props.tags[2]"), or
 // "body" at the top.
-func (s *scanner) field() string {
-	if len(s.path) == 0 {
+func (s *scanner) field() string { return fieldOf(s.path) }
+
+func fieldOf(path []pathSeg) string {
+	if len(path) == 0 {
 		return "body"
 	}
 	var b strings.Builder
-	for i, p := range s.path {
+	for i, p := range path {
 		if p.key == nil {
 			b.WriteByte('[')
 			b.WriteString(strconv.Itoa(p.idx))
@@ -109,6 +124,13 @@ func (s *scanner) fail(msg string) error {
 		Fields: []telamentis.FieldError{{Field: field, Message: msg + " (offset " + strconv.Itoa(s.pos) + ")"}}}
 }
 
+// refuse reports a value that breaks a rule of the root package (numbers,
+// props limits) or of the body's shape at the current path, with the rule's
+// own message and no offset: the error a store gives for the same value.
+func (s *scanner) refuse(msg string) error {
+	return telamentis.Invalid(s.field(), "%s", msg)
+}
+
 func (s *scanner) skipSpace() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
@@ -120,20 +142,31 @@ func (s *scanner) skipSpace() {
 	}
 }
 
-func (s *scanner) value(depth int) error {
+// value scans any value at s.pos, depth levels down, with the JSON rules
+// only.
+func (s *scanner) value(depth int) error { return s.shaped(depth, nil) }
+
+// shaped scans the value at s.pos against its shape (nil: free-form).
+func (s *scanner) shaped(depth int, sh *shape) error {
 	if s.pos >= len(s.data) {
 		return s.fail("unexpected end of JSON")
 	}
+	if sh != nil && sh.props && s.propsEnd == 0 {
+		return s.props(depth)
+	}
 	switch c := s.data[s.pos]; {
 	case c == '{':
-		return s.object(depth + 1)
+		return s.object(depth+1, sh)
 	case c == '[':
-		return s.array(depth + 1)
+		if sh == nil || sh.items == nil {
+			return s.elements(depth+1, s.value)
+		}
+		return s.elements(depth+1, func(depth int) error { return s.shaped(depth, sh.items) })
 	case c == '"':
 		_, err := s.str(false)
 		return err
 	case c == '-' || ('0' <= c && c <= '9'):
-		return s.number()
+		return s.number(sh != nil && sh.integer)
 	case c == 't':
 		return s.literal("true")
 	case c == 'f':
@@ -144,6 +177,41 @@ func (s *scanner) value(depth int) error {
 	return s.fail("malformed JSON")
 }
 
+// props scans a props value: free-form, under the props limits of the root
+// package (telamentis.CanonicalProps), checked as the scan goes so that an
+// oversized value costs the scan of its first MaxPropsBytes and no more —
+// its text at most MaxPropsBytes, its containers nested at most
+// MaxPropsDepth deep, the props object being 1. The key count is bounded
+// by the size. The errors are the ones CanonicalProps gives.
+func (s *scanner) props(depth int) error {
+	start := s.pos
+	s.propsEnd, s.propsDepth, s.propsPath = start+telamentis.MaxPropsBytes, depth, len(s.path)
+	err := s.value(depth)
+	if err == nil && s.pos > s.propsEnd {
+		err = s.propsTooLarge()
+	}
+	s.propsEnd = 0
+	return err
+}
+
+// inProps checks the props limits, if a props value is being scanned, at a
+// container of the given depth.
+func (s *scanner) inProps(depth int) error {
+	switch {
+	case s.propsEnd == 0:
+		return nil
+	case s.pos > s.propsEnd:
+		return s.propsTooLarge()
+	case depth-s.propsDepth > telamentis.MaxPropsDepth:
+		return s.refuse(telamentis.PropsDepthRule)
+	}
+	return nil
+}
+
+func (s *scanner) propsTooLarge() error {
+	return telamentis.Invalid(fieldOf(s.path[:s.propsPath]), "%s", telamentis.PropsSizeRule)
+}
+
 func (s *scanner) literal(lit string) error {
 	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
 		return s.fail("malformed JSON")
@@ -152,9 +220,14 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
-func (s *scanner) object(depth int) error {
+// object scans the object at s.pos, depth levels down (the object
+// included), against its shape.
+func (s *scanner) object(depth int, sh *shape) error {
 	if depth > s.maxDepth {
 		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
+	}
+	if err := s.inProps(depth); err != nil {
+		return err
 	}
 	s.pos++ // {
 	s.skipSpace()
@@ -166,6 +239,9 @@ func (s *scanner) object(depth int) error {
 	defer func() { s.keys = s.keys[:mark] }()
 	var set map[string]struct{}
 	for {
+		if err := s.inProps(depth); err != nil {
+			return err
+		}
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 			return s.fail("expected an object key")
@@ -193,15 +269,11 @@ func (s *scanner) object(depth int) error {
 				}
 			}
 		}
-		if s.keyFn != nil {
-			ks := string(k)
-			if !s.keyFn(s.keyPath, ks) {
-				s.pushKey(k)
-				return s.fail("unknown field")
-			}
-			s.keyPath = append(s.keyPath, ks)
-		}
 		s.pushKey(k)
+		member, known := sh.member(k)
+		if !known {
+			return s.refuse(unknownField)
+		}
 		if dup {
 			return s.fail("duplicate key")
 		}
@@ -211,13 +283,10 @@ func (s *scanner) object(depth int) error {
 		}
 		s.pos++
 		s.skipSpace()
-		if err := s.value(depth); err != nil {
+		if err := s.shaped(depth, member); err != nil {
 			return err
 		}
 		s.pop()
-		if s.keyFn != nil {
-			s.keyPath = s.keyPath[:len(s.keyPath)-1]
-		}
 		if done, err := s.afterMember('}'); done || err != nil {
 			return err
 		}
@@ -246,13 +315,17 @@ func (s *scanner) afterMember(closing byte) (done bool, err error) {
 // for every escape but \u (0: not one of them).
 var simpleEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
-func (s *scanner) array(depth int) error { return s.elements(depth, s.value) }
-
 // elements scans the array at s.pos, depth levels down (the array
-// included), calling elem for each element with its index on the path.
+// included), calling elem for each element with its index on the path. An
+// array holds at most maxArrayItems elements: the batch limit, which no
+// other array of a request comes near, checked before the elements are
+// decoded.
 func (s *scanner) elements(depth int, elem func(depth int) error) error {
 	if depth > s.maxDepth {
 		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
+	}
+	if err := s.inProps(depth); err != nil {
+		return err
 	}
 	s.pos++ // [
 	s.skipSpace()
@@ -261,18 +334,18 @@ func (s *scanner) elements(depth int, elem func(depth int) error) error {
 		return nil
 	}
 	for i := 0; ; i++ {
-		s.path = append(s.path, pathSeg{idx: i})
-		if s.keyFn != nil {
-			s.keyPath = append(s.keyPath, "["+strconv.Itoa(i)+"]")
+		if i == maxArrayItems {
+			return s.refuse(tooManyItems)
 		}
+		if err := s.inProps(depth); err != nil {
+			return err
+		}
+		s.path = append(s.path, pathSeg{idx: i})
 		s.skipSpace()
 		if err := elem(depth); err != nil {
 			return err
 		}
 		s.pop()
-		if s.keyFn != nil {
-			s.keyPath = s.keyPath[:len(s.keyPath)-1]
-		}
 		if done, err := s.afterMember(']'); done || err != nil {
 			return err
 		}
@@ -388,7 +461,8 @@ func (s *scanner) hex4(at int) (rune, bool) {
 	return r, true
 }
 
-func (s *scanner) number() error {
+// number scans a number; integer asks for one an int64 field can hold.
+func (s *scanner) number(integer bool) error {
 	d := s.data
 	i := s.pos
 	if i < len(d) && d[i] == '-' {
@@ -424,6 +498,12 @@ func (s *scanner) number() error {
 		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
 			i++
 		}
+	}
+	if !telamentis.ValidNumber(d[s.pos:i]) {
+		return s.refuse(telamentis.NumberRule)
+	}
+	if integer && !intLiteral(d[s.pos:i]) {
+		return s.refuse(integerRule)
 	}
 	s.pos = i
 	return nil

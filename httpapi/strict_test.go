@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -228,4 +229,63 @@ func FuzzParseExportLine(f *testing.F) {
 			t.Fatalf("re-encoded %s rejected: %v", b, err)
 		}
 	})
+}
+
+// TestCheckBodyShape checks the rules a body's shape adds to CheckJSON:
+// exact keys, integers an int64 field holds, props under the props limits
+// (with the store's messages, at the props field), and the array length.
+func TestCheckBodyShape(t *testing.T) {
+	ref := &shape{members: map[string]*shape{"alias": nil}}
+	item := &shape{members: map[string]*shape{"label": nil, "props": propsShape, "from": ref, "n": {integer: true}}}
+	body := &shape{members: map[string]*shape{"nodes": {items: item}, "extra": {open: true, extra: item}}}
+	items := func(n int) string { return `{"nodes":[` + strings.TrimSuffix(strings.Repeat(`{},`, n), ",") + `]}` }
+	bigProps := `{"k":"` + strings.Repeat("x", telamentis.MaxPropsBytes) + `"}`
+	deep := strings.Repeat(`{"a":`, telamentis.MaxPropsDepth) + "1" + strings.Repeat("}", telamentis.MaxPropsDepth)
+	for _, tc := range []struct {
+		name, in, field, msg string
+	}{
+		{"known keys", `{"nodes":[{"label":"P","props":{"LABEL":1},"from":{"alias":"a"},"n":-12}]}`, "", ""},
+		{"open object", `{"extra":{"anything":{"label":"P"}}}`, "", ""},
+		{"unknown key", `{"nodes":[{"label":"P","LABEL":"P"}]}`, "nodes[0].LABEL", unknownField},
+		{"unknown nested key", `{"nodes":[{"from":{"Alias":"a"}}]}`, "nodes[0].from.Alias", unknownField},
+		{"unknown key in open member", `{"extra":{"x":{"lbl":"P"}}}`, "extra.x.lbl", unknownField},
+		{"integer with exponent", `{"nodes":[{"n":1e3}]}`, "nodes[0].n", integerRule},
+		{"integer with fraction", `{"nodes":[{"n":1.0}]}`, "nodes[0].n", integerRule},
+		{"integer beyond 64 bits", `{"nodes":[{"n":9223372036854775808}]}`, "nodes[0].n", integerRule},
+		{"number beyond a double", `{"nodes":[{"label":1e400}]}`, "nodes[0].label", telamentis.NumberRule},
+		{"props of 64 KiB", `{"nodes":[{"props":{"k":"` + strings.Repeat("x", telamentis.MaxPropsBytes-8) + `"}}]}`, "", ""},
+		{"props over 64 KiB", `{"nodes":[{"props":` + bigProps + `}]}`, "nodes[0].props", telamentis.PropsSizeRule},
+		{"props over 64 KiB, many keys", `{"nodes":[{"props":` + manyProps(20000) + `}]}`, "nodes[0].props", telamentis.PropsSizeRule},
+		{"props nested 17", `{"nodes":[{"props":{"a":` + deep + `}}]}`, "nodes[0].props" + strings.Repeat(".a", telamentis.MaxPropsDepth), telamentis.PropsDepthRule},
+		{"props nested 16", `{"nodes":[{"props":` + deep + `}]}`, "", ""},
+		{"100000 items", items(maxArrayItems), "", ""},
+		{"100001 items", items(maxArrayItems + 1), "nodes", tooManyItems},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkBody([]byte(tc.in), body)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			fs := telamentis.ErrorFields(err)
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid || len(fs) != 1 || fs[0].Field != tc.field || fs[0].Message != tc.msg {
+				t.Fatalf("got %v, want %s: %s", err, tc.field, tc.msg)
+			}
+		})
+	}
+}
+
+// manyProps returns a props object of n distinct keys.
+func manyProps(n int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":1`, i)
+	}
+	return b.String() + "}"
 }
