@@ -5,14 +5,13 @@
 // Every credential failure (malformed, unknown, wrong secret, expired,
 // revoked, bad signature, wrong issuer…) returns the same CodeUnauthenticated
 // error, ErrUnauthenticated's message, so a caller learns nothing from it.
-// Credentials are read only from the Authorization header; QueryHasCredential
-// lets the transport refuse requests that put one in the URL.
+// Credentials are read only from the Authorization header (httpapi refuses
+// query parameters named like a credential).
 package auth
 
 import (
 	"crypto/rand"
 	"encoding/base32"
-	"net/url"
 	"strings"
 
 	"github.com/telamentis/telamentis"
@@ -161,77 +160,4 @@ func newKeyToken() (id, token string) {
 	rand.Read(sec[:])
 	id = b32.EncodeToString(idb[:])
 	return id, tokenPrefix + id + "_" + b32.EncodeToString(sec[:])
-}
-
-// credentialParams are query parameter names that carry credentials.
-var credentialParams = []string{
-	"access_token", "id_token", "token", "api_key", "apikey", "api-key",
-	"key", "authorization", "auth", "bearer", "jwt", "secret", "password",
-}
-
-// QueryHasCredential reports whether a URL's raw query seems to carry a
-// credential: a parameter named like one (access_token, api_key, token…)
-// or any name or value holding something shaped like an API key or a JWT.
-// The transport refuses such requests (credentials in URLs end up in logs
-// and proxies) without trying the credential.
-func QueryHasCredential(rawQuery string) bool {
-	if rawQuery == "" {
-		return false
-	}
-	if containsCredential(rawQuery) {
-		return true
-	}
-	vals, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return false // the raw text was checked above
-	}
-	for name, vs := range vals {
-		for _, p := range credentialParams {
-			if strings.EqualFold(name, p) {
-				return true
-			}
-		}
-		if containsCredential(name) {
-			return true
-		}
-		for _, v := range vs {
-			if containsCredential(v) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// containsCredential reports whether s holds an API key token or a JWT
-// (three base64url segments starting with a JSON header, "eyJ").
-func containsCredential(s string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], tokenPrefix)
-		if j < 0 {
-			break
-		}
-		i += j
-		if len(s)-i >= tokenLen {
-			if _, ok := parseKeyToken(s[i : i+tokenLen]); ok {
-				return true
-			}
-		}
-		i += len(tokenPrefix)
-	}
-	for i := 0; ; {
-		j := strings.Index(s[i:], "eyJ")
-		if j < 0 {
-			return false
-		}
-		i += j
-		end := i
-		for end < len(s) && (isB64URL(s[end:end+1]) || s[end] == '.') {
-			end++
-		}
-		if IsJWT(s[i:end]) {
-			return true
-		}
-		i += 3
-	}
 }

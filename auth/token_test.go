@@ -66,34 +66,6 @@ func TestKeyTokenShape(t *testing.T) {
 	}
 }
 
-func TestQueryHasCredential(t *testing.T) {
-	_, tok := newKeyToken()
-	jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
-	tests := []struct {
-		q    string
-		want bool
-	}{
-		{"", false},
-		{"limit=10&as_at=2026-01-01T00:00:00Z", false},
-		{"alias=utm_source&q=atm_machine", false},
-		{"label=Person&cursor=abc.def", false},
-		{"access_token=x", true},
-		{"API_KEY=x", true},
-		{"token=", true},
-		{"q=" + tok, true},
-		{"x=1&" + tok + "=1", true},
-		{"q=Bearer%20" + tok, true},
-		{"id_token=" + jwt, true},
-		{"q=" + jwt, true},
-		{"q=%zz" + tok, true},
-	}
-	for _, tt := range tests {
-		if got := QueryHasCredential(tt.q); got != tt.want {
-			t.Errorf("QueryHasCredential(%q) = %v, want %v", tt.q, got, tt.want)
-		}
-	}
-}
-
 // FuzzCredentialParsers checks that the header and token parsers never
 // panic, that what parses as an API key re-parses to the same id, and that
 // a parsed credential is printable ASCII.
@@ -128,7 +100,6 @@ func FuzzCredentialParsers(f *testing.F) {
 				_, _, _ = j.parseHeader(c)
 			}
 		}
-		_ = QueryHasCredential(s)
 	})
 }
 

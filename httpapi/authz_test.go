@@ -113,10 +113,13 @@ func TestUnauthenticated(t *testing.T) {
 	if len(bodies) != 1 {
 		t.Errorf("401 bodies differ: %v", bodies)
 	}
-	for _, q := range []string{"?api_key=" + valid, "?access_token=abc", "?x=" + valid} {
+	for _, q := range []string{"?api_key=" + valid, "?access_token=abc", "?Token=abc"} {
 		r := e.req("GET", "/v1/graph/"+f.tenant+"/stats"+q, valid, nil)
 		checkProblem(t, r, 401, "unauthenticated")
 	}
+	// Only names are judged: a key as the value of another parameter is
+	// data (here an unknown parameter), never a refused credential.
+	checkProblem(t, e.req("GET", "/v1/graph/"+f.tenant+"/stats?x="+valid, valid, nil), 400, "invalid")
 }
 
 // TestCredentialInPathRedacted sends an API key and a JWT where a path

@@ -101,7 +101,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	}
 	srv, err := httpapi.New(httpapi.Config{
 		Store: store, Auth: auth.Chain{Keys: keys}, Keys: keys, Pipeline: chain, Audit: alog,
-		PIIKey: bytes.Repeat([]byte{7}, 32), Logger: logger, QueryHasCredential: auth.QueryHasCredential,
+		PIIKey: bytes.Repeat([]byte{7}, 32), Logger: logger,
 		AuthGuard: o.guard,
 	})
 	if err != nil {

@@ -177,7 +177,7 @@ func newLLMEnv(t *testing.T, routes ...telamentis.Connector) *llmEnv {
 	}
 	srv, err := httpapi.New(httpapi.Config{
 		Store: store, Auth: auth.Chain{Keys: keys}, Keys: keys, Pipeline: chain, Audit: alog,
-		PIIKey: bytes.Repeat([]byte{7}, 32), Logger: logger, QueryHasCredential: auth.QueryHasCredential,
+		PIIKey: bytes.Repeat([]byte{7}, 32), Logger: logger,
 		Extractor: x,
 	})
 	if err != nil {

@@ -49,7 +49,11 @@ func TestChangesPagingHTTP(t *testing.T) {
 			t.Fatalf("paged changes differ from one page:\n%+v\n%+v", paged, all.Changes)
 		}
 
-		// Values shaped like a key prefix or a JWT header are data.
+		// Values shaped like a key prefix, a JWT header, a whole key or a
+		// whole JWT are data: only parameter names are judged.
+		jwt := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+		checkProblem(t, e.req("GET", "/v1/graph/pg1/nodes?alias="+url.QueryEscape(w), w, nil), 404, "not-found")
+		checkProblem(t, e.req("GET", "/v1/graph/pg1/nodes?alias="+jwt, w, nil), 404, "not-found")
 		for _, alias := range []string{"tm_team", "eyJ"} {
 			var n telamentis.Node
 			e.must(200, "GET", "/v1/graph/pg1/nodes?alias="+alias, w, nil).json(t, &n)

@@ -70,9 +70,6 @@ type Config struct {
 	// failures get 429 instead of 401. A credential that verifies is never
 	// refused by it.
 	AuthGuard AuthGuard
-	// QueryHasCredential, if set, is a further check that refuses requests
-	// whose query string seems to carry a credential (auth.QueryHasCredential).
-	QueryHasCredential func(rawQuery string) bool
 	// Extractor, if set, serves POST /v1/llm/{tenant}/extract (package
 	// extract); without it that route answers 503.
 	Extractor telamentis.Extractor
@@ -96,16 +93,15 @@ type AuthGuard interface {
 // Server is the HTTP API. It is an http.Handler and safe for concurrent
 // use.
 type Server struct {
-	store     telamentis.Store
-	auth      telamentis.Authenticator
-	keys      telamentis.KeyManager
-	pipeline  Runner
-	audit     telamentis.AuditLog
-	auditOK   bool
-	piiKey    []byte
-	logger    *slog.Logger
-	queryCred func(string) bool
-	guard     AuthGuard
+	store    telamentis.Store
+	auth     telamentis.Authenticator
+	keys     telamentis.KeyManager
+	pipeline Runner
+	audit    telamentis.AuditLog
+	auditOK  bool
+	piiKey   []byte
+	logger   *slog.Logger
+	guard    AuthGuard
 
 	api     huma.API
 	handler http.Handler
@@ -147,8 +143,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store: cfg.Store, auth: cfg.Auth, keys: cfg.Keys, pipeline: cfg.Pipeline,
 		audit: cfg.Audit, auditOK: cfg.AuditAuthSuccess, logger: cfg.Logger,
-		piiKey: append([]byte(nil), cfg.PIIKey...), queryCred: cfg.QueryHasCredential,
-		guard: cfg.AuthGuard, onRequest: cfg.OnRequest, authSuccess: cfg.AuthSuccess,
+		piiKey: append([]byte(nil), cfg.PIIKey...),
+		guard:  cfg.AuthGuard, onRequest: cfg.OnRequest, authSuccess: cfg.AuthSuccess,
 	}
 
 	mux := http.NewServeMux()
@@ -401,7 +397,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.logger.Info("authentication failed", slog.String("request_id", id), slog.String("ip", ip))
 			writeProblem(w, newProblem(http.StatusUnauthorized, id, detail, nil))
 		}
-		if r.URL.RawQuery != "" && (credentialInQuery(queryOf(r)) || (s.queryCred != nil && s.queryCred(r.URL.RawQuery))) {
+		if r.URL.RawQuery != "" && credentialInQuery(queryOf(r)) {
 			fail("credentials are accepted only in the Authorization header")
 			return
 		}

@@ -340,7 +340,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 		Store: store, Auth: authn, Keys: keys, Pipeline: chain,
 		Audit: auditLog, AuditAuthSuccess: cfg.AuditAuthSuccess, AuthSuccess: authSuccess,
 		PIIKey: derive(master, "telamentis/pii-pseudonym/v1"), Logger: logger, Version: version,
-		QueryHasCredential: auth.QueryHasCredential, AuthGuard: limiter,
+		AuthGuard: limiter,
 		Extractor: extractor, OnRequest: onRequest(m),
 	})
 	if err != nil {
