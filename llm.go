@@ -605,7 +605,10 @@ type ExtractResult struct {
 // validation or a text refused by the block policy (nothing written);
 // CodeRateLimited wrapping ErrBudgetExceeded when the tenant's daily budget
 // is spent (no provider called); CodeRateLimited or CodeUnavailable when
-// every provider failed; CodeNotFound for a missing tenant.
+// every provider failed; CodeUnavailable wrapping a *ProviderError of kind
+// ProviderMalformed when the answer is not one JSON document (the
+// provider's fault, not the caller's; nothing written); CodeNotFound for a
+// missing tenant.
 type Extractor interface {
 	Extract(ctx context.Context, tenant string, req ExtractRequest) (ExtractResult, error)
 }
