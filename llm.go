@@ -485,8 +485,10 @@ func SleepCtx(ctx context.Context, d time.Duration) error {
 // redact replaces each distinct value with a stable placeholder such as
 // [EMAIL_1] (the same value gets the same placeholder across all texts);
 // block returns a CodeInvalid error wrapping ErrUnprocessable when anything
-// is found; allow returns the texts unchanged. It is safe for concurrent
-// use.
+// is found; allow leaves the values in. Under every policy it removes
+// invisible characters first (Unicode tag characters, zero-width
+// characters, bidirectional controls), which could smuggle instructions
+// into the prompt unseen. It is safe for concurrent use.
 type Redactor interface {
 	Redact(ctx context.Context, policy string, texts []string) (Redaction, error)
 }
@@ -494,7 +496,7 @@ type Redactor interface {
 // Redaction is the result of Redact. Values maps each placeholder to the
 // original value, so that the answer can be restored before writing; it
 // must never be logged or sent anywhere. Found counts values per kind
-// ("email", "card", …).
+// ("email", "card", …), and invisible characters removed ("invisible").
 type Redaction struct {
 	Texts  []string
 	Values map[string]string
@@ -605,7 +607,10 @@ type ExtractResult struct {
 // validation or a text refused by the block policy (nothing written);
 // CodeRateLimited wrapping ErrBudgetExceeded when the tenant's daily budget
 // is spent (no provider called); CodeRateLimited or CodeUnavailable when
-// every provider failed; CodeNotFound for a missing tenant.
+// every provider failed; CodeUnavailable wrapping a *ProviderError of kind
+// ProviderMalformed when the answer is not one JSON document (the
+// provider's fault, not the caller's; nothing written); CodeNotFound for a
+// missing tenant.
 type Extractor interface {
 	Extract(ctx context.Context, tenant string, req ExtractRequest) (ExtractResult, error)
 }

@@ -10,6 +10,13 @@
 // (fsync; concurrent appends share one fsync), and returns a
 // CodeUnavailable error when it cannot write, so that callers can refuse
 // security-sensitive operations.
+//
+// A log that cannot write (a full disk) is down, not dead: the next Append
+// or Ready tries again, and the first write that succeeds puts an
+// ActionOutage record into the chain before anything else, followed by the
+// records of events that happened while it was down (see Append). A log
+// whose file was removed or replaced stays down until it is reopened: its
+// chain is in doubt and an operator must look.
 package audit
 
 import (
@@ -35,6 +42,16 @@ import (
 // FileName is the log's file inside Config.Dir.
 const FileName = "audit.jsonl"
 
+// File is the log file as a Log uses it; *os.File is one.
+type File interface {
+	io.Writer
+	io.ReaderAt
+	Sync() error
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
 // Page sizes of Query.
 const (
 	DefaultPage = 100
@@ -54,6 +71,9 @@ type Config struct {
 	Sink io.Writer
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// OpenFile opens the log file; os.OpenFile if nil. Tests put a file
+	// that runs out of space under the log with it.
+	OpenFile func(name string, flag int, perm os.FileMode) (File, error)
 }
 
 // Log is the file-backed audit log. It implements telamentis.AuditLog.
@@ -66,19 +86,23 @@ type Log struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex // guards the fields below and writes to f
-	f       *os.File
+	f       File
 	fi      os.FileInfo // identity of the open file
 	seq     uint64
 	last    string
 	lastT   time.Time
 	size    int64
 	index   []entry // index[i] is the record with Seq i+1
-	failed  error   // sticky: once a write or sync fails, every Append fails
 	closed  bool
 	durable int // number of records known to be on disk
 	// headSeq and headHash name the last durable record.
 	headSeq  uint64
 	headHash string
+	// epoch counts recoveries: a record written in an earlier epoch and
+	// not durable then was cut off by the recovery.
+	epoch uint64
+	cuts  []int // cuts[e]: the records kept by the recovery that ended epoch e
+	down  outage
 
 	syncMu sync.Mutex // one fsync at a time; waiters share the next one
 	sinkMu sync.Mutex
@@ -140,7 +164,11 @@ func Open(cfg Config, logger *slog.Logger) (*Log, error) {
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("audit: open: %s is not a regular file", path)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	openFile := cfg.OpenFile
+	if openFile == nil {
+		openFile = func(name string, flag int, perm os.FileMode) (File, error) { return os.OpenFile(name, flag, perm) }
+	}
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, unavailable("open", err)
 	}
@@ -211,10 +239,22 @@ func unavailable(op string, err error) error {
 // for identifiers of erased data and PII in records.
 func (l *Log) HashID(s string) string { return HashID(l.hidKey, s) }
 
-// Append writes rec durably; see telamentis.AuditLog. It fails closed with
+// Append writes rec durably; see telamentis.AuditLog. It fails with
 // CodeUnavailable when the file cannot be written or synced, when the log
-// file was removed or replaced under the running process, and from then on
-// until the log is reopened.
+// file was removed or replaced under the running process, and after Close.
+//
+// A failed write or sync leaves the log down, and every Append fails until
+// the log can write again: each later Append (and Ready) first cuts the
+// file back to its last durable record and writes an ActionOutage record,
+// then the records kept from the outage, and only once those are durable
+// its own record. Kept are the records that report what already happened:
+// every outcome but OutcomeAttempt, whose operation the caller refuses
+// when its record fails (up to a bound; each carries its original time in
+// the detail "occurred_at"). So an operation that ran but whose outcome
+// could not be recorded shows in the chain as its attempt, the outage
+// record and its late outcome; if the process stops before the log can
+// write again, as an attempt without an outcome. A log whose file was
+// removed or replaced stays down until it is reopened.
 func (l *Log) Append(ctx context.Context, rec telamentis.AuditRecord) error {
 	err := l.append(rec)
 	if err != nil {
@@ -225,98 +265,149 @@ func (l *Log) Append(ctx context.Context, rec telamentis.AuditRecord) error {
 	return err
 }
 
+// tryResult says how one try at an Append ended.
+type tryResult int
+
+const (
+	tryDone tryResult = iota // written, or failed for a reason other than the log being down
+	tryDown                  // the log is down, or a recovery cut the record off
+)
+
 func (l *Log) append(rec telamentis.AuditRecord) error {
 	if rec.Action == "" || rec.Outcome == "" {
 		return fmt.Errorf("audit: append: action and outcome are required")
 	}
-	l.mu.Lock()
-	if err := l.usableLocked(); err != nil {
+	if rec.Time.IsZero() {
+		rec.Time = l.now()
+	}
+	rec.Time = rec.Time.UTC().Round(0)
+	for {
+		res, err := l.try(rec)
+		if res == tryDone {
+			return err
+		}
+		l.mu.Lock()
+		if l.down.err == nil && !l.closed {
+			// A recovery cut the record off after it was written and the
+			// log is up again: write it again. (Only another outage can
+			// cut it again.)
+			l.mu.Unlock()
+			continue
+		}
+		if l.down.err != nil && !l.down.sticky {
+			l.down.refused++
+			if rec.Outcome != telamentis.OutcomeAttempt {
+				if len(l.down.owed) < maxOwed {
+					l.down.owed = append(l.down.owed, rec)
+				} else {
+					l.down.dropped++
+				}
+			}
+		}
 		l.mu.Unlock()
 		return err
 	}
-	t := rec.Time
-	if t.IsZero() {
-		t = l.now()
+}
+
+// try writes rec and waits until it is durable.
+func (l *Log) try(rec telamentis.AuditRecord) (tryResult, error) {
+	l.mu.Lock()
+	if l.down.err != nil && !l.down.sticky && !l.closed {
+		l.mu.Unlock()
+		if err := l.recover(); err != nil {
+			return tryDown, err
+		}
+		l.mu.Lock()
 	}
-	t = t.UTC().Round(0)
-	if t.Before(l.lastT) {
-		t = l.lastT // keep times ordered for time-range queries
+	if err := l.usableLocked(); err != nil {
+		l.mu.Unlock()
+		if l.closed {
+			return tryDone, err
+		}
+		return tryDown, err
 	}
-	rec.Time = t
+	if rec.Time.Before(l.lastT) {
+		rec.Time = l.lastT // keep times ordered for time-range queries
+	}
 	rec.Seq = l.seq + 1
 	rec.PrevHash = l.last
 	line, err := l.seal.seal(&rec)
 	if err != nil {
 		l.mu.Unlock()
-		return fmt.Errorf("audit: append: %w", err)
+		return tryDone, fmt.Errorf("audit: append: %w", err)
 	}
 	if len(line) > maxLine {
 		l.mu.Unlock()
-		return fmt.Errorf("audit: append: record too long")
+		return tryDone, fmt.Errorf("audit: append: record too long")
 	}
 	n, err := l.f.Write(line)
 	if err != nil {
-		// A partial line would break every later record: cut it and stop.
+		// A partial line would break every later record: cut it.
 		if n > 0 {
 			_ = l.f.Truncate(l.size)
 		}
-		l.failed = unavailable("append", err)
+		err = l.failLocked("append", err)
 		l.mu.Unlock()
-		return l.failed
+		return tryDown, err
 	}
-	l.index = append(l.index, entry{off: l.size, n: int32(n), unix: t.UnixNano()})
+	l.index = append(l.index, entry{off: l.size, n: int32(n), unix: rec.Time.UnixNano()})
 	l.size += int64(n)
-	l.seq, l.last, l.lastT = rec.Seq, rec.Hash, t
-	mine := len(l.index)
+	l.seq, l.last, l.lastT = rec.Seq, rec.Hash, rec.Time
+	mine, epoch := len(l.index), l.epoch
 	l.mu.Unlock()
 
-	if err := l.sync(mine); err != nil {
-		return err
+	if err := l.sync(mine, epoch); err != nil {
+		return tryDown, err
 	}
-	if l.sink != nil {
-		l.sinkMu.Lock()
-		if _, err := l.sink.Write(line); err != nil {
-			l.logger.Error("audit sink write", "err", err)
-		}
-		l.sinkMu.Unlock()
-	}
-	return nil
+	l.toSink(line)
+	return tryDone, nil
 }
 
-// usableLocked checks that the log can take a record: not failed, not
-// closed, and the file at the path is still the one open.
-func (l *Log) usableLocked() error {
-	if l.failed != nil {
-		return l.failed
+func (l *Log) toSink(lines []byte) {
+	if l.sink == nil {
+		return
 	}
+	l.sinkMu.Lock()
+	defer l.sinkMu.Unlock()
+	if _, err := l.sink.Write(lines); err != nil {
+		l.logger.Error("audit sink write", "err", err)
+	}
+}
+
+// usableLocked checks that the log can take a record: open, up, and the
+// file at the path still the one open.
+func (l *Log) usableLocked() error {
 	if l.closed {
 		return unavailable("append", os.ErrClosed)
 	}
-	fi, err := os.Stat(l.path)
-	if err != nil {
-		l.failed = unavailable("append", err)
-		return l.failed
+	if l.down.err != nil {
+		return l.down.err
 	}
-	if !os.SameFile(fi, l.fi) {
-		l.failed = unavailable("append", errors.New("log file replaced"))
-		return l.failed
-	}
-	return nil
+	return l.checkFileLocked()
 }
 
-// sync makes the first upto records durable. Appends that arrive while a
-// sync runs wait for it and are then usually covered by the next one, so
-// concurrent writers share fsyncs.
-func (l *Log) sync(upto int) error {
+// sync makes the first upto records of epoch durable. Appends that arrive
+// while a sync runs wait for it and are then usually covered by the next
+// one, so concurrent writers share fsyncs.
+func (l *Log) sync(upto int, epoch uint64) error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.Lock()
+	if epoch != l.epoch {
+		// A recovery kept the first cuts[epoch] records and cut the rest.
+		kept := upto <= l.cuts[epoch]
+		l.mu.Unlock()
+		if kept {
+			return nil
+		}
+		return unavailable("append", errCut)
+	}
 	if l.durable >= upto {
 		l.mu.Unlock()
 		return nil
 	}
-	if l.failed != nil {
-		err := l.failed
+	if l.down.err != nil {
+		err := l.down.err
 		l.mu.Unlock()
 		return err
 	}
@@ -328,9 +419,9 @@ func (l *Log) sync(upto int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
-		// After a failed fsync the page cache state is unknown: stop.
-		l.failed = unavailable("sync", err)
-		return l.failed
+		// The records after the last durable one may or may not be on
+		// disk: the recovery cuts them off and writes them again.
+		return l.failLocked("sync", err)
 	}
 	l.durable, l.headSeq, l.headHash = target, tseq, thash
 	return nil

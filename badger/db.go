@@ -103,6 +103,12 @@ func openHandle(dir string, opts bdb.Options, logger *slog.Logger) (*dbHandle, e
 	if err != nil {
 		return nil, err
 	}
+	if dir != "" {
+		if err := privateFiles(dir); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	maxBatch := 15 * opts.MemTableSize / 100
 	h := &dbHandle{
 		dir: dir, opts: opts, logger: logger, db: db,
@@ -422,7 +428,7 @@ func (h *dbHandle) compact(ctx context.Context) error {
 	}
 	h.db = db
 	h.dirty.Store(false)
-	return nil
+	return privateFiles(h.dir)
 }
 
 func syncDir(dir string) {

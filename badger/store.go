@@ -17,6 +17,11 @@
 // master key and destroyed when the tenant is dropped. Erasures and drops
 // become physical on disk with Compact, which rewrites the database files.
 //
+// Directories are created 0700. Files get no group or other permission
+// bits when a database opens, after Compact and at Close; files Badger
+// creates in between follow the process umask, so run under umask 077 (the
+// telamentis binary sets it).
+//
 // The index lives in the Go heap (about 300 bytes per edge version), and
 // with the default GOGC the heap may grow to twice the live size before a
 // collection; processes holding large stores should set a memory limit
@@ -172,6 +177,12 @@ func Open(cfg Config, logger *slog.Logger) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("badger: open: %w", err)
 	}
+	if !cfg.InMemory {
+		if err := privateFiles(cfg.Dir); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("badger: open: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -190,6 +201,10 @@ func (s *Store) Close() error {
 	}
 	if s.main != nil {
 		errs = append(errs, s.main.close())
+	}
+	if !s.cfg.InMemory {
+		// Files Badger created while open, under a lax umask.
+		errs = append(errs, privateFiles(s.cfg.Dir))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("badger: close: %w", err)

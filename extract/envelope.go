@@ -81,8 +81,12 @@ var compiledSchema = func() *jsonschema.Schema {
 const maxEnvelopeBytes = 4 << 20
 
 // DecodeEnvelope parses a model's answer: the JSON object, optionally in a
-// Markdown code fence, checked against EnvelopeSchema. Errors are
-// CodeInvalid wrapping telamentis.ErrUnprocessable, with reasons in Fields.
+// Markdown code fence, checked against EnvelopeSchema. An answer that is
+// not one JSON document, or is larger than the cap, is a provider that
+// misbehaved: CodeUnavailable wrapping a *telamentis.ProviderError of kind
+// ProviderMalformed, whose Provider the caller fills in. A JSON document
+// that fails the schema is CodeInvalid wrapping
+// telamentis.ErrUnprocessable, with reasons in Fields.
 func DecodeEnvelope(content string) (telamentis.Envelope, error) {
 	var env telamentis.Envelope
 	s := strings.TrimSpace(content)
@@ -93,11 +97,11 @@ func DecodeEnvelope(content string) (telamentis.Envelope, error) {
 		s = strings.TrimSpace(s)
 	}
 	if len(s) > maxEnvelopeBytes {
-		return env, rejected(telamentis.FieldError{Field: "envelope", Message: fmt.Sprintf("larger than %d bytes", maxEnvelopeBytes)})
+		return env, malformed(fmt.Sprintf("answer larger than %d bytes", maxEnvelopeBytes))
 	}
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
 	if err != nil {
-		return env, rejected(telamentis.FieldError{Field: "envelope", Message: "not a JSON document"})
+		return env, malformed("answer is not a JSON document")
 	}
 	if err := compiledSchema.Validate(doc); err != nil {
 		return env, rejected(schemaFields(err)...)
@@ -159,6 +163,12 @@ var printer = message.NewPrinter(language.English)
 
 // maxReasons bounds the field errors of one rejection.
 const maxReasons = 50
+
+// malformed is the error of an answer that is not an envelope at all.
+func malformed(detail string) error {
+	return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "the model's answer is not a JSON document; nothing was written",
+		Err: &telamentis.ProviderError{Kind: telamentis.ProviderMalformed, Detail: detail}}
+}
 
 func rejected(fields ...telamentis.FieldError) error {
 	if len(fields) > maxReasons {

@@ -14,14 +14,16 @@ func TestDecodeEnvelope(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		wantErr string // substring of a field path; "" = valid
+		wantErr string // substring of a field path; "" = valid; "malformed" = not JSON (503)
 	}{
 		{"minimal", `{"nodes":[],"relations":[]}`, ""},
 		{"fenced", "```json\n{\"nodes\":[],\"relations\":[]}\n```", ""},
 		{"full", `{"nodes":[{"alias":"person:alice","label":"Person","props":{"name":"Alice"},"confidence":0.9}],
 			"relations":[{"from":"person:alice","to":"org:acme","kind":"WORKS_AT","valid_from":"2020-01-01T00:00:00Z","confidence":0.8}]}`, ""},
-		{"not json", `nodes: []`, "envelope"},
-		{"trailing garbage", `{"nodes":[],"relations":[]} extra`, "envelope"},
+		{"not json", `nodes: []`, "malformed"},
+		{"prose", `Sure! Alice works at Acme.`, "malformed"},
+		{"trailing garbage", `{"nodes":[],"relations":[]} extra`, "malformed"},
+		{"truncated", `{"nodes":[{"alias":"a"`, "malformed"},
 		{"missing relations", `{"nodes":[]}`, "envelope"},
 		{"tenant field refused", `{"tenant":"other","nodes":[],"relations":[]}`, "envelope"},
 		{"unknown node field", `{"nodes":[{"alias":"a","label":"A","confidence":1,"tenant":"x"}],"relations":[]}`, "nodes[0]"},
@@ -38,6 +40,13 @@ func TestDecodeEnvelope(t *testing.T) {
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if tt.wantErr == "malformed" {
+				var pe *telamentis.ProviderError
+				if telamentis.ErrorCode(err) != telamentis.CodeUnavailable || !errors.As(err, &pe) || pe.Kind != telamentis.ProviderMalformed || errors.Is(err, telamentis.ErrUnprocessable) {
+					t.Fatalf("err = %v, want unavailable/malformed", err)
 				}
 				return
 			}
@@ -65,7 +74,9 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		env, err := extract.DecodeEnvelope(s)
 		if err != nil {
-			if telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+			var pe *telamentis.ProviderError
+			malformed := telamentis.ErrorCode(err) == telamentis.CodeUnavailable && errors.As(err, &pe) && pe.Kind == telamentis.ProviderMalformed
+			if telamentis.ErrorCode(err) != telamentis.CodeInvalid && !malformed {
 				t.Fatalf("error code %q: %v", telamentis.ErrorCode(err), err)
 			}
 			return

@@ -171,7 +171,11 @@ func (s *Service) Extract(ctx context.Context, tenant string, req telamentis.Ext
 	}
 	env, err := DecodeEnvelope(resp.Content)
 	if err != nil {
-		s.metrics.fail(tenant, resp.Provider, resp.Model, "envelope")
+		kind := "envelope"
+		if pe := (*telamentis.ProviderError)(nil); errors.As(err, &pe) {
+			pe.Provider, kind = resp.Provider, string(pe.Kind)
+		}
+		s.metrics.fail(tenant, resp.Provider, resp.Model, kind)
 		s.debugOutput(ctx, tenant, res.Meta.RequestID, resp.Content)
 		return res, fmt.Errorf("extract: decode envelope: %w", err)
 	}

@@ -57,7 +57,10 @@ func neutralise(s string) string {
 	return markerReplacer.Replace(s)
 }
 
-var markerReplacer = strings.NewReplacer("<<<", "<\u200b<<", ">>>", ">>\u200b>", "UNTRUSTED-", "UNTRUSTED\u2011")
+// markerReplacer breaks markers with visible characters (a space, a
+// non-breaking hyphen): the Safeguard has removed every invisible one, and
+// the prompt adds none.
+var markerReplacer = strings.NewReplacer("<<<", "<< <", ">>>", "> >>", "UNTRUSTED-", "UNTRUSTED\u2011")
 
 // buildPrompt renders the fenced user message. texts are the redacted
 // message contents (in order) followed by the redacted instructions when

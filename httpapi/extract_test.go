@@ -574,7 +574,6 @@ func TestExtractInvalidEnvelope(t *testing.T) {
 		"bad label":          envelope([]map[string]any{good, {"alias": "x", "label": "label = admin", "confidence": 0.9}}, nil),
 		"confidence above 1": envelope([]map[string]any{{"alias": "person:alice", "label": "Person", "confidence": 7}}, nil),
 		"tenant field":       `{"tenant":"ex6","nodes":[],"relations":[]}`,
-		"not json":           `Sure! Here are the facts: Alice works at Acme.`,
 		"label not allowed":  envelope([]map[string]any{good, {"alias": "x", "label": "Secret", "confidence": 0.9}}, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -583,8 +582,27 @@ func TestExtractInvalidEnvelope(t *testing.T) {
 			mu.Unlock()
 			r := e.req("POST", extractPath("ex7"), writer, map[string]any{"text": "Alice joined Acme.", "labels": []string{"Person", "Organization"}})
 			p := checkProblem(t, r, 422, "unprocessable")
-			if errs, _ := p["errors"].([]any); len(errs) == 0 && name != "not json" {
+			if errs, _ := p["errors"].([]any); len(errs) == 0 {
 				t.Errorf("no reasons: %s", r.body)
+			}
+			e.must(404, "GET", "/v1/graph/ex7/nodes?alias=person:alice", writer, nil)
+		})
+	}
+	// An answer that is not JSON at all is the provider's failure, not the
+	// client's: 503, as docs/llm.md says, and nothing written.
+	for name, a := range map[string]string{
+		"prose":     `Sure! Here are the facts: Alice works at Acme.`,
+		"truncated": `{"nodes":[{"alias":"person:alice","label":"Pers`,
+		"two docs":  `{"nodes":[],"relations":[]}{"nodes":[],"relations":[]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			answer = a
+			mu.Unlock()
+			r := e.req("POST", extractPath("ex7"), writer, map[string]any{"text": "Alice joined Acme."})
+			checkProblem(t, r, 503, "unavailable")
+			if strings.Contains(string(r.body), "Alice") {
+				t.Errorf("the problem quotes the answer: %s", r.body)
 			}
 			e.must(404, "GET", "/v1/graph/ex7/nodes?alias=person:alice", writer, nil)
 		})

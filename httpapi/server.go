@@ -49,7 +49,8 @@ type Config struct {
 	// checks apply either way.
 	Pipeline Runner
 	// Audit, if set, receives authentication events and serves GET
-	// /v1/audit.
+	// /v1/audit. If it has a Ready(ctx) error method (audit.Log does),
+	// /readyz answers 503 while it returns an error.
 	Audit telamentis.AuditLog
 	// AuditAuthSuccess also records every successful authentication (one
 	// durable audit write per request). Failures are always recorded.
@@ -556,12 +557,24 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, `{"status":"ok"}`+"\n")
 }
 
+// auditReadier is an AuditLog that can tell whether it takes records
+// (the audit package's Log.Ready): while it cannot, every sensitive
+// operation is refused, so the replica is not ready.
+type auditReadier interface {
+	Ready(ctx context.Context) error
+}
+
+// readyz answers 200 when the store answers and the audit log, if it can
+// tell, takes records; 503 otherwise.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	_, err := s.store.GetTenant(ctx, "readyz-probe")
 	if telamentis.ErrorCode(err) == telamentis.CodeNotFound {
 		err = nil
+	}
+	if a, ok := s.audit.(auditReadier); ok && err == nil {
+		err = a.Ready(ctx)
 	}
 	if err != nil {
 		id := telamentis.RequestIDFromContext(r.Context())

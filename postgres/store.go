@@ -44,8 +44,26 @@ type Config struct {
 	CursorKey telamentis.Secret
 	// StatementTimeout bounds every statement of the service connections
 	// (a runaway depth-4 walk over hubs, a lock wait); default 30s. A
-	// cancelled statement answers CodeUnavailable.
+	// cancelled statement answers CodeUnavailable. It and the store's other
+	// settings (idle_in_transaction_session_timeout, jit = off unless the
+	// DSN sets jit) are never startup parameters: every transaction sets
+	// them locally, and statements outside one get them from the session
+	// or, with TransactionPooling, with the statement.
 	StatementTimeout time.Duration
+	// TransactionPooling says the DSN points at a pooler in transaction
+	// mode (PgBouncer pool_mode=transaction), where no session state
+	// survives a transaction: statements outside a transaction then carry
+	// the settings too (one more short statement in the same round trip),
+	// and QueryExecMode defaults to cache_describe.
+	TransactionPooling bool
+	// QueryExecMode is pgx's query execution mode: cache_statement (named
+	// prepared statements, the fastest; the default), cache_describe,
+	// describe_exec, exec or simple_protocol. "" keeps the DSN's
+	// default_query_exec_mode, or the default; with TransactionPooling,
+	// cache_describe unless the DSN names a mode. PgBouncer before 1.21
+	// (or without max_prepared_statements) needs one other than
+	// cache_statement.
+	QueryExecMode string
 	// AllowPrivilegedRole lets the service connect as a superuser or a
 	// BYPASSRLS role, for development only; row-level security then does
 	// not apply, and Open logs an error.
@@ -57,7 +75,7 @@ type Config struct {
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
+	pool   *servicePool
 	owner  *pgxpool.Pool // nil without Config.OwnerDSN
 	schema string        // system and shared schema
 	role   string        // the service role's name
@@ -121,22 +139,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
 	}
-	// Short OLTP statements: JIT compilation costs more than it saves
-	// (tens of ms on the first execution of a costly plan). A DSN may
-	// still set jit=on.
-	if _, ok := pcfg.ConnConfig.RuntimeParams["jit"]; !ok {
-		pcfg.ConnConfig.RuntimeParams["jit"] = "off"
+	if err := setExecMode(pcfg, cfg.QueryExecMode, cfg.TransactionPooling); err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	timeout := cfg.StatementTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(timeout.Milliseconds())
-	// A transaction left open (a stuck client) must not hold a tenant's
-	// write lock for long.
-	pcfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(max(timeout, time.Minute).Milliseconds())
+	// A DSN may still set jit=on (a startup parameter it chose).
+	_, dsnJIT := pcfg.ConnConfig.RuntimeParams["jit"]
 	warnTLS(log, cfg.DSN, pcfg)
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	pool, err := newServicePool(ctx, pcfg, serviceSettings(timeout, dsnJIT), cfg.TransactionPooling)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
 	}
@@ -170,6 +183,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		ocfg.MaxConns = 2
 		ocfg.MinConns = 0
+		if err := setExecMode(ocfg, cfg.QueryExecMode, cfg.TransactionPooling); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: open: owner: %w", err)
+		}
 		warnTLS(log, cfg.OwnerDSN, ocfg)
 		if s.owner, err = pgxpool.NewWithConfig(ctx, ocfg); err != nil {
 			pool.Close()

@@ -483,8 +483,12 @@ func TestAttackAuditFailClosed(t *testing.T) {
 	if node.Node.ID == "" {
 		t.Fatal("no node id")
 	}
+	a.must(200, "GET", "/readyz", "", nil)
 	if err := os.Rename(data+"-audit", data+"-audit.gone"); err != nil {
 		t.Fatal(err)
+	}
+	if c, _, b := a.do("GET", "/readyz", "", nil); c != 503 {
+		t.Errorf("readyz with the audit log gone: %d %s", c, b)
 	}
 	for _, r := range []struct{ method, path string }{
 		{"POST", "/v1/graph/acme/nodes/" + node.Node.ID + "/erase"},

@@ -44,6 +44,7 @@ var version = "dev"
 const BootstrapKeyFileEnv = "TELAMENTIS_BOOTSTRAP_ADMIN_KEY_FILE"
 
 func main() {
+	privateUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {

@@ -297,6 +297,14 @@ func (a countingAudit) Append(ctx context.Context, rec telamentis.AuditRecord) e
 	return err
 }
 
+// Ready passes the log's readiness (audit.Log.Ready) on to /readyz.
+func (a countingAudit) Ready(ctx context.Context) error {
+	if r, ok := a.AuditLog.(interface{ Ready(context.Context) error }); ok {
+		return r.Ready(ctx)
+	}
+	return nil
+}
+
 // onRequest is httpapi's request hook: request metrics by route pattern,
 // the span name, and authentication failures (every failure is a 401).
 func onRequest(m *metrics.Metrics) func(ctx context.Context, route, method, tenant string, status int, d time.Duration) {

@@ -44,6 +44,11 @@ type StoreConfig struct {
 	PGMaxConns int `yaml:"pg_max_conns"`
 	// PGStatementTimeout bounds every statement (0 = the store's 30s).
 	PGStatementTimeout time.Duration `yaml:"pg_statement_timeout"`
+	// PGTransactionPooling says the store URL points at a pooler in
+	// transaction mode (PgBouncer pool_mode=transaction).
+	PGTransactionPooling bool `yaml:"pg_transaction_pooling"`
+	// PGQueryExecMode is pgx's query execution mode (postgres.Config).
+	PGQueryExecMode string `yaml:"pg_query_exec_mode"`
 }
 
 func storeSettings(c *StoreConfig) []setting {
@@ -52,6 +57,8 @@ func storeSettings(c *StoreConfig) []setting {
 		{"pg-schema", "PostgreSQL schema of the system and shared tables (default telamentis)", &c.PGSchema},
 		{"pg-max-conns", "PostgreSQL service pool size (0 = default)", &c.PGMaxConns},
 		{"pg-statement-timeout", "PostgreSQL statement timeout (0 = 30s)", &c.PGStatementTimeout},
+		{"pg-transaction-pooling", "the PostgreSQL URL points at a transaction-mode pooler such as PgBouncer", &c.PGTransactionPooling},
+		{"pg-query-exec-mode", "pgx query mode: cache_statement (default), cache_describe (default with transaction pooling), describe_exec, exec, simple_protocol", &c.PGQueryExecMode},
 	}
 }
 
@@ -78,6 +85,9 @@ func (c *Config) validateStore() error {
 	}
 	if s.PGStatementTimeout < 0 {
 		return errors.New("config: pg_statement_timeout: must not be negative")
+	}
+	if err := postgres.CheckQueryExecMode(s.PGQueryExecMode); err != nil {
+		return fmt.Errorf("config: pg_query_exec_mode: %w", err)
 	}
 	return nil
 }
@@ -202,6 +212,7 @@ func openStore(ctx context.Context, cfg Config, bcfg badger.Config, getenv func(
 	s, err := postgres.Open(ctx, postgres.Config{
 		DSN: dsn, OwnerDSN: owner, CursorKey: cursor, Schema: cfg.Store.PGSchema,
 		MaxConns: int32(cfg.Store.PGMaxConns), StatementTimeout: cfg.Store.PGStatementTimeout,
+		TransactionPooling: cfg.Store.PGTransactionPooling, QueryExecMode: cfg.Store.PGQueryExecMode,
 		Logger: logger,
 	})
 	return s, "postgres", err

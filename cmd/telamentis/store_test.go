@@ -40,6 +40,7 @@ func TestStoreSettings(t *testing.T) {
 		{"short cursor key", serve, map[string]string{StoreEnv: dsn, CursorKeyEnv: "0123456789abcdef"}, CursorKeyEnv},
 		{"owner in a flag", []string{"migrate", "--service-role", "telamentis", "--owner-dsn", dsn}, nil, "not a flag or the config file"},
 		{"migrate without owner", []string{"migrate", "--service-role", "telamentis"}, nil, OwnerDSNEnv},
+		{"unknown query mode", append(serve, "--pg-query-exec-mode", "prepare_everything"), map[string]string{StoreEnv: dsn}, "pg_query_exec_mode"},
 		// From the environment or a file the DSN is accepted; the
 		// connection then fails (nothing listens on port 1).
 		{"env, no database", serve, map[string]string{StoreEnv: dsn}, "postgres: open"},

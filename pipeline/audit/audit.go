@@ -7,6 +7,14 @@
 // is recorded after. Other writes are recorded after they run. Reads are
 // not recorded here; authentication events come from the transport, which
 // calls the AuditLog directly.
+//
+// An operation that ran cannot be undone, so an outcome record that cannot
+// be written (the disk filled while the operation ran) does not change the
+// answer; it is logged, and the audit package's Log keeps it and writes it
+// after its outage record once it can write again. The chain then holds,
+// for such an operation, its attempt, the outage record and the outcome
+// marked late; an attempt with no outcome at all means the process stopped
+// before the log could write again, and the operation may have applied.
 package audit
 
 import (
@@ -91,7 +99,8 @@ func (s *Step) Handle(ctx context.Context, op *telamentis.Operation, next telame
 }
 
 // after records the outcome of an operation that ran. It cannot undo the
-// operation, so a failure is logged, not returned.
+// operation, so a failure is logged, not returned (the log keeps the
+// record for after its outage; see the package doc).
 func (s *Step) after(ctx context.Context, op *telamentis.Operation, err error) {
 	outcome := telamentis.OutcomeSuccess
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/telamentis/telamentis"
 	auditlog "github.com/telamentis/telamentis/audit"
+	"github.com/telamentis/telamentis/audit/audittest"
 	"github.com/telamentis/telamentis/pipeline/audit"
 )
 
@@ -130,5 +131,79 @@ func TestEraseTargetHashed(t *testing.T) {
 	recs := all(t, l)
 	if len(recs) != 2 || recs[0].Target != l.HashID("canary-target-7731") {
 		t.Fatalf("records %+v", recs)
+	}
+}
+
+// TestOutcomeDuringOutage is an operation that applies while the audit
+// disk fills: its outcome record cannot be written, yet the change stands.
+// Once space is back the chain must hold its attempt, an outage record and
+// its outcome marked late, and verify; sensitive operations refused
+// meanwhile never run, and the next one after the outage runs.
+func TestOutcomeDuringOutage(t *testing.T) {
+	dir := t.TempDir()
+	disk := audittest.NewDisk()
+	key := telamentis.NewSecret(strings.Repeat("k", 32))
+	l, err := auditlog.Open(auditlog.Config{Dir: dir, Key: key, OpenFile: disk.OpenFile}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	s, err := audit.New(audit.Config{Log: l, HashID: l.HashID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := func(id string, during func()) (bool, error) {
+		o := op("tenant.update", true, true)
+		o.RequestID = id
+		ran := false
+		err := s.Handle(t.Context(), o, func(context.Context, *telamentis.Operation) error {
+			ran = true
+			if during != nil {
+				during()
+			}
+			return nil
+		})
+		return ran, err
+	}
+
+	if ran, err := patch("req-1", func() { disk.Fill(0, false) }); err != nil || !ran {
+		t.Fatalf("patch while the disk fills: ran=%v err=%v (it applied: its answer stays a success)", ran, err)
+	}
+	if ran, err := patch("req-2", nil); ran || telamentis.ErrorCode(err) != telamentis.CodeUnavailable {
+		t.Fatalf("patch on a full disk: ran=%v err=%v", ran, err)
+	}
+	disk.Free()
+	if ran, err := patch("req-3", nil); err != nil || !ran {
+		t.Fatalf("patch after space came back: ran=%v err=%v", ran, err)
+	}
+
+	f, err := os.Open(filepath.Join(dir, auditlog.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := auditlog.Verify(f, []byte(key.Reveal())); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	var got []string
+	for _, r := range all(t, l) {
+		s := r.RequestID + " " + r.Action + " " + r.Outcome
+		if r.Details["occurred_at"] != "" {
+			s += " late"
+		}
+		if r.Action == auditlog.ActionOutage {
+			s += " refused=" + r.Details["refused"] + " late=" + r.Details["late"]
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"req-1 tenant.update attempt",
+		" audit.outage failure refused=2 late=1",
+		"req-1 tenant.update success late",
+		"req-3 tenant.update attempt",
+		"req-3 tenant.update success",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("chain:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

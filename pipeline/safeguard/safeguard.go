@@ -50,16 +50,34 @@ var _ telamentis.Redactor = Guard{}
 // New returns a Guard.
 func New() Guard { return Guard{} }
 
-// Redact implements telamentis.Redactor.
+// Redact implements telamentis.Redactor. Under every policy it first
+// removes invisible characters (StripInvisible), counted in Found under
+// Invisible: they could hide instructions from anyone reviewing the text,
+// and split a value so that the scan misses it while the model reads it
+// whole.
 func (Guard) Redact(ctx context.Context, policy string, texts []string) (telamentis.Redaction, error) {
 	out := telamentis.Redaction{Texts: make([]string, len(texts)), Values: map[string]string{}, Found: map[string]int{}}
 	switch policy {
-	case "allow":
-		copy(out.Texts, texts)
-		return out, nil
-	case "", "redact", "block":
+	case "", "redact", "block", "allow":
 	default:
 		return out, telamentis.Invalid("pii.llm", "unknown policy %q", policy)
+	}
+	var stripped []string
+	for i, t := range texts {
+		if s, n := StripInvisible(t); n > 0 {
+			if stripped == nil {
+				stripped = append([]string(nil), texts...)
+			}
+			stripped[i] = s
+			out.Found[Invisible] += n
+		}
+	}
+	if stripped != nil {
+		texts = stripped
+	}
+	if policy == "allow" {
+		copy(out.Texts, texts)
+		return out, nil
 	}
 	byValue := map[string]string{}
 	counts := map[Kind]int{}
