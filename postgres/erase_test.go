@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -57,26 +58,31 @@ func TestEraseLeavesNoFileResidue(t *testing.T) {
 // TestCompactWaitsForOlderSnapshots checks that Compact does not report a
 // compaction while a transaction that may still see erased rows is open
 // (VACUUM FULL would copy them into the new files), and that it removes
-// them once that transaction ends. Two kinds of holder: a repeatable-read
-// snapshot, and a read-committed transaction that wrote before the erasure
-// and sits between statements (no snapshot, but its transaction ID holds
-// the removal horizon back).
+// them once that transaction ends. Three kinds of holder: a repeatable-read
+// snapshot, a read-committed transaction that wrote before the erasure and
+// sits between statements (no snapshot, but its transaction ID holds the
+// removal horizon back), and such a transaction in another database of the
+// cluster (every snapshot's xmin, VACUUM FULL's own included, is the oldest
+// transaction running anywhere: erasures left their rows on disk whenever
+// another database had a transaction open, issue 17's flaky erasure proof).
 func TestCompactWaitsForOlderSnapshots(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		iso  pgx.TxIsoLevel
-		stmt string
+		name    string
+		iso     pgx.TxIsoLevel
+		stmt    string
+		otherDB bool
 	}{
-		{"repeatable read snapshot", pgx.RepeatableRead, `SELECT 1`},
-		{"read committed transaction id", pgx.ReadCommitted, `SELECT xid(pg_current_xact_id())::text::int8::int`},
+		{"repeatable read snapshot", pgx.RepeatableRead, `SELECT 1`, false},
+		{"read committed transaction id", pgx.ReadCommitted, `SELECT xid(pg_current_xact_id())::text::int8::int`, false},
+		{"transaction id in another database", pgx.ReadCommitted, `SELECT xid(pg_current_xact_id())::text::int8::int`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			compactWaitsFor(t, tc.iso, tc.stmt)
+			compactWaitsFor(t, tc.iso, tc.stmt, tc.otherDB)
 		})
 	}
 }
 
-func compactWaitsFor(t *testing.T, iso pgx.TxIsoLevel, stmt string) {
+func compactWaitsFor(t *testing.T, iso pgx.TxIsoLevel, stmt string, otherDB bool) {
 	s := newStore(t)
 	ctx := t.Context()
 	var super bool
@@ -92,8 +98,20 @@ func compactWaitsFor(t *testing.T, iso pgx.TxIsoLevel, stmt string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An older transaction, begun before the erasure, in another session.
-	tx, err := database(t).admin.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
+	// An older transaction, begun before the erasure, in another session
+	// (of the store's database, or of the server's base database).
+	var holder interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	} = database(t).admin
+	if otherDB {
+		c, err := pgx.Connect(ctx, os.Getenv("TELAMENTIS_TEST_POSTGRES_URL"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		holder = c
+	}
+	tx, err := holder.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		t.Fatal(err)
 	}

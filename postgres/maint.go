@@ -51,12 +51,17 @@ const compactWait = 30 * time.Second
 // waitForOlderSnapshots waits until no other session of the database holds
 // a snapshot taken before this call, nor a transaction ID assigned before
 // it (a read-committed transaction between statements has no snapshot but
-// its ID still holds the removal horizon back). VACUUM FULL must keep every row
-// version such a snapshot could still see, so while one is open (a long
-// transaction, or an autovacuum ANALYZE that happened to start before the
-// erasure) erased rows would be copied into the rewritten files. It gives
-// up with CodeUnavailable after compactWait rather than report a
-// compaction that left erased bytes behind.
+// its ID still holds the removal horizon back), and until no transaction
+// of any database of the cluster that began before this call is still
+// running. VACUUM FULL must keep every row version such a snapshot could
+// still see, so while one is open (a long transaction, or an autovacuum
+// ANALYZE that happened to start before the erasure) erased rows would be
+// copied into the rewritten files. The cluster-wide condition is needed
+// because a snapshot's xmin is the oldest transaction still running in any
+// database: VACUUM FULL's own snapshot, taken while another database's
+// older transaction runs, holds this database's horizon back just as an old
+// session here would. It gives up with CodeUnavailable after compactWait
+// rather than report a compaction that left erased bytes behind.
 func (s *Store) waitForOlderSnapshots(ctx context.Context) error {
 	var horizon uint32
 	if err := s.owner.QueryRow(ctx, `SELECT xid(pg_current_xact_id())::text::bigint`).Scan(&horizon); err != nil {
@@ -65,10 +70,12 @@ func (s *Store) waitForOlderSnapshots(ctx context.Context) error {
 	deadline := time.Now().Add(compactWait)
 	for {
 		var older int
-		err := s.owner.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		err := s.owner.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND pid <> pg_backend_pid()
 			  AND ((backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::text::xid))
-			    OR (backend_xid IS NOT NULL AND age(backend_xid) > age($1::text::xid)))`, fmt.Sprint(horizon)).Scan(&older)
+			    OR (backend_xid IS NOT NULL AND age(backend_xid) > age($1::text::xid))))
+			+ CASE WHEN age(xid(pg_snapshot_xmin(pg_current_snapshot()))) > age($1::text::xid) THEN 1 ELSE 0 END`,
+			fmt.Sprint(horizon)).Scan(&older)
 		if err != nil {
 			return fmt.Errorf("postgres: compact: %w", mapErr(err))
 		}
