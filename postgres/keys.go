@@ -78,7 +78,7 @@ func (s *Store) CreateKey(ctx context.Context, k telamentis.APIKey) error {
 				return fmt.Errorf("postgres: create key: %w", err)
 			}
 		}
-		return telamentis.Errorf(telamentis.CodeConflict, "key id is taken")
+		return telamentis.Errorf(telamentis.CodeConflict, "key %s already exists", k.ID)
 	}
 	return nil
 }

@@ -404,7 +404,7 @@ func (s *Store) CreateTenant(ctx context.Context, t telamentis.Tenant) (telament
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", t.ID)
+			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s already exists", t.ID)
 		}
 		_, err = tx.Exec(ctx, q(schema, `INSERT INTO {s}.tenant_state (tenant_id) VALUES ($1)`), t.ID)
 		return err
@@ -444,7 +444,7 @@ func (s *Store) createSchema(ctx context.Context, tenant, schema string, insert 
 			return err
 		}
 		if exists {
-			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s exists", tenant)
+			return telamentis.Errorf(telamentis.CodeConflict, "tenant %s already exists", tenant)
 		}
 		// A schema left behind by an interrupted drop is replaced.
 		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+ident(schema)+` CASCADE`); err != nil {
