@@ -2,7 +2,6 @@ package telamentis
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 )
 
@@ -410,39 +409,6 @@ type Batch struct {
 
 // MaxBatchItems bounds the items of one Batch.
 const MaxBatchItems = 100_000
-
-// Normalize validates every item of b. It reports every bad item, each field
-// path prefixed with its position ("nodes[2].label", "edges[0].valid_to").
-func (b Batch) Normalize() (Batch, error) {
-	if len(b.Nodes)+len(b.Edges) == 0 {
-		return b, Invalid("batch", "is empty")
-	}
-	if len(b.Nodes)+len(b.Edges) > MaxBatchItems {
-		return b, Invalid("batch", "more than %d items", MaxBatchItems)
-	}
-	out := Batch{Nodes: make([]NodeInput, len(b.Nodes)), Edges: make([]EdgeInput, len(b.Edges))}
-	var fields []FieldError
-	for i, n := range b.Nodes {
-		nn, err := n.Normalize()
-		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "nodes["+strconv.Itoa(i)+"]"))...)
-			continue
-		}
-		out.Nodes[i] = nn
-	}
-	for i, e := range b.Edges {
-		ne, err := e.Normalize()
-		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "edges["+strconv.Itoa(i)+"]"))...)
-			continue
-		}
-		out.Edges[i] = ne
-	}
-	if len(fields) > 0 {
-		return b, &Error{Code: CodeInvalid, Message: "invalid batch items", Fields: fields}
-	}
-	return out, nil
-}
 
 // BatchResult reports a committed batch, item by item in input order.
 type BatchResult struct {
