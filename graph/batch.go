@@ -71,7 +71,7 @@ func ApplyBatch(ctx context.Context, run Run, tenant string, b telamentis.Batch)
 	}
 	var res telamentis.BatchResult
 	err := run(ctx, tenant, func(tx Tx) (Plan, error) {
-		p := newPlanner(tx)
+		p := newBatchPlanner(tx, len(nodes), len(edges))
 		res = telamentis.BatchResult{Nodes: make([]telamentis.NodeResult, len(nodes)), Edges: make([]telamentis.EdgeResult, len(edges))}
 		var errs batchErrors
 		for i, in := range nodes {

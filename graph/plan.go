@@ -22,17 +22,25 @@ type planner struct {
 	edgeByID, edgeByAlias map[string]int
 
 	newNodes, newEdges int
+	// Expected changes of nodes and edges, to size the maps.
+	nodeHint, edgeHint int
 }
 
 func newPlanner(tx Tx) *planner { return &planner{tx: tx} }
+
+// newBatchPlanner is newPlanner with room for a batch of nodes and edges.
+func newBatchPlanner(tx Tx, nodes, edges int) *planner {
+	return &planner{tx: tx, nodeHint: nodes, edgeHint: edges,
+		plan: Plan{Nodes: make([]NodeChange, 0, nodes), Edges: make([]EdgeChange, 0, edges)}}
+}
 
 // bad is the error of one item: code, message and fields relative to the
 // item. The planner's other errors are the store's and end the write.
 type bad = *telamentis.Error
 
-func setIndex(m *map[string]int, k string, i int) {
+func setIndex(m *map[string]int, hint int, k string, i int) {
 	if *m == nil {
-		*m = make(map[string]int)
+		*m = make(map[string]int, hint)
 	}
 	(*m)[k] = i
 }
@@ -92,17 +100,17 @@ func (p *planner) setNode(cur, next Node, i int) int {
 		i = len(p.plan.Nodes)
 		p.plan.Nodes = append(p.plan.Nodes, NodeChange{Old: cur, New: next})
 		if cur.ID != "" {
-			setIndex(&p.nodeByID, cur.ID, i)
+			setIndex(&p.nodeByID, p.nodeHint, cur.ID, i)
 		}
 	} else {
 		p.plan.Nodes[i].New = next
 	}
 	if next.Alias != cur.Alias || cur.ID == "" {
 		if cur.Alias != "" {
-			setIndex(&p.nodeByAlias, cur.Alias, -1)
+			setIndex(&p.nodeByAlias, p.nodeHint, cur.Alias, -1)
 		}
 		if next.Alias != "" {
-			setIndex(&p.nodeByAlias, next.Alias, i)
+			setIndex(&p.nodeByAlias, p.nodeHint, next.Alias, i)
 		}
 	}
 	return i
@@ -113,17 +121,17 @@ func (p *planner) setEdge(cur, next Edge, i int) int {
 		i = len(p.plan.Edges)
 		p.plan.Edges = append(p.plan.Edges, EdgeChange{Old: cur, New: next})
 		if cur.ID != "" {
-			setIndex(&p.edgeByID, cur.ID, i)
+			setIndex(&p.edgeByID, p.edgeHint, cur.ID, i)
 		}
 	} else {
 		p.plan.Edges[i].New = next
 	}
 	if next.Alias != cur.Alias || cur.ID == "" {
 		if cur.Alias != "" {
-			setIndex(&p.edgeByAlias, cur.Alias, -1)
+			setIndex(&p.edgeByAlias, p.edgeHint, cur.Alias, -1)
 		}
 		if next.Alias != "" {
-			setIndex(&p.edgeByAlias, next.Alias, i)
+			setIndex(&p.edgeByAlias, p.edgeHint, next.Alias, i)
 		}
 	}
 	return i
