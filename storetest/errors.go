@@ -228,3 +228,64 @@ func (r *runner) testWriteErrors(t *testing.T) {
 		})
 	}
 }
+
+// testImportErrors compares the whole errors of bad imports: every store
+// validates imported versions by the same rules (graph's import checks)
+// and writes nothing.
+func (r *runner) testImportErrors(t *testing.T) {
+	s := r.s
+	imp := s.(telamentis.Importer)
+	tn := newTenant(t, s)
+	t1 := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	t2, t3 := t1.Add(time.Hour), t1.Add(2*time.Hour)
+	n1, n2, e1 := newUUID(), newUUID(), newUUID()
+	node := func(f func(*telamentis.Node)) telamentis.Node {
+		n := telamentis.Node{ID: n1, Label: "P", Props: props(`{}`), TxStart: t1}
+		f(&n)
+		return n
+	}
+	edge := func(f func(*telamentis.Edge)) telamentis.Edge {
+		e := telamentis.Edge{ID: e1, From: n1, To: n2, Kind: "K", Props: props(`{}`), ValidFrom: day(0), TxStart: t1}
+		f(&e)
+		return e
+	}
+	ends := []telamentis.Node{node(func(*telamentis.Node) {}), node(func(n *telamentis.Node) { n.ID = n2 })}
+	for _, c := range []struct {
+		name  string
+		nodes []telamentis.Node
+		edges []telamentis.Edge
+		want  *telamentis.Error
+	}{
+		{"node every bad field", []telamentis.Node{node(func(n *telamentis.Node) { n.ID, n.Alias, n.Label, n.TxStart = "x", "a\n", "1", time.Time{} })}, nil,
+			wantErr(telamentis.CodeInvalid, "invalid nodes[0].id", "nodes[0].id", "must be a UUID",
+				"nodes[0].alias", "must be valid UTF-8 without NUL or control characters", "nodes[0].label", identRule,
+				"nodes[0].tx_start", "required")},
+		{"node tx_end not after tx_start", []telamentis.Node{node(func(n *telamentis.Node) { n.TxEnd = t1 })}, nil,
+			wantErr(telamentis.CodeInvalid, "invalid nodes[0].tx_end", "nodes[0].tx_end", "must be after tx_start")},
+		{"node versions overlap", []telamentis.Node{node(func(n *telamentis.Node) { n.TxEnd = t3 }), node(func(n *telamentis.Node) { n.TxStart = t2 })}, nil,
+			wantErr(telamentis.CodeInvalid, "invalid nodes[1].tx_start", "nodes[1].tx_start", "versions of one ID must come in transaction-time order without overlap")},
+		{"node props", []telamentis.Node{node(func(n *telamentis.Node) { n.Props = props(`{"a":1,"a":2}`) })}, nil,
+			wantErr(telamentis.CodeInvalid, "invalid nodes[0].props.a", "nodes[0].props.a", "duplicate key")},
+		{"edge every bad field", ends, []telamentis.Edge{edge(func(e *telamentis.Edge) {
+			e.From, e.Kind, e.ValidFrom, e.TxStart, e.TxEnd = "x", "a-b", time.Time{}, t2, t1
+		})}, wantErr(telamentis.CodeInvalid, "invalid edges[0].from", "edges[0].from", "must be a UUID", "edges[0].kind", identRule,
+			"edges[0].valid_from", "required", "edges[0].tx_end", "must be after tx_start")},
+		{"edge valid_to not after valid_from", ends, []telamentis.Edge{edge(func(e *telamentis.Edge) { e.ValidTo = day(0) })},
+			wantErr(telamentis.CodeInvalid, "invalid edges[0].valid_to", "edges[0].valid_to", "must be after valid_from")},
+		{"edge endpoints differ between versions", ends, []telamentis.Edge{edge(func(e *telamentis.Edge) { e.TxEnd = t2 }),
+			edge(func(e *telamentis.Edge) { e.TxStart, e.To = t2, n1 })},
+			wantErr(telamentis.CodeInvalid, "invalid edges[1].from", "edges[1].from", "the endpoints of an edge cannot differ between its versions")},
+		{"edge versions overlap", ends, []telamentis.Edge{edge(func(e *telamentis.Edge) {}), edge(func(e *telamentis.Edge) { e.TxStart = t2 })},
+			wantErr(telamentis.CodeInvalid, "invalid edges[1].tx_start", "edges[1].tx_start", "versions of one ID must come in transaction-time order without overlap")},
+		{"edge props", ends, []telamentis.Edge{edge(func(e *telamentis.Edge) { e.Props = props(`[]`) })},
+			wantErr(telamentis.CodeInvalid, "invalid edges[0].props", "edges[0].props", "must be a JSON object")},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			before := snapshot(t, s, tn)
+			if d := sameError(imp.Import(t.Context(), tn, c.nodes, c.edges), c.want); d != "" {
+				t.Errorf("%s: every store refuses this import with the same whole error:\n%s", c.name, d)
+			}
+			unchanged(t, s, tn, before, c.name)
+		})
+	}
+}
