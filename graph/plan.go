@@ -6,27 +6,40 @@ import (
 	"github.com/telamentis/telamentis"
 )
 
-// planner plans one write. Its Plan is also the write's own state: the
-// maps point into it, so that an item of a batch sees what the items
-// before it did (a node they created, an alias they moved), and a record
-// changed twice gets one change holding its final version.
+// planner plans one write. Its Plan is also the write's own state, so
+// that an item of a batch sees what the items before it did (a node they
+// created, an alias they moved), and a record changed twice gets one
+// change holding its final version.
 type planner struct {
 	tx   Tx
 	plan Plan
 
-	// Indexes into plan.Nodes/plan.Edges. byID holds existing records the
-	// write changed; byAlias holds the aliases the write gave or freed
-	// (-1: freed, no live record has it). New records are found by alias
-	// only: nobody knows their IDs yet. The maps are made on first use.
+	// Indexes into plan.Nodes/plan.Edges, made once a plan holds more than
+	// scanMax changes (smaller plans are scanned). byID holds existing
+	// records the write changed; byAlias holds the aliases the write gave
+	// or freed (-1: freed, no live record has it). New records are found
+	// by alias only: nobody knows their IDs yet.
 	nodeByID, nodeByAlias map[string]int
 	edgeByID, edgeByAlias map[string]int
 
 	newNodes, newEdges int
 	// Expected changes of nodes and edges, to size the maps.
 	nodeHint, edgeHint int
+
+	// Room for the one change of most single writes.
+	nodeBuf [1]NodeChange
+	edgeBuf [1]EdgeChange
 }
 
-func newPlanner(tx Tx) *planner { return &planner{tx: tx} }
+// scanMax is the size up to which a plan's changes are looked up by
+// scanning them: cheaper than making and filling maps for one write.
+const scanMax = 8
+
+func newPlanner(tx Tx) *planner {
+	p := &planner{tx: tx}
+	p.plan.Nodes, p.plan.Edges = p.nodeBuf[:0], p.edgeBuf[:0]
+	return p
+}
 
 // newBatchPlanner is newPlanner with room for a batch of nodes and edges.
 func newBatchPlanner(tx Tx, nodes, edges int) *planner {
@@ -34,23 +47,98 @@ func newBatchPlanner(tx Tx, nodes, edges int) *planner {
 		plan: Plan{Nodes: make([]NodeChange, 0, nodes), Edges: make([]EdgeChange, 0, edges)}}
 }
 
+// nodeChangeByID returns the index of the change of the existing node id.
+func (p *planner) nodeChangeByID(id string) (int, bool) {
+	if p.nodeByID != nil {
+		i, ok := p.nodeByID[id]
+		return i, ok
+	}
+	for i := range p.plan.Nodes {
+		if c := &p.plan.Nodes[i]; c.Closes() && c.Old.ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// nodeChangeByAlias returns the index of the change of the node that has
+// alias after the write so far, -1 if the write freed it; ok is false if
+// the write did not touch the alias.
+func (p *planner) nodeChangeByAlias(alias string) (int, bool) {
+	if p.nodeByAlias != nil {
+		i, ok := p.nodeByAlias[alias]
+		return i, ok
+	}
+	freed := false
+	for i := range p.plan.Nodes {
+		c := &p.plan.Nodes[i]
+		if c.Opens() && c.New.Alias == alias {
+			return i, true
+		}
+		freed = freed || c.Old.Alias == alias
+	}
+	return -1, freed
+}
+
+func (p *planner) edgeChangeByID(id string) (int, bool) {
+	if p.edgeByID != nil {
+		i, ok := p.edgeByID[id]
+		return i, ok
+	}
+	for i := range p.plan.Edges {
+		if c := &p.plan.Edges[i]; c.Closes() && c.Old.ID == id {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+func (p *planner) edgeChangeByAlias(alias string) (int, bool) {
+	if p.edgeByAlias != nil {
+		i, ok := p.edgeByAlias[alias]
+		return i, ok
+	}
+	freed := false
+	for i := range p.plan.Edges {
+		c := &p.plan.Edges[i]
+		if c.Opens() && c.New.Alias == alias {
+			return i, true
+		}
+		freed = freed || c.Old.Alias == alias
+	}
+	return -1, freed
+}
+
+// indexChanges makes the maps of changes from the plan: IDs, then the
+// aliases closed versions had (freed unless a change holds them now), then
+// the aliases changes hold. Aliases a change took and gave up again are
+// not listed: no committed live record has them either.
+func indexChanges(ids, aliases map[string]int, n int, closes, opens func(i int) (id, alias string)) {
+	for i := range n {
+		if id, alias := closes(i); id != "" {
+			ids[id] = i
+			if alias != "" {
+				aliases[alias] = -1
+			}
+		}
+	}
+	for i := range n {
+		if id, alias := opens(i); id != "" && alias != "" {
+			aliases[alias] = i
+		}
+	}
+}
+
 // bad is the error of one item: code, message and fields relative to the
 // item. The planner's other errors are the store's and end the write.
 type bad = *telamentis.Error
-
-func setIndex(m *map[string]int, hint int, k string, i int) {
-	if *m == nil {
-		*m = make(map[string]int, hint)
-	}
-	(*m)[k] = i
-}
 
 // node returns the live node ref names as the write has left it so far,
 // and the index of its change in the plan (-1 if the write has not
 // touched it).
 func (p *planner) node(ref telamentis.Ref) (Node, int, bool, error) {
 	if ref.ID == "" {
-		if i, ok := p.nodeByAlias[ref.Alias]; ok {
+		if i, ok := p.nodeChangeByAlias(ref.Alias); ok {
 			if i < 0 || !p.plan.Nodes[i].Opens() {
 				return Node{}, -1, false, nil
 			}
@@ -61,7 +149,7 @@ func (p *planner) node(ref telamentis.Ref) (Node, int, bool, error) {
 	if err != nil || !ok {
 		return Node{}, -1, false, err
 	}
-	if i, ok := p.nodeByID[n.ID]; ok {
+	if i, ok := p.nodeChangeByID(n.ID); ok {
 		if !p.plan.Nodes[i].Opens() {
 			return Node{}, -1, false, nil
 		}
@@ -73,7 +161,7 @@ func (p *planner) node(ref telamentis.Ref) (Node, int, bool, error) {
 // edge is node for edges.
 func (p *planner) edge(ref telamentis.Ref) (Edge, int, bool, error) {
 	if ref.ID == "" {
-		if i, ok := p.edgeByAlias[ref.Alias]; ok {
+		if i, ok := p.edgeChangeByAlias(ref.Alias); ok {
 			if i < 0 || !p.plan.Edges[i].Opens() {
 				return Edge{}, -1, false, nil
 			}
@@ -84,7 +172,7 @@ func (p *planner) edge(ref telamentis.Ref) (Edge, int, bool, error) {
 	if err != nil || !ok {
 		return Edge{}, -1, false, err
 	}
-	if i, ok := p.edgeByID[e.ID]; ok {
+	if i, ok := p.edgeChangeByID(e.ID); ok {
 		if !p.plan.Edges[i].Opens() {
 			return Edge{}, -1, false, nil
 		}
@@ -95,46 +183,69 @@ func (p *planner) edge(ref telamentis.Ref) (Edge, int, bool, error) {
 
 // setNode records next as the node's version after the write. cur is its
 // version so far and i its change (-1: none yet, cur is the live version).
-func (p *planner) setNode(cur, next Node, i int) int {
+func (p *planner) setNode(cur, next Node, i int) {
 	if i < 0 {
 		i = len(p.plan.Nodes)
 		p.plan.Nodes = append(p.plan.Nodes, NodeChange{Old: cur, New: next})
+		if p.nodeByID == nil {
+			if len(p.plan.Nodes) > scanMax {
+				p.nodeByID, p.nodeByAlias = make(map[string]int, p.nodeHint), make(map[string]int, p.nodeHint)
+				indexChanges(p.nodeByID, p.nodeByAlias, len(p.plan.Nodes),
+					func(i int) (string, string) { c := &p.plan.Nodes[i]; return c.Old.ID, c.Old.Alias },
+					func(i int) (string, string) { c := &p.plan.Nodes[i]; return c.New.ID, c.New.Alias })
+			}
+			return
+		}
 		if cur.ID != "" {
-			setIndex(&p.nodeByID, p.nodeHint, cur.ID, i)
+			p.nodeByID[cur.ID] = i
 		}
 	} else {
 		p.plan.Nodes[i].New = next
+		if p.nodeByID == nil {
+			return
+		}
 	}
 	if next.Alias != cur.Alias || cur.ID == "" {
 		if cur.Alias != "" {
-			setIndex(&p.nodeByAlias, p.nodeHint, cur.Alias, -1)
+			p.nodeByAlias[cur.Alias] = -1
 		}
 		if next.Alias != "" {
-			setIndex(&p.nodeByAlias, p.nodeHint, next.Alias, i)
+			p.nodeByAlias[next.Alias] = i
 		}
 	}
-	return i
 }
 
-func (p *planner) setEdge(cur, next Edge, i int) int {
+// setEdge is setNode for edges.
+func (p *planner) setEdge(cur, next Edge, i int) {
 	if i < 0 {
 		i = len(p.plan.Edges)
 		p.plan.Edges = append(p.plan.Edges, EdgeChange{Old: cur, New: next})
+		if p.edgeByID == nil {
+			if len(p.plan.Edges) > scanMax {
+				p.edgeByID, p.edgeByAlias = make(map[string]int, p.edgeHint), make(map[string]int, p.edgeHint)
+				indexChanges(p.edgeByID, p.edgeByAlias, len(p.plan.Edges),
+					func(i int) (string, string) { c := &p.plan.Edges[i]; return c.Old.ID, c.Old.Alias },
+					func(i int) (string, string) { c := &p.plan.Edges[i]; return c.New.ID, c.New.Alias })
+			}
+			return
+		}
 		if cur.ID != "" {
-			setIndex(&p.edgeByID, p.edgeHint, cur.ID, i)
+			p.edgeByID[cur.ID] = i
 		}
 	} else {
 		p.plan.Edges[i].New = next
+		if p.edgeByID == nil {
+			return
+		}
 	}
 	if next.Alias != cur.Alias || cur.ID == "" {
 		if cur.Alias != "" {
-			setIndex(&p.edgeByAlias, p.edgeHint, cur.Alias, -1)
+			p.edgeByAlias[cur.Alias] = -1
 		}
 		if next.Alias != "" {
-			setIndex(&p.edgeByAlias, p.edgeHint, next.Alias, i)
+			p.edgeByAlias[next.Alias] = i
 		}
 	}
-	return i
 }
 
 // stamp sets next's tx_start: the write's time, or the live version's
@@ -348,7 +459,7 @@ func (p *planner) retractNode(ref telamentis.Ref) (telamentis.RetractResult, err
 	p.setNode(cur, Node{}, i)
 	res := telamentis.RetractResult{TxTime: telamentis.FromMicros(p.tx.Now()), Nodes: 1}
 	for _, e := range edges {
-		if j, ok := p.edgeByID[e.ID]; ok {
+		if j, ok := p.edgeChangeByID(e.ID); ok {
 			if !p.plan.Edges[j].Opens() {
 				continue
 			}
