@@ -146,7 +146,6 @@ type tx struct {
 	at    time.Time
 	nodes []telamentis.Node
 	edges []telamentis.Edge
-	wrote bool
 }
 
 func (s *memStore) begin(ctx context.Context, tenant string) (*tx, func(), error) {
