@@ -2,7 +2,6 @@ package telamentis
 
 import (
 	"encoding/json"
-	"strconv"
 	"time"
 )
 
@@ -290,22 +289,25 @@ type NodeInput struct {
 }
 
 // Normalize validates in and returns it with Props in canonical form (see
-// CanonicalProps). Errors are CodeInvalid with field paths.
+// CanonicalProps). Errors are CodeInvalid and name every bad field, in the
+// order of NodeInput's fields; the message names the first.
 func (in NodeInput) Normalize() (NodeInput, error) {
+	var bad fieldErrors
 	if in.ID != "" && !ValidID(in.ID) {
-		return in, Invalid("id", "must be a UUID")
+		bad.add(Invalid("id", "must be a UUID"))
 	}
 	if in.Alias != "" {
-		if err := validAlias(in.Alias); err != nil {
-			return in, err
-		}
+		bad.add(validAlias(in.Alias))
 	}
 	if !ValidIdentifier(in.Label) {
-		return in, Invalid("label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		bad.add(Invalid("label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"))
 	}
 	p, err := CanonicalProps(in.Props)
 	if err != nil {
-		return in, prefixFields(err, "props")
+		bad.add(prefixFields(err, "props"))
+	}
+	if err := bad.err(); err != nil {
+		return in, err
 	}
 	in.Props = p
 	return in, nil
@@ -329,41 +331,57 @@ type EdgeInput struct {
 }
 
 // Normalize validates in and returns it with canonical props and times in
-// UTC at microsecond precision.
+// UTC at microsecond precision. Errors are CodeInvalid and name every bad
+// field, in the order of EdgeInput's fields; the message names the first.
 func (in EdgeInput) Normalize() (EdgeInput, error) {
+	var bad fieldErrors
 	if in.ID != "" && !ValidID(in.ID) {
-		return in, Invalid("id", "must be a UUID")
+		bad.add(Invalid("id", "must be a UUID"))
 	}
 	if in.Alias != "" {
-		if err := validAlias(in.Alias); err != nil {
-			return in, err
-		}
+		bad.add(validAlias(in.Alias))
 	}
-	if err := in.From.Validate("from"); err != nil {
-		return in, err
-	}
-	if err := in.To.Validate("to"); err != nil {
-		return in, err
-	}
+	bad.add(in.From.Validate("from"))
+	bad.add(in.To.Validate("to"))
 	if !ValidIdentifier(in.Kind) {
-		return in, Invalid("kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		bad.add(Invalid("kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$"))
 	}
-	if err := checkTime("valid_from", in.ValidFrom); err != nil {
-		return in, err
-	}
-	if err := checkTime("valid_to", in.ValidTo); err != nil {
-		return in, err
-	}
+	errFrom, errTo := checkTime("valid_from", in.ValidFrom), checkTime("valid_to", in.ValidTo)
+	bad.add(errFrom)
+	bad.add(errTo)
 	in.ValidFrom, in.ValidTo = NormalizeTime(in.ValidFrom), NormalizeTime(in.ValidTo)
-	if !in.ValidFrom.IsZero() && !in.ValidTo.IsZero() && !in.ValidTo.After(in.ValidFrom) {
-		return in, Invalid("valid_to", "must be after valid_from")
+	if errFrom == nil && errTo == nil && !in.ValidFrom.IsZero() && !in.ValidTo.IsZero() && !in.ValidTo.After(in.ValidFrom) {
+		bad.add(Invalid("valid_to", "must be after valid_from"))
 	}
 	p, err := CanonicalProps(in.Props)
 	if err != nil {
-		return in, prefixFields(err, "props")
+		bad.add(prefixFields(err, "props"))
+	}
+	if err := bad.err(); err != nil {
+		return in, err
 	}
 	in.Props = p
 	return in, nil
+}
+
+// fieldErrors collects the field errors of one input. It stays nil (no
+// allocation) while the input is good.
+type fieldErrors []FieldError
+
+// add appends the fields of err, a CodeInvalid *Error or nil.
+func (f *fieldErrors) add(err error) {
+	if err != nil {
+		*f = append(*f, ErrorFields(err)...)
+	}
+}
+
+// err returns the collected fields as one CodeInvalid error whose message
+// names the first, or nil if there are none.
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &Error{Code: CodeInvalid, Message: "invalid " + f[0].Field, Fields: f}
 }
 
 // NodeResult reports an upsert of a node. Created and Changed are both false
@@ -391,39 +409,6 @@ type Batch struct {
 
 // MaxBatchItems bounds the items of one Batch.
 const MaxBatchItems = 100_000
-
-// Normalize validates every item of b. It reports every bad item, each field
-// path prefixed with its position ("nodes[2].label", "edges[0].valid_to").
-func (b Batch) Normalize() (Batch, error) {
-	if len(b.Nodes)+len(b.Edges) == 0 {
-		return b, Invalid("batch", "is empty")
-	}
-	if len(b.Nodes)+len(b.Edges) > MaxBatchItems {
-		return b, Invalid("batch", "more than %d items", MaxBatchItems)
-	}
-	out := Batch{Nodes: make([]NodeInput, len(b.Nodes)), Edges: make([]EdgeInput, len(b.Edges))}
-	var fields []FieldError
-	for i, n := range b.Nodes {
-		nn, err := n.Normalize()
-		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "nodes["+strconv.Itoa(i)+"]"))...)
-			continue
-		}
-		out.Nodes[i] = nn
-	}
-	for i, e := range b.Edges {
-		ne, err := e.Normalize()
-		if err != nil {
-			fields = append(fields, ErrorFields(prefixFields(err, "edges["+strconv.Itoa(i)+"]"))...)
-			continue
-		}
-		out.Edges[i] = ne
-	}
-	if len(fields) > 0 {
-		return b, &Error{Code: CodeInvalid, Message: "invalid batch items", Fields: fields}
-	}
-	return out, nil
-}
 
 // BatchResult reports a committed batch, item by item in input order.
 type BatchResult struct {

@@ -211,37 +211,35 @@ func TestEdgeInputNormalize(t *testing.T) {
 	}
 }
 
-func TestBatchNormalize(t *testing.T) {
-	_, err := Batch{}.Normalize()
-	wantInvalid(t, err, "batch", "empty batch")
-	_, err = Batch{Nodes: make([]NodeInput, MaxBatchItems+1)}.Normalize()
-	wantInvalid(t, err, "batch", "batch too large")
-
-	b := Batch{
-		Nodes: []NodeInput{{Label: "P"}, {Label: "bad label"}, {Label: "P", Props: json.RawMessage(`{"a":1,"a":2}`)}},
-		Edges: []EdgeInput{
-			{From: Ref{Alias: "a"}, To: Ref{Alias: "b"}, Kind: "K"},
-			{From: Ref{}, To: Ref{Alias: "b"}, Kind: "K"},
-			{From: Ref{Alias: "a"}, To: Ref{Alias: "b"}, Kind: "K", ValidFrom: time.Unix(10, 0), ValidTo: time.Unix(5, 0)},
-			{From: Ref{Alias: "a"}, To: Ref{ID: "x"}, Kind: "K"},
-		},
+// TestNormalizeEveryField: an input with several bad fields is refused
+// with all of them, in the order of the input's fields, and a message
+// naming the first.
+func TestNormalizeEveryField(t *testing.T) {
+	fields := func(err error) string {
+		var got []string
+		for _, f := range ErrorFields(err) {
+			got = append(got, f.Field+": "+f.Message)
+		}
+		return strings.Join(got, "; ")
 	}
-	_, err = b.Normalize()
-	var got []string
-	for _, f := range ErrorFields(err) {
-		got = append(got, f.Field)
+	_, err := NodeInput{ID: "x", Alias: "a\x00", Label: "1", Props: json.RawMessage(`[]`)}.Normalize()
+	want := "id: must be a UUID; alias: must be valid UTF-8 without NUL or control characters; " +
+		"label: must match ^[A-Za-z][A-Za-z0-9_]{0,63}$; props: must be a JSON object"
+	if ErrorCode(err) != CodeInvalid || ErrorMessage(err) != "invalid id" || fields(err) != want {
+		t.Errorf("node input with four bad fields: %q %q, want invalid id with %q", ErrorMessage(err), fields(err), want)
 	}
-	if want := "nodes[1].label nodes[2].props.a edges[1].from edges[2].valid_to edges[3].to.id"; ErrorCode(err) != CodeInvalid || strings.Join(got, " ") != want {
-		t.Errorf("batch errors name every bad item by position: %v, want %s", got, want)
+	_, err = EdgeInput{ID: "e", From: Ref{}, To: Ref{ID: "x"}, Kind: "a-b",
+		ValidFrom: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC), ValidTo: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		Props: json.RawMessage(`{"a":1,"a":2}`)}.Normalize()
+	want = "id: must be a UUID; from: id or alias required; to.id: must be a UUID; " +
+		"kind: must match ^[A-Za-z][A-Za-z0-9_]{0,63}$; valid_to: must be after valid_from; props.a: duplicate key"
+	if ErrorCode(err) != CodeInvalid || ErrorMessage(err) != "invalid id" || fields(err) != want {
+		t.Errorf("edge input with six bad fields: %q %q, want invalid id with %q", ErrorMessage(err), fields(err), want)
 	}
-	b.Nodes, b.Edges = b.Nodes[:1], b.Edges[:1]
-	b.Nodes[0].Props = json.RawMessage(`{"z":1,"y":2}`)
-	nb, err := b.Normalize()
-	if err != nil || string(nb.Nodes[0].Props) != `{"y":2,"z":1}` || string(nb.Edges[0].Props) != `{}` {
-		t.Errorf("a good batch is normalised item by item: %+v, %v", nb, err)
-	}
-	if string(b.Nodes[0].Props) != `{"z":1,"y":2}` {
-		t.Errorf("Normalize must not modify its receiver's items")
+	_, err = EdgeInput{From: Ref{Alias: "a"}, To: Ref{Alias: "b"}, Kind: "K",
+		ValidFrom: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), ValidTo: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}.Normalize()
+	if want := "valid_from: time out of range"; fields(err) != want {
+		t.Errorf("a valid_to is compared only with a valid_from in range: %q, want %q", fields(err), want)
 	}
 }
 

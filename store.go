@@ -12,8 +12,11 @@ import (
 // Every graph method takes the tenant explicitly and touches nothing of any
 // other tenant: a record of another tenant answers CodeNotFound exactly like
 // a missing one. A graph method on a tenant that does not exist returns
-// CodeNotFound. Inputs are validated by the store (the Normalize methods);
-// bad input returns CodeInvalid naming the field and writes nothing. Writes
+// CodeNotFound. Every store answers its write methods through package
+// graph, the one owner of the write rules (validation with the Normalize
+// methods, then a plan of the versions to close and open), so stores
+// answer every write with the same result or the same whole error; bad
+// input returns CodeInvalid naming every bad field and writes nothing. Writes
 // are atomic and durable when they return; transaction times come from a
 // per-tenant TxClock. Methods are safe for concurrent use and honour ctx.
 type Store interface {
@@ -41,7 +44,7 @@ type Store interface {
 	UpsertEdge(ctx context.Context, tenant string, in EdgeInput) (EdgeResult, error)
 	// ApplyBatch applies a Batch atomically with one transaction time. If
 	// any item fails, nothing is written and the error lists every bad item
-	// by position.
+	// by position (graph.ApplyBatch gives the order and the code).
 	ApplyBatch(ctx context.Context, tenant string, b Batch) (BatchResult, error)
 	// InvalidateEdge records that a live edge stopped being true at at: a
 	// new version with ValidTo = at. at must be after ValidFrom

@@ -61,6 +61,11 @@ func ParseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
+// CheckTime returns a CodeInvalid error naming field if t is set and
+// outside the instants TelaMentis accepts (years 1 to 9999, see ParseTime);
+// the zero time passes.
+func CheckTime(field string, t time.Time) error { return checkTime(field, t) }
+
 func checkTime(field string, t time.Time) error {
 	if t.IsZero() {
 		return nil

@@ -319,3 +319,58 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(float64(cpu)/float64(rows), "cpu-ns/row")
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkApplyBatch measures the write path of ingest in memory: an op
+// is one batch of 1000 items by alias, as the ingest endpoint sends them —
+// new nodes, or edges between 10,000 existing nodes of which a fifth
+// update an edge of an earlier batch (new props). It reports the process's
+// CPU time per item.
+func BenchmarkApplyBatch(b *testing.B) {
+	const size = 1000
+	for _, items := range []string{"nodes", "edges"} {
+		b.Run("items="+items, func(b *testing.B) {
+			s := newMem(b)
+			benchGraph(b, s, 10_000)
+			ctx := b.Context()
+			r := rand.New(rand.NewPCG(9, 10))
+			edge := func(j int, props string) telamentis.EdgeInput {
+				k := j % 10_000
+				return telamentis.EdgeInput{Alias: fmt.Sprintf("e%d", j),
+					From: telamentis.Ref{Alias: fmt.Sprintf("n%d", k)}, To: telamentis.Ref{Alias: fmt.Sprintf("n%d", (k*7919)%10_000)},
+					Kind: "KNOWS", ValidFrom: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Props: json.RawMessage(props)}
+			}
+			created, ops := 0, 0
+			batch := func() telamentis.Batch {
+				var bt telamentis.Batch
+				ops++
+				for range size {
+					switch {
+					case items == "nodes":
+						bt.Nodes = append(bt.Nodes, telamentis.NodeInput{Alias: fmt.Sprintf("new%d", created), Label: "Person",
+							Props: json.RawMessage(fmt.Sprintf(`{"name":"person %d","score":0.5}`, created))})
+						created++
+					case created >= size && r.IntN(5) == 0:
+						bt.Edges = append(bt.Edges, edge(r.IntN(created-size), fmt.Sprintf(`{"w":%d}`, ops)))
+					default:
+						bt.Edges = append(bt.Edges, edge(created, `{"w":0}`))
+						created++
+					}
+				}
+				return bt
+			}
+			b.ReportAllocs()
+			var cpu time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				bt := batch()
+				b.StartTimer()
+				c0 := processCPU()
+				if _, err := s.ApplyBatch(ctx, "bench", bt); err != nil {
+					b.Fatal(err)
+				}
+				cpu += processCPU() - c0
+			}
+			b.ReportMetric(float64(cpu)/float64(b.N*size), "cpu-ns/item")
+		})
+	}
+}

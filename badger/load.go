@@ -16,6 +16,7 @@ import (
 	bdb "github.com/dgraph-io/badger/v4"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/graph"
 )
 
 // load reads the system records and rebuilds every tenant's index.
@@ -346,51 +347,29 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	var propMem strArena
 	var kindProps kindArenas
 	var scratch []byte
-	// Labels and kinds repeat: check each distinct one once.
-	var known []string
-	validIdent := func(s string) bool {
-		if slices.Contains(known, s) {
-			return true
-		}
-		if !telamentis.ValidIdentifier(s) {
-			return false
-		}
-		if len(known) < 64 {
-			known = append(known, s)
-		}
-		return true
-	}
+	// The first props error is reported after every version's other
+	// checks, as the other stores find it (while streaming the rows).
+	var propsErr error
 	for i := range nodes {
 		n := &nodes[i]
-		f := func() string { return "nodes[" + strconv.Itoa(i) + "]" }
-		id, err := parseID(n.ID)
+		nid, err := graph.CheckImportNode(i, n)
 		if err != nil {
-			return telamentis.Invalid(f()+".id", "must be a UUID")
+			return err
 		}
-		if !validIdent(n.Label) {
-			return telamentis.Invalid(f()+".label", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
-		}
-		if n.Alias != "" {
-			if err := (telamentis.Ref{Alias: n.Alias}).Validate(f()); err != nil {
-				return err
-			}
-		}
+		id := id16(nid)
 		props, err := telamentis.AppendCanonicalProps(scratch[:0], n.Props)
-		if err != nil {
-			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
+		if err != nil && propsErr == nil {
+			propsErr = graph.ImportPropsError("nodes", i, err)
 		}
 		scratch = props[:0]
 		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: propMem.add(props)}
-		if n.TxStart.IsZero() || v.txEnd <= v.txStart {
-			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
-		}
 		r := newNodes[id]
 		if r == nil {
 			r = &nodeRec{id: id, idStr: id.String()}
 			newNodes[id] = r
 			nodeOrder = append(nodeOrder, r)
 		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-			return telamentis.Invalid(f()+".tx_start", "versions of a node must come in tx order without overlap")
+			return graph.ImportOverlap("nodes", i)
 		}
 		r.vers = append(r.vers, v)
 		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
@@ -398,15 +377,6 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagNode, id, v.txStart),
 			value: appendNode(mem.take(nodeLen(&v)), &v),
 		})
-	}
-	liveAlias := map[string]bool{}
-	for _, r := range nodeOrder {
-		if v := r.live(); v != nil && v.alias != "" {
-			if liveAlias[v.alias] {
-				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
-			}
-			liveAlias[v.alias] = true
-		}
 	}
 	// ends[k] holds edgeOrder[k]'s endpoints and its first row's index.
 	type edgeEnds struct {
@@ -419,42 +389,20 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	var slab edgeSlab
 	for i := range edges {
 		e := &edges[i]
-		f := func() string { return "edges[" + strconv.Itoa(i) + "]" }
-		id, err := parseID(e.ID)
+		ids, err := graph.CheckImportEdge(i, e)
 		if err != nil {
-			return telamentis.Invalid(f()+".id", "must be a UUID")
+			return err
 		}
-		from, err := parseID(e.From)
-		if err != nil {
-			return telamentis.Invalid(f()+".from", "must be a UUID")
-		}
-		to, err := parseID(e.To)
-		if err != nil {
-			return telamentis.Invalid(f()+".to", "must be a UUID")
-		}
-		if !validIdent(e.Kind) {
-			return telamentis.Invalid(f()+".kind", "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
-		}
-		if e.Alias != "" {
-			if err := (telamentis.Ref{Alias: e.Alias}).Validate(f()); err != nil {
-				return err
-			}
-		}
+		id, from, to := id16(ids[0]), id16(ids[1]), id16(ids[2])
 		props, err := telamentis.AppendCanonicalProps(scratch[:0], e.Props)
-		if err != nil {
-			return telamentis.Invalid(f()+".props", "%s", telamentis.ErrorMessage(err))
+		if err != nil && propsErr == nil {
+			propsErr = graph.ImportPropsError("edges", i, err)
 		}
 		scratch = props[:0]
 		v := edgeVer{
 			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
 			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
 			kind: e.Kind, alias: e.Alias, props: kindProps.get(e.Kind).add(props),
-		}
-		if e.TxStart.IsZero() || v.txEnd <= v.txStart {
-			return telamentis.Invalid(f()+".tx_end", "must be after tx_start")
-		}
-		if e.ValidFrom.IsZero() || v.vt <= v.vf {
-			return telamentis.Invalid(f()+".valid_to", "must be after valid_from")
 		}
 		var r *edgeRec
 		if k, ok := newEdges[id]; !ok {
@@ -465,10 +413,10 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		} else {
 			r = edgeOrder[k]
 			if en := ends[k]; en.from != from || en.to != to {
-				return telamentis.Invalid(f()+".from", "endpoints differ between versions")
+				return graph.ImportEndpoints(i)
 			}
 			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-				return telamentis.Invalid(f()+".tx_start", "versions of an edge must come in tx order without overlap")
+				return graph.ImportOverlap("edges", i)
 			}
 		}
 		r.vers = append(r.vers, v)
@@ -477,6 +425,18 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagEdge, id, v.txStart),
 			value: appendEdge(mem.take(edgeLen(&v)), from, to, &v),
 		})
+	}
+	if propsErr != nil {
+		return propsErr
+	}
+	liveAlias := map[string]bool{}
+	for _, r := range nodeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveAlias[v.alias] {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
+			}
+			liveAlias[v.alias] = true
+		}
 	}
 	liveEdgeAlias := map[string]bool{}
 	for _, r := range edgeOrder {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/graph"
 )
 
 // Import writes versions with their original transaction times, with COPY
@@ -177,7 +178,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 					n := &nodes[i]
 					var err error
 					if r.props, err = telamentis.AppendCanonicalProps(r.props[:0], n.Props); err != nil {
-						rowErr = propsErr(fmt.Sprintf("nodes[%d].props", i), err)
+						rowErr = graph.ImportPropsError("nodes", i, err)
 						return nil, rowErr
 					}
 					i++
@@ -220,7 +221,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 					e := &edges[i]
 					var err error
 					if r.props, err = telamentis.AppendCanonicalProps(r.props[:0], e.Props); err != nil {
-						rowErr = propsErr(fmt.Sprintf("edges[%d].props", i), err)
+						rowErr = graph.ImportPropsError("edges", i, err)
 						return nil, rowErr
 					}
 					i++
@@ -430,9 +431,10 @@ type importIDs struct {
 	edges [][3][16]byte
 }
 
-// checkImport validates imported versions before anything is sent:
-// identifiers, times, and per ID ordered, non-overlapping versions with at
-// most one open. It returns the IDs parsed and each node's span of
+// checkImport validates imported versions before anything is sent, by
+// graph's import rules: identifiers, times, and per ID ordered,
+// non-overlapping versions with at most one open and, for an edge, the
+// same endpoints. It returns the IDs parsed and each node's span of
 // transaction time. Props are canonicalised (and validated) while they
 // stream into COPY, so that work overlaps the server's.
 func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) (importIDs, map[[16]byte]span, error) {
@@ -440,87 +442,50 @@ func checkImport(nodes []telamentis.Node, edges []telamentis.Edge) (importIDs, m
 	spanN := make(map[[16]byte]span, len(nodes))
 	for i := range nodes {
 		n := &nodes[i]
-		id, ok := telamentis.ParseID(n.ID)
-		if !ok {
-			return ids, nil, telamentis.Invalid(fmt.Sprintf("nodes[%d].id", i), "must be a UUID")
+		id, err := graph.CheckImportNode(i, n)
+		if err != nil {
+			return ids, nil, err
 		}
 		ids.nodes[i] = id
-		if !telamentis.ValidIdentifier(n.Label) {
-			return ids, nil, telamentis.Invalid(fmt.Sprintf("nodes[%d].label", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
+		ts, te := telamentis.Micros(n.TxStart), telamentis.Micros(n.TxEnd)
+		sp, ok := spanN[id]
+		switch {
+		case !ok:
+			sp = span{lo: ts, hi: te}
+		case ts < sp.hi:
+			return ids, nil, graph.ImportOverlap("nodes", i)
+		case ts == sp.hi:
+			sp.hi = te
+		default:
+			sp.hi, sp.gap = te, true
 		}
-		if n.Alias != "" {
-			if err := (telamentis.Ref{Alias: n.Alias}).Validate(fmt.Sprintf("nodes[%d]", i)); err != nil {
-				return ids, nil, err
-			}
-		}
-		if err := importTimes(i, "nodes", n.TxStart, n.TxEnd, spanN, id); err != nil {
-			return ids, nil, err
-		}
+		spanN[id] = sp
 	}
-	spanE := make(map[[16]byte]span, len(edges))
+	// Each edge's first version and the end of its last one.
+	type seen struct {
+		first int
+		end   int64
+	}
+	seenE := make(map[[16]byte]seen, len(edges))
 	for i := range edges {
 		e := &edges[i]
-		id, ok1 := telamentis.ParseID(e.ID)
-		from, ok2 := telamentis.ParseID(e.From)
-		to, ok3 := telamentis.ParseID(e.To)
-		if !ok1 || !ok2 || !ok3 {
-			return ids, nil, telamentis.Invalid(fmt.Sprintf("edges[%d].id", i), "id, from and to must be UUIDs")
-		}
-		ids.edges[i] = [3][16]byte{id, from, to}
-		if !telamentis.ValidIdentifier(e.Kind) {
-			return ids, nil, telamentis.Invalid(fmt.Sprintf("edges[%d].kind", i), "must match ^[A-Za-z][A-Za-z0-9_]{0,63}$")
-		}
-		if e.Alias != "" {
-			if err := (telamentis.Ref{Alias: e.Alias}).Validate(fmt.Sprintf("edges[%d]", i)); err != nil {
-				return ids, nil, err
-			}
-		}
-		if e.ValidFrom.IsZero() || telamentis.Micros(e.ValidTo) <= telamentis.Micros(e.ValidFrom) {
-			return ids, nil, telamentis.Invalid(fmt.Sprintf("edges[%d].valid_to", i), "valid_from is required and valid_to must be after it")
-		}
-		if err := importTimes(i, "edges", e.TxStart, e.TxEnd, spanE, id); err != nil {
+		eids, err := graph.CheckImportEdge(i, e)
+		if err != nil {
 			return ids, nil, err
 		}
+		ids.edges[i] = eids
+		ts, te := telamentis.Micros(e.TxStart), telamentis.Micros(e.TxEnd)
+		sn, ok := seenE[eids[0]]
+		switch {
+		case !ok:
+			sn.first = i
+		case ids.edges[sn.first] != eids:
+			return ids, nil, graph.ImportEndpoints(i)
+		case ts < sn.end:
+			return ids, nil, graph.ImportOverlap("edges", i)
+		}
+		sn.end = te
+		seenE[eids[0]] = sn
 	}
 	return ids, spanN, nil
-}
-
-// importTimes checks one version's transaction time against the previous
-// version of the same ID: tx_start set, tx_end after it, no overlap, and
-// only the last version open; it extends the ID's span in spans.
-func importTimes(i int, list string, start, end time.Time, spans map[[16]byte]span, id [16]byte) error {
-	f := func(field string) string { return fmt.Sprintf("%s[%d].%s", list, i, field) } // only for errors
-	if start.IsZero() {
-		return telamentis.Invalid(f("tx_start"), "required")
-	}
-	ts, te := telamentis.Micros(start), telamentis.Micros(end)
-	if te <= ts {
-		return telamentis.Invalid(f("tx_end"), "must be after tx_start")
-	}
-	sp, ok := spans[id]
-	switch {
-	case !ok:
-		sp = span{lo: ts, hi: te}
-	case ts < sp.hi:
-		return telamentis.Invalid(f("tx_start"), "versions must be ordered and must not overlap")
-	case ts == sp.hi:
-		sp.hi = te
-	default:
-		sp.hi, sp.gap = te, true
-	}
-	spans[id] = sp
-	return nil
-}
-
-// propsErr names the field of a props error under prefix.
-func propsErr(prefix string, err error) error {
-	fs := telamentis.ErrorFields(err)
-	if len(fs) == 0 {
-		return telamentis.Invalid(prefix, "%s", telamentis.ErrorMessage(err))
-	}
-	f := prefix
-	if fs[0].Field != "" {
-		f += "." + fs[0].Field
-	}
-	return telamentis.Invalid(f, "%s", fs[0].Message)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/graph"
 )
 
 const open = telamentis.Open
@@ -144,251 +145,196 @@ func one[T any](row pgx.Row, scan func(scanner) (T, error)) (T, bool, error) {
 	return v, err == nil, err
 }
 
-func (w *wtx) liveNode(ref telamentis.Ref) (telamentis.Node, bool, error) {
-	if ref.ID != "" {
-		return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+nodeCols+` FROM {s}.nodes
-			WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL), w.tenant, ref.ID), scanNode)
-	}
-	return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+nodeCols+` FROM {s}.nodes
-		WHERE tenant_id = $1 AND alias = $2 AND tx_end = `+openSQL), w.tenant, ref.Alias), scanNode)
-}
-
-func (w *wtx) liveEdge(ref telamentis.Ref) (telamentis.Edge, bool, error) {
-	if ref.ID != "" {
-		return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+edgeCols+` FROM {s}.edges
-			WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL), w.tenant, ref.ID), scanEdge)
-	}
-	return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+edgeCols+` FROM {s}.edges
-		WHERE tenant_id = $1 AND alias = $2 AND tx_end = `+openSQL), w.tenant, ref.Alias), scanEdge)
-}
-
 const openSQL = "9223372036854775807"
 
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
+var _ graph.Tx = (*wtx)(nil)
+
+// Now implements graph.Tx: the transaction time taken when the tenant's
+// state row was locked.
+func (w *wtx) Now() int64 { return w.at }
+
+// liveNodeCols are the columns of a live node version, in scanLiveNode's
+// order.
+const liveNodeCols = `id, coalesce(alias, ''), label, props_c, tx_start`
+
+func scanLiveNode(r scanner) (graph.Node, error) {
+	var n graph.Node
+	err := r.Scan(&n.ID, &n.Alias, &n.Label, &n.Props, &n.TxStart)
+	return n, err
 }
 
-func aliasTaken(what string) error {
-	return &telamentis.Error{Code: telamentis.CodeConflict, Message: "alias is used by another live " + what,
-		Fields: []telamentis.FieldError{{Field: "alias", Message: "used by another live " + what}}}
+const liveEdgeCols = `id, coalesce(alias, ''), from_id, to_id, kind, props_c, valid_from, valid_to, tx_start`
+
+func scanLiveEdge(r scanner) (graph.Edge, error) {
+	var e graph.Edge
+	err := r.Scan(&e.ID, &e.Alias, &e.From, &e.To, &e.Kind, &e.Props, &e.ValidFrom, &e.ValidTo, &e.TxStart)
+	return e, err
 }
 
-// upsertNode applies a normalised NodeInput.
-func (w *wtx) upsertNode(in telamentis.NodeInput) (telamentis.NodeResult, error) {
-	var cur telamentis.Node
-	var found bool
-	var err error
-	switch {
-	case in.ID != "":
-		if cur, found, err = w.liveNode(telamentis.Ref{ID: in.ID}); err != nil {
-			return telamentis.NodeResult{}, err
-		}
-		if !found {
-			return telamentis.NodeResult{}, telamentis.NotFound("node")
-		}
-		if in.Alias != "" && in.Alias != cur.Alias {
-			other, taken, err := w.liveNode(telamentis.Ref{Alias: in.Alias})
-			if err != nil {
-				return telamentis.NodeResult{}, err
-			}
-			if taken && other.ID != cur.ID {
-				return telamentis.NodeResult{}, aliasTaken("node")
-			}
-		}
-	case in.Alias != "":
-		if cur, found, err = w.liveNode(telamentis.Ref{Alias: in.Alias}); err != nil {
-			return telamentis.NodeResult{}, err
-		}
+// Node implements graph.Tx.
+func (w *wtx) Node(ref telamentis.Ref) (graph.Node, bool, error) {
+	if ref.ID != "" {
+		return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveNodeCols+` FROM {s}.nodes
+			WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL), w.tenant, ref.ID), scanLiveNode)
 	}
-	if found {
-		alias := in.Alias
-		if alias == "" {
-			alias = cur.Alias
-		}
-		if cur.Label == in.Label && string(cur.Props) == string(in.Props) && cur.Alias == alias {
-			return telamentis.NodeResult{Node: cur}, nil
-		}
-		ts := telamentis.Micros(cur.TxStart)
-		if ts == w.at {
-			// Written earlier in this same batch: amend that version.
-			_, err = w.tx.Exec(w.ctx, w.q(`UPDATE {s}.nodes SET alias = $4, label = $5, props_c = $6
-				WHERE tenant_id = $1 AND id = $2 AND tx_start = $3`), w.tenant, cur.ID, ts, nullable(alias), in.Label, string(in.Props))
-		} else {
-			_, err = w.tx.Exec(w.ctx, w.q(`WITH closed AS (UPDATE {s}.nodes SET tx_end = $3
-					WHERE tenant_id = $1 AND id = $2 AND tx_start = $4 RETURNING 1)
-				INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
-				SELECT $1::text, $2::uuid, $3::bigint, `+openSQL+`, $5::text, $6::text, $7::text FROM closed`),
-				w.tenant, cur.ID, w.at, ts, nullable(alias), in.Label, string(in.Props))
-			ts = w.at
-		}
-		if err != nil {
-			return telamentis.NodeResult{}, err
-		}
-		w.dirty = true
-		n := telamentis.Node{ID: cur.ID, Alias: alias, Label: in.Label, Props: in.Props, TxStart: telamentis.FromMicros(ts)}
-		return telamentis.NodeResult{Node: n, Changed: true}, nil
+	return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveNodeCols+` FROM {s}.nodes
+		WHERE tenant_id = $1 AND alias = $2 AND tx_end = `+openSQL), w.tenant, ref.Alias), scanLiveNode)
+}
+
+// Edge implements graph.Tx.
+func (w *wtx) Edge(ref telamentis.Ref) (graph.Edge, bool, error) {
+	if ref.ID != "" {
+		return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveEdgeCols+` FROM {s}.edges
+			WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL), w.tenant, ref.ID), scanLiveEdge)
 	}
-	if w.maxNodes > 0 && w.nodes+1 > w.maxNodes {
-		return telamentis.NodeResult{}, telamentis.Errorf(telamentis.CodeQuota, "node quota of %d reached", w.maxNodes)
+	return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveEdgeCols+` FROM {s}.edges
+		WHERE tenant_id = $1 AND alias = $2 AND tx_end = `+openSQL), w.tenant, ref.Alias), scanLiveEdge)
+}
+
+// LiveEdges implements graph.Tx.
+func (w *wtx) LiveEdges(n graph.Node) ([]graph.Edge, error) {
+	rows, err := w.tx.Query(w.ctx, w.q(`SELECT `+liveEdgeCols+` FROM {s}.edges
+		WHERE tenant_id = $1 AND (from_id = $2 OR to_id = $2) AND tx_end = `+openSQL), w.tenant, n.ID)
+	if err != nil {
+		return nil, err
 	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (graph.Edge, error) { return scanLiveEdge(r) })
+}
+
+// Counts implements graph.Tx.
+func (w *wtx) Counts() (graph.Counts, error) {
+	return graph.Counts{Nodes: w.nodes, Edges: w.edges, MaxNodes: w.maxNodes, MaxEdges: w.maxEdges}, nil
+}
+
+// NewNode implements graph.Tx.
+func (w *wtx) NewNode() (graph.Node, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return telamentis.NodeResult{}, err
+		return graph.Node{}, err
 	}
-	n := telamentis.Node{ID: id.String(), Alias: in.Alias, Label: in.Label, Props: in.Props, TxStart: telamentis.FromMicros(w.at)}
-	if _, err := w.tx.Exec(w.ctx, w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
-		VALUES ($1, $2, $3, `+openSQL+`, $4, $5, $6)`), w.tenant, n.ID, w.at, nullable(n.Alias), n.Label, string(n.Props)); err != nil {
-		return telamentis.NodeResult{}, err
-	}
-	w.nodes++
-	w.dirty = true
-	return telamentis.NodeResult{Node: n, Created: true, Changed: true}, nil
+	return graph.Node{ID: id.String()}, nil
 }
 
-// endpoint resolves an edge endpoint to a live node of the tenant.
-func (w *wtx) endpoint(ref telamentis.Ref, field string) (string, error) {
-	n, ok, err := w.liveNode(ref)
+// NewEdge implements graph.Tx.
+func (w *wtx) NewEdge(from, to graph.Node) (graph.Edge, error) {
+	id, err := uuid.NewV7()
 	if err != nil {
-		return "", err
+		return graph.Edge{}, err
 	}
-	if !ok {
-		return "", &telamentis.Error{Code: telamentis.CodeNotFound, Message: "node not found",
-			Fields: []telamentis.FieldError{{Field: field, Message: "node not found"}}}
-	}
-	return n.ID, nil
+	return graph.Edge{ID: id.String(), From: from.ID, To: to.ID}, nil
 }
 
-// upsertEdge applies a normalised EdgeInput.
-func (w *wtx) upsertEdge(in telamentis.EdgeInput) (telamentis.EdgeResult, error) {
-	from, err := w.endpoint(in.From, "from")
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	to, err := w.endpoint(in.To, "to")
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	var cur telamentis.Edge
-	var found bool
-	switch {
-	case in.ID != "":
-		if cur, found, err = w.liveEdge(telamentis.Ref{ID: in.ID}); err != nil {
-			return telamentis.EdgeResult{}, err
+// apply writes a plan with at most four statements, sent together: the
+// closes of live versions before the new versions, so that an alias moved
+// between records in one write is never held by two live rows.
+func (w *wtx) apply(p *graph.Plan) error {
+	var nc, no planCols
+	for i := range p.Nodes {
+		c := &p.Nodes[i]
+		if c.Closes() {
+			nc.ids = append(nc.ids, c.Old.ID)
+			nc.starts = append(nc.starts, c.Old.TxStart)
 		}
-		if !found {
-			return telamentis.EdgeResult{}, telamentis.NotFound("edge")
-		}
-		if in.Alias != "" && in.Alias != cur.Alias {
-			other, taken, err := w.liveEdge(telamentis.Ref{Alias: in.Alias})
-			if err != nil {
-				return telamentis.EdgeResult{}, err
-			}
-			if taken && other.ID != cur.ID {
-				return telamentis.EdgeResult{}, aliasTaken("edge")
-			}
-		}
-	case in.Alias != "":
-		if cur, found, err = w.liveEdge(telamentis.Ref{Alias: in.Alias}); err != nil {
-			return telamentis.EdgeResult{}, err
+		if c.Opens() {
+			n := &c.New
+			no.ids, no.aliases = append(no.ids, n.ID), append(no.aliases, n.Alias)
+			no.labels, no.props = append(no.labels, n.Label), append(no.props, n.Props)
 		}
 	}
-	vt := telamentis.Micros(in.ValidTo)
-	if !found {
-		vf := w.at
-		if !in.ValidFrom.IsZero() {
-			vf = telamentis.Micros(in.ValidFrom)
+	var ec, eo planCols
+	for i := range p.Edges {
+		c := &p.Edges[i]
+		if c.Closes() {
+			ec.ids = append(ec.ids, c.Old.ID)
+			ec.starts = append(ec.starts, c.Old.TxStart)
 		}
-		if vt <= vf {
-			return telamentis.EdgeResult{}, telamentis.Invalid("valid_to", "must be after valid_from")
+		if c.Opens() {
+			e := &c.New
+			eo.ids, eo.aliases = append(eo.ids, e.ID), append(eo.aliases, e.Alias)
+			eo.labels, eo.props = append(eo.labels, e.Kind), append(eo.props, e.Props)
+			eo.from, eo.to = append(eo.from, e.From), append(eo.to, e.To)
+			eo.vf, eo.vt = append(eo.vf, e.ValidFrom), append(eo.vt, e.ValidTo)
 		}
-		if w.maxEdges > 0 && w.edges+1 > w.maxEdges {
-			return telamentis.EdgeResult{}, telamentis.Errorf(telamentis.CodeQuota, "edge quota of %d reached", w.maxEdges)
-		}
-		id, err := uuid.NewV7()
+	}
+	b := &pgx.Batch{}
+	type check struct {
+		n    int
+		what string
+	}
+	var checks []check
+	if len(nc.ids) > 0 {
+		b.Queue(w.q(`UPDATE {s}.nodes n SET tx_end = $2 FROM unnest($3::uuid[], $4::bigint[]) c(id, tx_start)
+			WHERE n.tenant_id = $1 AND n.id = c.id AND n.tx_start = c.tx_start AND n.tx_end = `+openSQL),
+			w.tenant, w.at, nc.ids, nc.starts)
+		checks = append(checks, check{len(nc.ids), "close nodes"})
+	}
+	if len(ec.ids) > 0 {
+		b.Queue(w.q(`UPDATE {s}.edges e SET tx_end = $2 FROM unnest($3::uuid[], $4::bigint[]) c(id, tx_start)
+			WHERE e.tenant_id = $1 AND e.id = c.id AND e.tx_start = c.tx_start AND e.tx_end = `+openSQL),
+			w.tenant, w.at, ec.ids, ec.starts)
+		checks = append(checks, check{len(ec.ids), "close edges"})
+	}
+	if len(no.ids) > 0 {
+		b.Queue(w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
+			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.label, u.props
+			FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) u(id, alias, label, props)`),
+			w.tenant, w.at, no.ids, no.aliases, no.labels, no.props)
+		checks = append(checks, check{len(no.ids), "open nodes"})
+	}
+	if len(eo.ids) > 0 {
+		b.Queue(w.q(`INSERT INTO {s}.edges (tenant_id, id, tx_start, tx_end, alias, from_id, to_id, kind, valid_from, valid_to, props_c)
+			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.from_id, u.to_id, u.kind, u.vf, u.vt, u.props
+			FROM unnest($3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::bigint[], $9::bigint[], $10::text[])
+				u(id, alias, from_id, to_id, kind, vf, vt, props)`),
+			w.tenant, w.at, eo.ids, eo.aliases, eo.from, eo.to, eo.labels, eo.vf, eo.vt, eo.props)
+		checks = append(checks, check{len(eo.ids), "open edges"})
+	}
+	br := w.tx.SendBatch(w.ctx, b)
+	for _, c := range checks {
+		tag, err := br.Exec()
 		if err != nil {
-			return telamentis.EdgeResult{}, err
+			br.Close()
+			return err
 		}
-		e := telamentis.Edge{ID: id.String(), Alias: in.Alias, From: from, To: to, Kind: in.Kind, Props: in.Props,
-			ValidFrom: telamentis.FromMicros(vf), ValidTo: telamentis.FromMicros(vt), TxStart: telamentis.FromMicros(w.at)}
-		if err := w.insertEdge(e, vf, vt); err != nil {
-			return telamentis.EdgeResult{}, err
+		if tag.RowsAffected() != int64(c.n) {
+			br.Close()
+			return fmt.Errorf("%s: %d rows, want %d", c.what, tag.RowsAffected(), c.n)
 		}
-		w.edges++
-		w.dirty = true
-		return telamentis.EdgeResult{Edge: e, Created: true, Changed: true}, nil
 	}
-	if from != cur.From {
-		return telamentis.EdgeResult{}, telamentis.Invalid("from", "cannot change once the edge exists")
+	if err := br.Close(); err != nil {
+		return err
 	}
-	if to != cur.To {
-		return telamentis.EdgeResult{}, telamentis.Invalid("to", "cannot change once the edge exists")
-	}
-	vf := telamentis.Micros(cur.ValidFrom)
-	if !in.ValidFrom.IsZero() {
-		vf = telamentis.Micros(in.ValidFrom)
-	}
-	if vt <= vf {
-		return telamentis.EdgeResult{}, telamentis.Invalid("valid_to", "must be after valid_from")
-	}
-	alias := in.Alias
-	if alias == "" {
-		alias = cur.Alias
-	}
-	next := cur
-	next.Alias, next.Kind, next.Props = alias, in.Kind, in.Props
-	next.ValidFrom, next.ValidTo = telamentis.FromMicros(vf), telamentis.FromMicros(vt)
-	return w.newEdgeVersion(cur, next)
+	w.nodes += int64(len(no.ids) - len(nc.ids))
+	w.edges += int64(len(eo.ids) - len(ec.ids))
+	w.dirty = true
+	return nil
 }
 
-func (w *wtx) insertEdge(e telamentis.Edge, vf, vt int64) error {
-	_, err := w.tx.Exec(w.ctx, w.q(`INSERT INTO {s}.edges (tenant_id, id, tx_start, tx_end, alias, from_id, to_id, kind, valid_from, valid_to, props_c)
-		VALUES ($1, $2, $3, `+openSQL+`, $4, $5, $6, $7, $8, $9, $10)`),
-		w.tenant, e.ID, w.at, nullable(e.Alias), e.From, e.To, e.Kind, vf, vt, string(e.Props))
+// planCols are a plan's versions as column arrays (labels holds an edge's
+// kind).
+type planCols struct {
+	ids, aliases, labels, props []string
+	from, to                    []string
+	starts, vf, vt              []int64
+}
+
+// run implements graph.Run: the planner's reads and the plan's writes are
+// one transaction, which holds the tenant's state row locked.
+func (s *Store) run(ctx context.Context, tenant string, plan func(graph.Tx) (graph.Plan, error)) error {
+	_, err := s.write(ctx, tenant, func(w *wtx) error {
+		p, err := plan(w)
+		if err != nil || p.Empty() {
+			return err
+		}
+		return w.apply(&p)
+	})
 	return err
 }
 
-// newEdgeVersion closes cur and writes next, or reports a no-op when
-// nothing changed.
-func (w *wtx) newEdgeVersion(cur, next telamentis.Edge) (telamentis.EdgeResult, error) {
-	vf, vt := telamentis.Micros(next.ValidFrom), telamentis.Micros(next.ValidTo)
-	if cur.Alias == next.Alias && cur.Kind == next.Kind && string(cur.Props) == string(next.Props) &&
-		telamentis.Micros(cur.ValidFrom) == vf && telamentis.Micros(cur.ValidTo) == vt {
-		return telamentis.EdgeResult{Edge: cur}, nil
-	}
-	ts := telamentis.Micros(cur.TxStart)
-	var err error
-	if ts == w.at {
-		_, err = w.tx.Exec(w.ctx, w.q(`UPDATE {s}.edges SET alias = $4, kind = $5, valid_from = $6, valid_to = $7, props_c = $8
-			WHERE tenant_id = $1 AND id = $2 AND tx_start = $3`),
-			w.tenant, cur.ID, ts, nullable(next.Alias), next.Kind, vf, vt, string(next.Props))
-	} else {
-		if _, err = w.tx.Exec(w.ctx, w.q(`UPDATE {s}.edges SET tx_end = $3 WHERE tenant_id = $1 AND id = $2 AND tx_start = $4`),
-			w.tenant, cur.ID, w.at, ts); err == nil {
-			err = w.insertEdge(next, vf, vt)
-		}
-	}
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	w.dirty = true
-	next.TxStart, next.TxEnd = telamentis.FromMicros(w.at), time.Time{}
-	return telamentis.EdgeResult{Edge: next, Changed: true}, nil
-}
-
-// UpsertNode creates or updates a node; see telamentis.Store.
+// UpsertNode creates or updates a node; see telamentis.Store. graph plans
+// it.
 func (s *Store) UpsertNode(ctx context.Context, tenant string, in telamentis.NodeInput) (telamentis.NodeResult, error) {
-	in, err := in.Normalize()
-	if err != nil {
-		return telamentis.NodeResult{}, err
-	}
-	var res telamentis.NodeResult
-	_, err = s.write(ctx, tenant, func(w *wtx) (err error) {
-		res, err = w.upsertNode(in)
-		return err
-	})
+	res, err := graph.UpsertNode(ctx, s.run, tenant, in)
 	if err != nil {
 		return telamentis.NodeResult{}, fmt.Errorf("postgres: upsert node: %w", err)
 	}
@@ -397,118 +343,26 @@ func (s *Store) UpsertNode(ctx context.Context, tenant string, in telamentis.Nod
 
 // UpsertEdge creates or updates an edge; see telamentis.Store.
 func (s *Store) UpsertEdge(ctx context.Context, tenant string, in telamentis.EdgeInput) (telamentis.EdgeResult, error) {
-	in, err := in.Normalize()
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	var res telamentis.EdgeResult
-	_, err = s.write(ctx, tenant, func(w *wtx) (err error) {
-		res, err = w.upsertEdge(in)
-		return err
-	})
+	res, err := graph.UpsertEdge(ctx, s.run, tenant, in)
 	if err != nil {
 		return telamentis.EdgeResult{}, fmt.Errorf("postgres: upsert edge: %w", err)
 	}
 	return res, nil
 }
 
-// ApplyBatch applies a batch atomically with one transaction time. Every
-// failing item is reported by position; if any fails, nothing is written.
+// ApplyBatch applies a batch atomically with one transaction time; see
+// telamentis.Store and graph.ApplyBatch.
 func (s *Store) ApplyBatch(ctx context.Context, tenant string, b telamentis.Batch) (telamentis.BatchResult, error) {
-	b, err := b.Normalize()
-	if err != nil {
-		return telamentis.BatchResult{}, err
-	}
-	res := telamentis.BatchResult{Nodes: make([]telamentis.NodeResult, len(b.Nodes)), Edges: make([]telamentis.EdgeResult, len(b.Edges))}
-	at, err := s.write(ctx, tenant, func(w *wtx) error {
-		var bad *telamentis.Error
-		fail := func(prefix string, err error) error {
-			var e *telamentis.Error
-			if !errors.As(err, &e) || e.Code == telamentis.CodeInternal || e.Code == telamentis.CodeQuota ||
-				e.Code == telamentis.CodeUnavailable {
-				return err // not an item's fault: stop here
-			}
-			if bad == nil {
-				bad = &telamentis.Error{Code: e.Code, Message: "batch items failed"}
-			}
-			fields := e.Fields
-			if len(fields) == 0 {
-				fields = []telamentis.FieldError{{Message: e.Message}}
-			}
-			for _, f := range fields {
-				name := prefix
-				if f.Field != "" {
-					name += "." + f.Field
-				}
-				bad.Fields = append(bad.Fields, telamentis.FieldError{Field: name, Message: f.Message})
-			}
-			return nil
-		}
-		// Item failures are domain errors found before any statement
-		// fails, so the transaction stays usable and every later item is
-		// still checked and reported; the whole transaction then rolls
-		// back.
-		for i, in := range b.Nodes {
-			r, err := w.upsertNode(in)
-			if err != nil {
-				if err := fail(fmt.Sprintf("nodes[%d]", i), err); err != nil {
-					return err
-				}
-				continue
-			}
-			res.Nodes[i] = r
-		}
-		for i, in := range b.Edges {
-			r, err := w.upsertEdge(in)
-			if err != nil {
-				if err := fail(fmt.Sprintf("edges[%d]", i), err); err != nil {
-					return err
-				}
-				continue
-			}
-			res.Edges[i] = r
-		}
-		if bad != nil {
-			return bad
-		}
-		return nil
-	})
+	res, err := graph.ApplyBatch(ctx, s.run, tenant, b)
 	if err != nil {
 		return telamentis.BatchResult{}, fmt.Errorf("postgres: apply batch: %w", err)
 	}
-	res.TxTime = telamentis.FromMicros(at)
 	return res, nil
 }
 
 // InvalidateEdge records that a live edge stopped being true at at.
 func (s *Store) InvalidateEdge(ctx context.Context, tenant string, ref telamentis.Ref, at time.Time) (telamentis.EdgeResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	if at.IsZero() {
-		return telamentis.EdgeResult{}, telamentis.Invalid("at", "required")
-	}
-	at = telamentis.NormalizeTime(at)
-	if at.Year() < 1 || at.Year() > 9999 {
-		return telamentis.EdgeResult{}, telamentis.Invalid("at", "time out of range")
-	}
-	var res telamentis.EdgeResult
-	_, err := s.write(ctx, tenant, func(w *wtx) error {
-		cur, ok, err := w.liveEdge(ref)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return telamentis.NotFound("edge")
-		}
-		if !at.After(cur.ValidFrom) {
-			return telamentis.Invalid("at", "must be after valid_from")
-		}
-		next := cur
-		next.ValidTo = at
-		res, err = w.newEdgeVersion(cur, next)
-		return err
-	})
+	res, err := graph.InvalidateEdge(ctx, s.run, tenant, ref, at)
 	if err != nil {
 		return telamentis.EdgeResult{}, fmt.Errorf("postgres: invalidate edge: %w", err)
 	}
@@ -517,67 +371,19 @@ func (s *Store) InvalidateEdge(ctx context.Context, tenant string, ref telamenti
 
 // RetractNode closes a live node and every live edge touching it.
 func (s *Store) RetractNode(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.RetractResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	var res telamentis.RetractResult
-	at, err := s.write(ctx, tenant, func(w *wtx) error {
-		cur, ok, err := w.liveNode(ref)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return telamentis.NotFound("node")
-		}
-		if _, err := w.tx.Exec(w.ctx, w.q(`UPDATE {s}.nodes SET tx_end = $3 WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL),
-			w.tenant, cur.ID, w.at); err != nil {
-			return err
-		}
-		tag, err := w.tx.Exec(w.ctx, w.q(`UPDATE {s}.edges SET tx_end = $3
-			WHERE tenant_id = $1 AND (from_id = $2 OR to_id = $2) AND tx_end = `+openSQL), w.tenant, cur.ID, w.at)
-		if err != nil {
-			return err
-		}
-		res.Nodes, res.Edges = 1, int(tag.RowsAffected())
-		w.nodes--
-		w.edges -= tag.RowsAffected()
-		w.dirty = true
-		return nil
-	})
+	res, err := graph.RetractNode(ctx, s.run, tenant, ref)
 	if err != nil {
 		return telamentis.RetractResult{}, fmt.Errorf("postgres: retract node: %w", err)
 	}
-	res.TxTime = telamentis.FromMicros(at)
 	return res, nil
 }
 
 // RetractEdge closes a live edge.
 func (s *Store) RetractEdge(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.RetractResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	var res telamentis.RetractResult
-	at, err := s.write(ctx, tenant, func(w *wtx) error {
-		cur, ok, err := w.liveEdge(ref)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return telamentis.NotFound("edge")
-		}
-		if _, err := w.tx.Exec(w.ctx, w.q(`UPDATE {s}.edges SET tx_end = $3 WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL),
-			w.tenant, cur.ID, w.at); err != nil {
-			return err
-		}
-		res.Edges = 1
-		w.edges--
-		w.dirty = true
-		return nil
-	})
+	res, err := graph.RetractEdge(ctx, s.run, tenant, ref)
 	if err != nil {
 		return telamentis.RetractResult{}, fmt.Errorf("postgres: retract edge: %w", err)
 	}
-	res.TxTime = telamentis.FromMicros(at)
 	return res, nil
 }
 
@@ -585,7 +391,7 @@ func (s *Store) RetractEdge(ctx context.Context, tenant string, ref telamentis.R
 // touching it. A retracted node can be named by ID only; an alias names
 // the live node that carries it.
 func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.EraseResult, error) {
-	if err := ref.Validate("ref"); err != nil {
+	if err := graph.CheckRef(ref); err != nil {
 		return telamentis.EraseResult{}, err
 	}
 	var res telamentis.EraseResult

@@ -12,9 +12,12 @@
 // `go test -run 'TestStore/retract/node_cascades'` narrows a failure down:
 //
 //   - semantics (tenants, nodes, edges, invalidate, retract, erase, batch,
-//     queries, paging, validation, quotas, concurrency, lifecycle, stats):
-//     table tests for every rule of DESIGN §2 and the doc comments of the
-//     root package, and telamentis.Importer when the store has it;
+//     queries, paging, validation, write errors, quotas, concurrency,
+//     lifecycle, stats): table tests for every rule of DESIGN §2 and the
+//     doc comments of the root package, and telamentis.Importer when the
+//     store has it. write_errors compares whole errors — code, message and
+//     every field in order — for every error the write rules (package
+//     graph) produce, so that stores answer bad writes identically;
 //   - property: random operation sequences (pgregory.net/rapid) applied to
 //     the store and to a small reference model (model.go) and compared
 //     after every step at random as_at and valid-time coordinates (get by

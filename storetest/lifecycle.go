@@ -62,6 +62,7 @@ func (r *runner) testLifecycle(t *testing.T) {
 	})
 	if _, ok := r.s.(telamentis.Importer); ok {
 		t.Run("import", r.testImport)
+		t.Run("import_errors", r.testImportErrors)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/graph"
 )
 
 // memStore is a deliberately plain in-memory Store, written from the
@@ -144,7 +146,6 @@ type tx struct {
 	at    time.Time
 	nodes []telamentis.Node
 	edges []telamentis.Edge
-	wrote bool
 }
 
 func (s *memStore) begin(ctx context.Context, tenant string) (*tx, func(), error) {
@@ -206,94 +207,96 @@ func (x *tx) countLive(edges bool) int64 {
 	return n
 }
 
-func (x *tx) node(in telamentis.NodeInput) (telamentis.NodeResult, error) {
-	i := -1
-	switch {
-	case in.ID != "":
-		if i = x.liveNode(telamentis.Ref{ID: in.ID}); i < 0 {
-			return telamentis.NodeResult{}, telamentis.NotFound("node")
-		}
-	case in.Alias != "":
-		i = x.liveNode(telamentis.Ref{Alias: in.Alias})
-	}
+// tx is graph's view of the write (graph.Tx); records are found by ID.
+var _ graph.Tx = (*tx)(nil)
+
+func (x *tx) Now() int64 { return telamentis.Micros(x.at) }
+
+func (x *tx) Node(ref telamentis.Ref) (graph.Node, bool, error) {
+	i := x.liveNode(ref)
 	if i < 0 {
-		if q := x.tn.t.Quotas.MaxNodes; q > 0 && x.countLive(false) >= q {
-			return telamentis.NodeResult{}, telamentis.Errorf(telamentis.CodeQuota, "node quota")
-		}
-		n := telamentis.Node{ID: uuid(), Alias: in.Alias, Label: in.Label, Props: in.Props, TxStart: x.at}
-		x.nodes = append(x.nodes, n)
-		x.wrote = true
-		return telamentis.NodeResult{Node: n, Created: true, Changed: true}, nil
+		return graph.Node{}, false, nil
 	}
-	cur := x.nodes[i]
-	alias := cur.Alias
-	if in.Alias != "" && in.Alias != cur.Alias {
-		if j := x.liveNode(telamentis.Ref{Alias: in.Alias}); j >= 0 {
-			return telamentis.NodeResult{}, telamentis.Errorf(telamentis.CodeConflict, "alias taken")
-		}
-		alias = in.Alias
+	n := x.nodes[i]
+	props := string(n.Props)
+	if x.s.bugs["noop writes"] {
+		props += " " // the store believes every upsert changes the props
 	}
-	if alias == cur.Alias && in.Label == cur.Label && string(in.Props) == string(cur.Props) && !x.s.bugs["noop writes"] {
-		return telamentis.NodeResult{Node: cur}, nil
-	}
-	x.nodes[i].TxEnd = x.at
-	n := telamentis.Node{ID: cur.ID, Alias: alias, Label: in.Label, Props: in.Props, TxStart: x.at}
-	x.nodes = append(x.nodes, n)
-	x.wrote = true
-	return telamentis.NodeResult{Node: n, Changed: true}, nil
+	return graph.Node{ID: n.ID, Alias: n.Alias, Label: n.Label, Props: props, TxStart: telamentis.Micros(n.TxStart)}, true, nil
 }
 
-func (x *tx) edge(in telamentis.EdgeInput) (telamentis.EdgeResult, error) {
-	fi, ti := x.liveNode(in.From), x.liveNode(in.To)
-	if fi < 0 || ti < 0 {
-		return telamentis.EdgeResult{}, telamentis.NotFound("node")
-	}
-	from, to := x.nodes[fi].ID, x.nodes[ti].ID
-	i := -1
-	switch {
-	case in.ID != "":
-		if i = x.liveEdge(telamentis.Ref{ID: in.ID}); i < 0 {
-			return telamentis.EdgeResult{}, telamentis.NotFound("edge")
-		}
-	case in.Alias != "":
-		i = x.liveEdge(telamentis.Ref{Alias: in.Alias})
-	}
+func memEdge(e telamentis.Edge) graph.Edge {
+	return graph.Edge{ID: e.ID, Alias: e.Alias, From: e.From, To: e.To, Kind: e.Kind, Props: string(e.Props),
+		ValidFrom: telamentis.Micros(e.ValidFrom), ValidTo: telamentis.Micros(e.ValidTo), TxStart: telamentis.Micros(e.TxStart)}
+}
+
+func (x *tx) Edge(ref telamentis.Ref) (graph.Edge, bool, error) {
+	i := x.liveEdge(ref)
 	if i < 0 {
-		vf := in.ValidFrom
-		if vf.IsZero() {
-			vf = x.at
+		return graph.Edge{}, false, nil
+	}
+	return memEdge(x.edges[i]), true, nil
+}
+
+func (x *tx) LiveEdges(n graph.Node) ([]graph.Edge, error) {
+	if x.s.bugs["no cascade"] {
+		return nil, nil
+	}
+	var out []graph.Edge
+	for _, e := range x.edges {
+		if live(e.TxEnd) && (e.From == n.ID || e.To == n.ID) {
+			out = append(out, memEdge(e))
 		}
-		if !in.ValidTo.IsZero() && !in.ValidTo.After(vf) {
-			return telamentis.EdgeResult{}, telamentis.Invalid("valid_to", "must be after valid_from")
+	}
+	return out, nil
+}
+
+func (x *tx) Counts() (graph.Counts, error) {
+	q := x.tn.t.Quotas
+	return graph.Counts{Nodes: x.countLive(false), Edges: x.countLive(true), MaxNodes: q.MaxNodes, MaxEdges: q.MaxEdges}, nil
+}
+
+func (x *tx) NewNode() (graph.Node, error) { return graph.Node{ID: uuid()}, nil }
+
+func (x *tx) NewEdge(from, to graph.Node) (graph.Edge, error) {
+	return graph.Edge{ID: uuid(), From: from.ID, To: to.ID}, nil
+}
+
+// apply applies a plan to the write's copies.
+func (x *tx) apply(p *graph.Plan) {
+	for _, c := range p.Nodes {
+		if c.Closes() {
+			x.nodes[x.liveNode(telamentis.Ref{ID: c.Old.ID})].TxEnd = x.at
 		}
-		if q := x.tn.t.Quotas.MaxEdges; q > 0 && x.countLive(true) >= q {
-			return telamentis.EdgeResult{}, telamentis.Errorf(telamentis.CodeQuota, "edge quota")
+		if n := c.New; c.Opens() {
+			x.nodes = append(x.nodes, telamentis.Node{ID: n.ID, Alias: n.Alias, Label: n.Label, Props: json.RawMessage(n.Props), TxStart: x.at})
 		}
-		e := telamentis.Edge{ID: uuid(), Alias: in.Alias, From: from, To: to, Kind: in.Kind, Props: in.Props, ValidFrom: vf, ValidTo: in.ValidTo, TxStart: x.at}
-		x.edges = append(x.edges, e)
-		x.wrote = true
-		return telamentis.EdgeResult{Edge: e, Created: true, Changed: true}, nil
 	}
-	cur := x.edges[i]
-	if cur.From != from || cur.To != to {
-		return telamentis.EdgeResult{}, telamentis.Invalid("from", "endpoints cannot change")
+	for _, c := range p.Edges {
+		if c.Closes() {
+			x.edges[x.liveEdge(telamentis.Ref{ID: c.Old.ID})].TxEnd = x.at
+		}
+		if e := c.New; c.Opens() {
+			x.edges = append(x.edges, telamentis.Edge{ID: e.ID, Alias: e.Alias, From: e.From, To: e.To, Kind: e.Kind,
+				Props: json.RawMessage(e.Props), ValidFrom: telamentis.FromMicros(e.ValidFrom), ValidTo: telamentis.FromMicros(e.ValidTo), TxStart: x.at})
+		}
 	}
-	vf := in.ValidFrom
-	if vf.IsZero() {
-		vf = cur.ValidFrom
+}
+
+// run implements graph.Run under the store's lock.
+func (s *memStore) run(ctx context.Context, tenant string, plan func(graph.Tx) (graph.Plan, error)) error {
+	x, unlock, err := s.begin(ctx, tenant)
+	if err != nil {
+		return err
 	}
-	if !in.ValidTo.IsZero() && !in.ValidTo.After(vf) {
-		return telamentis.EdgeResult{}, telamentis.Invalid("valid_to", "must be after valid_from")
+	defer unlock()
+	p, err := plan(x)
+	if err != nil {
+		return err
 	}
-	if in.Kind == cur.Kind && string(in.Props) == string(cur.Props) && vf.Equal(cur.ValidFrom) && in.ValidTo.Equal(cur.ValidTo) {
-		return telamentis.EdgeResult{Edge: cur}, nil
-	}
-	x.edges[i].TxEnd = x.at
-	e := cur
-	e.Kind, e.Props, e.ValidFrom, e.ValidTo, e.TxStart, e.TxEnd = in.Kind, in.Props, vf, in.ValidTo, x.at, time.Time{}
-	x.edges = append(x.edges, e)
-	x.wrote = true
-	return telamentis.EdgeResult{Edge: e, Changed: true}, nil
+	x.apply(&p)
+	x.commit()
+	return nil
 }
 
 func uuid() string {
@@ -307,152 +310,41 @@ func uuid() string {
 }
 
 func (s *memStore) UpsertNode(ctx context.Context, tenant string, in telamentis.NodeInput) (telamentis.NodeResult, error) {
-	in, err := in.Normalize()
-	if err != nil {
-		return telamentis.NodeResult{}, err
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.NodeResult{}, err
-	}
-	defer unlock()
-	r, err := x.node(in)
-	if err == nil {
-		x.commit()
-	}
-	return r, err
+	return graph.UpsertNode(ctx, s.run, tenant, in)
 }
 
 func (s *memStore) UpsertEdge(ctx context.Context, tenant string, in telamentis.EdgeInput) (telamentis.EdgeResult, error) {
-	in, err := in.Normalize()
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	defer unlock()
-	r, err := x.edge(in)
-	if err == nil {
-		x.commit()
-	}
-	return r, err
+	return graph.UpsertEdge(ctx, s.run, tenant, in)
 }
 
 func (s *memStore) ApplyBatch(ctx context.Context, tenant string, b telamentis.Batch) (telamentis.BatchResult, error) {
-	b, err := b.Normalize()
-	if err != nil {
-		return telamentis.BatchResult{}, err
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.BatchResult{}, err
-	}
-	defer unlock()
-	res := telamentis.BatchResult{TxTime: x.at}
-	fail := func(err error) (telamentis.BatchResult, error) {
-		if s.bugs["batch not atomic"] {
-			x.commit()
+	res, err := graph.ApplyBatch(ctx, s.run, tenant, b)
+	if err != nil && s.bugs["batch not atomic"] {
+		// The bug: what can be written is written item by item.
+		for _, in := range b.Nodes {
+			s.UpsertNode(ctx, tenant, in)
 		}
-		return telamentis.BatchResult{}, err
-	}
-	for _, in := range b.Nodes {
-		r, err := x.node(in)
-		if err != nil {
-			return fail(err)
+		for _, in := range b.Edges {
+			s.UpsertEdge(ctx, tenant, in)
 		}
-		res.Nodes = append(res.Nodes, r)
 	}
-	for _, in := range b.Edges {
-		r, err := x.edge(in)
-		if err != nil {
-			return fail(err)
-		}
-		res.Edges = append(res.Edges, r)
-	}
-	x.commit()
-	return res, nil
+	return res, err
 }
 
 func (s *memStore) InvalidateEdge(ctx context.Context, tenant string, ref telamentis.Ref, at time.Time) (telamentis.EdgeResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	at = telamentis.NormalizeTime(at)
-	if at.IsZero() || at.Year() > 9999 {
-		return telamentis.EdgeResult{}, telamentis.Invalid("at", "out of range")
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.EdgeResult{}, err
-	}
-	defer unlock()
-	i := x.liveEdge(ref)
-	if i < 0 {
-		return telamentis.EdgeResult{}, telamentis.NotFound("edge")
-	}
-	cur := x.edges[i]
-	if !at.After(cur.ValidFrom) {
-		return telamentis.EdgeResult{}, telamentis.Invalid("at", "must be after valid_from")
-	}
-	if at.Equal(cur.ValidTo) {
-		return telamentis.EdgeResult{Edge: cur}, nil
-	}
-	x.edges[i].TxEnd = x.at
-	e := cur
-	e.ValidTo, e.TxStart, e.TxEnd = at, x.at, time.Time{}
-	x.edges = append(x.edges, e)
-	x.commit()
-	return telamentis.EdgeResult{Edge: e, Changed: true}, nil
+	return graph.InvalidateEdge(ctx, s.run, tenant, ref, at)
 }
 
 func (s *memStore) RetractNode(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.RetractResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	defer unlock()
-	i := x.liveNode(ref)
-	if i < 0 {
-		return telamentis.RetractResult{}, telamentis.NotFound("node")
-	}
-	id := x.nodes[i].ID
-	x.nodes[i].TxEnd = x.at
-	res := telamentis.RetractResult{TxTime: x.at, Nodes: 1}
-	for j, e := range x.edges {
-		if live(e.TxEnd) && (e.From == id || e.To == id) && !s.bugs["no cascade"] {
-			x.edges[j].TxEnd = x.at
-			res.Edges++
-		}
-	}
-	x.commit()
-	return res, nil
+	return graph.RetractNode(ctx, s.run, tenant, ref)
 }
 
 func (s *memStore) RetractEdge(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.RetractResult, error) {
-	if err := ref.Validate("ref"); err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	x, unlock, err := s.begin(ctx, tenant)
-	if err != nil {
-		return telamentis.RetractResult{}, err
-	}
-	defer unlock()
-	i := x.liveEdge(ref)
-	if i < 0 {
-		return telamentis.RetractResult{}, telamentis.NotFound("edge")
-	}
-	x.edges[i].TxEnd = x.at
-	x.commit()
-	return telamentis.RetractResult{TxTime: x.at, Edges: 1}, nil
+	return graph.RetractEdge(ctx, s.run, tenant, ref)
 }
 
 func (s *memStore) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref) (telamentis.EraseResult, error) {
-	if err := ref.Validate("ref"); err != nil {
+	if err := graph.CheckRef(ref); err != nil {
 		return telamentis.EraseResult{}, err
 	}
 	x, unlock, err := s.begin(ctx, tenant)

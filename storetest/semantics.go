@@ -763,6 +763,49 @@ func (r *runner) testBatch(t *testing.T) {
 		wantCode(t, err, "batch with an edge to a missing node", telamentis.CodeNotFound)
 		unchanged(t, s, tn, before, "batch with a missing endpoint")
 	})
+	// Items see the aliases earlier items gave and freed, in batches short
+	// and long enough that a planner indexes its changes before, while and
+	// after they move.
+	for _, pad := range []int{0, 6, 20} {
+		t.Run(fmt.Sprintf("aliases moved by earlier items, %d more items", pad), func(t *testing.T) {
+			tn := newTenant(t, s)
+			x := mustNode(t, s, tn, telamentis.NodeInput{Alias: "a", Label: "P"}).Node
+			var b telamentis.Batch
+			for i := range pad {
+				b.Nodes = append(b.Nodes, telamentis.NodeInput{Alias: fmt.Sprintf("pad%d", i), Label: "P"})
+			}
+			b.Nodes = append(b.Nodes,
+				telamentis.NodeInput{ID: x.ID, Alias: "b", Label: "P"}, // x gives up a for b
+				telamentis.NodeInput{Alias: "a", Label: "Q"},           // a new node takes a
+				telamentis.NodeInput{ID: x.ID, Alias: "c", Label: "P"}, // x moves on to c: b is free again
+				telamentis.NodeInput{Alias: "b", Label: "R"},           // another new node takes b
+				telamentis.NodeInput{Alias: "a", Label: "Q2"})          // updates the new node holding a
+			b.Edges = []telamentis.EdgeInput{{Alias: "e", From: byAlias("a"), To: byAlias("c"), Kind: "K", ValidFrom: day(0)},
+				{From: byAlias("b"), To: byAlias("e-not-a-node"), Kind: "K"}}
+			_, err := s.ApplyBatch(ctx, tn, b)
+			if f := telamentis.ErrorFields(err); len(f) != 1 || f[0].Field != "edges[1].to" {
+				t.Fatalf("batch moving aliases with one bad edge: %v, want only edges[1].to", err)
+			}
+			b.Edges = b.Edges[:1]
+			res, err := s.ApplyBatch(ctx, tn, b)
+			if err != nil {
+				t.Fatalf("batch moving aliases: %v", err)
+			}
+			n := res.Nodes[pad:]
+			if n[0].Node.ID != x.ID || n[2].Node.ID != x.ID || n[2].Node.Alias != "c" || !n[1].Created || !n[3].Created ||
+				n[4].Created || n[4].Node.ID != n[1].Node.ID || n[4].Node.Label != "Q2" {
+				t.Errorf("batch items must see the aliases earlier items moved: %+v", n)
+			}
+			if e := res.Edges[0].Edge; e.From != n[1].Node.ID || e.To != x.ID {
+				t.Errorf("edge a→c resolved to %s→%s, want the new node holding a → %s", e.From, e.To, x.ID)
+			}
+			for alias, want := range map[string]string{"a": n[1].Node.ID, "b": n[3].Node.ID, "c": x.ID} {
+				if g, err := s.GetNode(ctx, tn, byAlias(alias), time.Time{}); err != nil || g.ID != want {
+					t.Errorf("after the batch alias %s names %s (%v), want %s", alias, g.ID, err, want)
+				}
+			}
+		})
+	}
 	t.Run("empty batch is invalid", func(t *testing.T) {
 		_, err := s.ApplyBatch(ctx, tn, telamentis.Batch{})
 		wantCode(t, err, "empty batch", telamentis.CodeInvalid)

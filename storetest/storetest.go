@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ids_only", r.testIDsOnly)
 	t.Run("paging", r.testPaging)
 	t.Run("validation", r.testValidation)
+	t.Run("write_errors", r.testWriteErrors)
 	t.Run("quotas", r.testQuotas)
 	t.Run("concurrency", r.testConcurrency)
 	t.Run("lifecycle", r.testLifecycle)
