@@ -69,7 +69,7 @@ func (s *memStore) CreateTenant(ctx context.Context, t telamentis.Tenant) (telam
 	}
 	defer unlock()
 	if _, ok := s.tenants[t.ID]; ok {
-		return t, telamentis.Errorf(telamentis.CodeConflict, "tenant exists")
+		return t, telamentis.Errorf(telamentis.CodeConflict, "tenant %s already exists", t.ID)
 	}
 	t.CreatedAt = time.Now().UTC()
 	t.UpdatedAt = t.CreatedAt
