@@ -235,7 +235,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 			}
 			cure.vers = append(cure.vers, v)
 		}
-		return nil
+		return loadRedirects(ts, txn, see) // names.go
 	})
 	if err != nil {
 		return 0, err
@@ -322,6 +322,7 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 	for k, from := range kindStart {
 		ts.byKind[k] = sortTail(ts.byKind[k], from)
 	}
+	ts.nm.keys = nil // imported nodes: rebuilt on the next name lookup
 	if ts.evBuilt {
 		ts.evBuilt, ts.events = false, nil // rebuilt on the next changes query
 	}
@@ -649,6 +650,9 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	}
 	if len(fresh.liveNodeAlias) != len(ts.liveNodeAlias) || fresh.liveNodes != ts.liveNodes || fresh.liveEdges != ts.liveEdges {
 		return fmt.Errorf("live counts or aliases differ between index and storage")
+	}
+	if err := s.checkNames(ts, fresh); err != nil {
+		return err
 	}
 	seen := map[string]*nodeRec{}
 	for _, r := range ts.nodes {

@@ -122,13 +122,20 @@ func joinWords(s string) string {
 // prop, that value's. Empty keys are left out; the two may be equal.
 func NameKeys(alias, props, prop string) []string {
 	var keys []string
-	if k := NormalizeName(alias); k != "" {
-		keys = append(keys, k)
+	a, n := AliasNameKeys(alias, props, prop)
+	if a != "" {
+		keys = append(keys, a)
 	}
-	if k := NormalizeName(nameValue(props, prop)); k != "" && !(len(keys) == 1 && keys[0] == k) {
-		keys = append(keys, k)
+	if n != "" && n != a {
+		keys = append(keys, n)
 	}
 	return keys
+}
+
+// AliasNameKeys returns the two name keys of NameKeys apart: the
+// normalised alias and the normalised name ("" for none).
+func AliasNameKeys(alias, props, prop string) (aliasKey, nameKey string) {
+	return NormalizeName(alias), NormalizeName(nameValue(props, prop))
 }
 
 // nameValue returns the string value of the top-level property prop of

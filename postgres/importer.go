@@ -247,9 +247,10 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		if err := tx.QueryRow(ctx, q(schema, `SELECT last_tx FROM {s}.tenant_state WHERE tenant_id = $1 FOR UPDATE`), tenant).Scan(&last); err != nil {
 			return err
 		}
+		// Imported versions carry no name keys: the next lookup computes them.
 		_, err = tx.Exec(ctx, q(schema, `UPDATE {s}.tenant_state SET last_tx = greatest(last_tx, $2),
-			nodes_live = nodes_live + $3, edges_live = edges_live + $4, loose_endpoints = loose_endpoints OR $5
-			WHERE tenant_id = $1`), tenant, maxTx, liveNodes, liveEdges, loose)
+			nodes_live = nodes_live + $3, edges_live = edges_live + $4, loose_endpoints = loose_endpoints OR $5,
+			name_keys = NULL WHERE tenant_id = $1`), tenant, maxTx, liveNodes, liveEdges, loose)
 		return err
 	})
 	if rowErr != nil {

@@ -48,8 +48,14 @@ func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, 
 	found, err := s.get(ctx, tenant, func(schema string) (string, args) {
 		a := args{tenant}
 		where := refWhere(ref, &a)
-		return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND `+where+` AND `+
-			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
+		cur, t := asAt.IsZero(), telamentis.Micros(asAt)
+		sql := `SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + where + ` AND ` + visible("", cur, t, &a) + ` LIMIT 1`
+		if ref.ID == "" {
+			// Else the node a redirect of the alias names (names.go).
+			sql = `(` + sql + `) UNION ALL (SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND id = ` +
+				redirectedSQL("$2", cur, t, &a) + ` AND ` + visible("", cur, t, &a) + ` LIMIT 1) LIMIT 1`
+		}
+		return q(schema, sql), a
 	}, func(c *rawRow) { n = c.node(0) })
 	if err != nil {
 		return n, fmt.Errorf("postgres: get node: %w", err)
@@ -388,8 +394,9 @@ func nodeRefSQL(ref *telamentis.Ref, cur bool, t int64, a *args) string {
 	if ref.ID != "" {
 		return a.add(ref.ID) + "::uuid"
 	}
-	return "(SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = " + a.add(ref.Alias) + " AND " +
-		visible("", cur, t, a) + " LIMIT 1)"
+	alias := a.add(ref.Alias)
+	return "coalesce((SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = " + alias + " AND " +
+		visible("", cur, t, a) + " LIMIT 1), " + redirectedSQL(alias, cur, t, a) + ")"
 }
 
 // pageByID selects cols of table (alias x) in ID order, one row more than
@@ -717,7 +724,7 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 			id = a.add(qn.Start.ID) + "::uuid"
 			st = "id = " + id
 		} else {
-			st = "alias = " + a.add(qn.Start.Alias)
+			st = "id = " + nodeRefSQL(qn.Start, cur, t, a)
 		}
 		st = "SELECT id AS node FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
 		// The start node (st) is read first, unless the walk may start
