@@ -18,6 +18,7 @@ func (s *Server) registerRoutes() {
 	s.registerStreamRoutes()
 	s.registerAuditRoutes()
 	s.registerImportRoute()
+	s.registerMergeRoute() // merge.go
 }
 
 var specAuditQuery = opSpec{name: "audit.query", allowed: rAdmin | rTenantAdmin}
