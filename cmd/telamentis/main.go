@@ -208,7 +208,7 @@ func serveCmd(ctx context.Context, cfg Config, getenv func(string) string, stder
 	}
 	defer tracing.Shutdown(context.WithoutCancel(ctx))
 
-	bcfg := badger.Config{InMemory: cfg.InMemory, NoSync: cfg.NoSync}
+	bcfg := badger.Config{InMemory: cfg.InMemory, NoSync: cfg.NoSync, NameProperty: cfg.Store.NameProperty}
 	var master []byte
 	if !cfg.InMemory {
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
