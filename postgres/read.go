@@ -48,15 +48,20 @@ func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, 
 	found, err := s.get(ctx, tenant, func(schema string) (string, args) {
 		a := args{tenant}
 		where := refWhere(ref, &a)
-		cur, t := asAt.IsZero(), telamentis.Micros(asAt)
-		sql := `SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND ` + where + ` AND ` + visible("", cur, t, &a) + ` LIMIT 1`
-		if ref.ID == "" {
-			// Else the node a redirect of the alias names (names.go).
-			sql = `(` + sql + `) UNION ALL (SELECT ` + nodeCols + ` FROM {s}.nodes WHERE tenant_id = $1 AND id = ` +
-				redirectedSQL("$2", cur, t, &a) + ` AND ` + visible("", cur, t, &a) + ` LIMIT 1) LIMIT 1`
-		}
-		return q(schema, sql), a
+		return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND `+where+` AND `+
+			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
 	}, func(c *rawRow) { n = c.node(0) })
+	if err == nil && !found && ref.ID == "" {
+		// No node has the alias as its own: the node a redirect of it
+		// names (names.go). A second statement, so that the common lookup
+		// stays one index probe.
+		found, err = s.get(ctx, tenant, func(schema string) (string, args) {
+			a := args{tenant, ref.Alias}
+			cur, t := asAt.IsZero(), telamentis.Micros(asAt)
+			return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND id = `+
+				redirectedSQL("$2", cur, t, &a)+` AND `+visible("", cur, t, &a)+` LIMIT 1`), a
+		}, func(c *rawRow) { n = c.node(0) })
+	}
 	if err != nil {
 		return n, fmt.Errorf("postgres: get node: %w", err)
 	}

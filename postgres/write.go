@@ -241,11 +241,10 @@ func (w *wtx) apply(p *graph.Plan) error {
 			n := &c.New
 			no.ids, no.aliases = append(no.ids, n.ID), append(no.aliases, n.Alias)
 			no.labels, no.props = append(no.labels, n.Label), append(no.props, n.Props)
-			var ak, nk string
 			if w.keepsNames() {
-				ak, nk = graph.AliasNameKeys(n.Alias, n.Props, w.prop)
+				ak, nk := graph.AliasNameKeys(n.Alias, n.Props, w.prop)
+				no.aliasKeys, no.nameKeys = append(no.aliasKeys, ak), append(no.nameKeys, nk)
 			}
-			no.aliasKeys, no.nameKeys = append(no.aliasKeys, ak), append(no.nameKeys, nk)
 		}
 	}
 	var ec, eo planCols
@@ -281,7 +280,13 @@ func (w *wtx) apply(p *graph.Plan) error {
 			w.tenant, w.at, ec.ids, ec.starts)
 		checks = append(checks, check{len(ec.ids), "close edges"})
 	}
-	if len(no.ids) > 0 {
+	if len(no.ids) > 0 && no.aliasKeys == nil {
+		b.Queue(w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
+			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.label, u.props
+			FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) u(id, alias, label, props)`),
+			w.tenant, w.at, no.ids, no.aliases, no.labels, no.props)
+		checks = append(checks, check{len(no.ids), "open nodes"})
+	} else if len(no.ids) > 0 { // with name keys (names.go)
 		b.Queue(w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c, alias_key, name_key)
 			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.label, u.props, nullif(u.ak, ''), nullif(u.nk, '')
 			FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) u(id, alias, label, props, ak, nk)`),
