@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		serveCommand(getenv, stderr),
 		configCommand(getenv, stdout, stderr),
 		auditCommand(getenv, stdout, stderr),
+		healthCommand(getenv, stdout, stderr),
 		migrateCommand(getenv, stderr),
 		&cobra.Command{
 			Use:   "version",
