@@ -62,3 +62,29 @@ func settingsOnly(s string) string {
 	}
 	return strings.Join(keep, "\n")
 }
+
+// TestMigrateReadsEnvAsServe: TELAMENTIS_SECRET_FILES_GROUP_READABLE means
+// to migrate what it means to serve (any strconv.ParseBool truth, not only
+// "true"), and a value that is no boolean is refused.
+func TestMigrateReadsEnvAsServe(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "owner-dsn")
+	if err := os.WriteFile(file, []byte("postgres://owner:Xq7-long-owner-pw-93@127.0.0.1:1/telamentis?connect_timeout=1"), 0o440); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"migrate", "--service-role", "telamentis"}
+	vars := map[string]string{OwnerDSNEnv + "_FILE": file}
+	err := run(t.Context(), args, env(vars), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "too open") {
+		t.Fatalf("a 0440 secret without the setting: %v", err)
+	}
+	vars["TELAMENTIS_SECRET_FILES_GROUP_READABLE"] = "1"
+	err = run(t.Context(), args, env(vars), io.Discard, io.Discard)
+	if err == nil || strings.Contains(err.Error(), OwnerDSNEnv) {
+		t.Fatalf("with the setting the file is read and the connection fails: %v", err)
+	}
+	vars["TELAMENTIS_SECRET_FILES_GROUP_READABLE"] = "yes please"
+	err = run(t.Context(), args, env(vars), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "TELAMENTIS_SECRET_FILES_GROUP_READABLE") {
+		t.Fatalf("a bad value: %v", err)
+	}
+}
