@@ -193,11 +193,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.spec = spec
 
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /openapi.json", s.openapi)
-	mux.HandleFunc("GET /docs", s.docs)
-	mux.HandleFunc("GET /docs/{file}", s.docsAsset)
+	for _, r := range []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /healthz", s.healthz}, {"GET /readyz", s.readyz}, {"GET /openapi.json", s.openapi},
+		{"GET /docs", s.docs}, {"GET /docs/{file}", s.docsAsset},
+	} {
+		mux.HandleFunc(r.pattern, routed(r.pattern, r.h))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		id := telamentis.RequestIDFromContext(r.Context())
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
@@ -210,6 +214,17 @@ func New(cfg Config) (*Server, error) {
 
 	s.handler = s.outer(s.authenticate(cleanPaths(s.strictBody(mux))))
 	return s, nil
+}
+
+// routed names a plain (non-huma) route in the access log and metrics,
+// as the huma middleware does for the API's operations.
+func routed(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP implements http.Handler.

@@ -53,6 +53,9 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 	if !cfg.Enabled {
 		return &Tracing{tracer: noop.NewTracerProvider().Tracer(""), prop: propagation.TraceContext{}}, nil
 	}
+	if logger == nil {
+		return nil, errors.New("metrics: tracing: logger is required")
+	}
 	if cfg.SampleRatio <= 0 || cfg.SampleRatio > 1 {
 		return nil, fmt.Errorf("metrics: tracing: sample ratio must be in (0, 1], got %v", cfg.SampleRatio)
 	}
@@ -84,7 +87,7 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", name))
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithBatcher(loggingExporter{SpanExporter: exp, logger: logger}),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 	)
@@ -94,6 +97,21 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 		tracer:   tp.Tracer("github.com/telamentis/telamentis"),
 		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}),
 	}, nil
+}
+
+// loggingExporter reports failed exports to the server's logger. The
+// batch processor would hand them to OpenTelemetry's process-wide error
+// handler, which writes to the standard library's default logger.
+type loggingExporter struct {
+	sdktrace.SpanExporter
+	logger *slog.Logger
+}
+
+func (e loggingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil {
+		e.logger.Warn("tracing export failed", slog.Int("spans", len(spans)), slog.String("err", err.Error()))
+	}
+	return nil
 }
 
 // Tracer returns the tracer, for spans around store and LLM calls.
