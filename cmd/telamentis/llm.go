@@ -17,6 +17,7 @@ import (
 
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/extract"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/anthropic"
 	"github.com/telamentis/telamentis/llm/gemini"
 	"github.com/telamentis/telamentis/llm/openai"
@@ -73,7 +74,7 @@ type LLMRoute struct {
 	CAFile string `yaml:"ca_file"`
 }
 
-// LLMRetryConfig is a route's retry policy (telamentis.LLMRetry).
+// LLMRetryConfig is a route's retry policy (llm.Retry).
 type LLMRetryConfig struct {
 	MaxAttempts int           `yaml:"max_attempts"`
 	BaseDelay   time.Duration `yaml:"base_delay"`
@@ -132,7 +133,7 @@ func (r *LLMRoute) validate() error {
 		return errors.New("model: required")
 	}
 	if r.BaseURL != "" {
-		if _, err := telamentis.LLMEndpoint(r.BaseURL); err != nil {
+		if _, err := llm.CheckBaseURL(r.BaseURL); err != nil {
 			return fmt.Errorf("base_url: %s", telamentis.ErrorFields(err)[0].Message)
 		}
 	}
@@ -233,21 +234,21 @@ func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telam
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 	}
-	retry := telamentis.LLMRetry{MaxAttempts: r.Retry.MaxAttempts, BaseDelay: r.Retry.BaseDelay, MaxDelay: r.Retry.MaxDelay}
+	retry := llm.Retry{MaxAttempts: r.Retry.MaxAttempts, BaseDelay: r.Retry.BaseDelay, MaxDelay: r.Retry.MaxDelay}
 	price := telamentis.LLMPrice{InputPerMTok: r.Price.InputPerMTok, OutputPerMTok: r.Price.OutputPerMTok}
 	var (
 		c   telamentis.Connector
 		err error
 	)
-	ep := telamentis.LLMEndpointConfig{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
+	ep := llm.Endpoint{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
 		Timeout: r.Timeout, Retry: retry, Price: price, MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca}
 	switch r.Type {
 	case "openai":
-		c, err = openai.New(openai.Config{LLMEndpointConfig: ep, Mode: r.Mode})
+		c, err = openai.New(openai.Config{Endpoint: ep, Mode: r.Mode})
 	case "anthropic":
-		c, err = anthropic.New(anthropic.Config{LLMEndpointConfig: ep, StructuredOutput: r.StructuredOutput})
+		c, err = anthropic.New(anthropic.Config{Endpoint: ep, StructuredOutput: r.StructuredOutput})
 	case "gemini":
-		c, err = gemini.New(ctx, gemini.Config{LLMEndpointConfig: ep})
+		c, err = gemini.New(ctx, gemini.Config{Endpoint: ep})
 	default:
 		return nil, fmt.Errorf("type %q unknown", r.Type)
 	}

@@ -1,6 +1,6 @@
 // Package anthropic is the Connector for the Anthropic Messages API, using
 // the official anthropic-sdk-go with its own retries and environment
-// defaults switched off, so that retries follow telamentis.LLMRetry and
+// defaults switched off, so that retries follow llm.Retry and
 // credentials come only from configuration.
 package anthropic
 
@@ -15,12 +15,13 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/option"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 )
 
 // Config configures a Connector. The endpoint defaults are the name
 // "anthropic" and https://api.anthropic.com; an API key is required.
 type Config struct {
-	telamentis.LLMEndpointConfig
+	llm.Endpoint
 	// StructuredOutput sends the schema as output_config.format
 	// (structured outputs). Off by default: the schema then travels in the
 	// system prompt and the answer is validated all the same.
@@ -151,7 +152,7 @@ func (c *Connector) classify(ctx context.Context, err error) (string, error) {
 		if ae.Response != nil {
 			ra = ae.Response.Header.Get("Retry-After")
 		}
-		return telamentis.LLMStatusError(c.cfg.Name, ae.StatusCode, "", ra)
+		return llm.StatusError(c.cfg.Name, ae.StatusCode, "", ra)
 	}
-	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
+	return "", llm.CallError(ctx, c.cfg.Name, err)
 }

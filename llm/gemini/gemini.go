@@ -15,13 +15,14 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 )
 
 // Config configures a Connector. The endpoint defaults are the name
 // "gemini" and https://generativelanguage.googleapis.com/; an API key is
 // required.
 type Config struct {
-	telamentis.LLMEndpointConfig
+	llm.Endpoint
 }
 
 // Connector calls generateContent.
@@ -172,9 +173,9 @@ func (c *Connector) classify(ctx context.Context, err error, header string) (str
 		if ra == "" {
 			ra = retryInfo(ae)
 		}
-		return telamentis.LLMStatusError(c.cfg.Name, ae.Code, ae.Status, ra)
+		return llm.StatusError(c.cfg.Name, ae.Code, ae.Status, ra)
 	}
-	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
+	return "", llm.CallError(ctx, c.cfg.Name, err)
 }
 
 // retryInfo reads google.rpc.RetryInfo's retryDelay ("30s") as seconds.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/gemini"
 )
 
@@ -91,11 +92,11 @@ func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func newConn(t *testing.T, url string, mod func(*gemini.Config)) *gemini.Connector {
 	t.Helper()
-	cfg := gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	cfg := gemini.Config{Endpoint: llm.Endpoint{
 		BaseURL: url, APIKey: telamentis.NewSecret("AIza-test-key"), Model: "gemini-2.5-flash",
 		Timeout: 5 * time.Second,
 		// A connector that ignored the retry hint would wait an hour here.
-		Retry: telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
+		Retry: llm.Retry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
 		Price: telamentis.LLMPrice{InputPerMTok: 0.30, OutputPerMTok: 2.50},
 	}}
 	if mod != nil {
@@ -189,10 +190,10 @@ func TestFailures(t *testing.T) {
 }
 
 func TestTransportSecurity(t *testing.T) {
-	if _, err := gemini.New(t.Context(), gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(t.Context(), gemini.Config{Endpoint: llm.Endpoint{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("http base accepted: %v", err)
 	}
-	if _, err := gemini.New(t.Context(), gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(t.Context(), gemini.Config{Endpoint: llm.Endpoint{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("missing key accepted: %v", err)
 	}
 	f := &fake{script: []http.HandlerFunc{generate("{}", "STOP", "")}}

@@ -2,7 +2,7 @@
 // server that speaks the same API at another base URL: Ollama, vLLM,
 // llama.cpp server, LM Studio. It uses the official openai-go SDK with the
 // SDK's own retries switched off, so that retries follow one bounded
-// policy (telamentis.LLMRetry) across providers.
+// policy (llm.Retry) across providers.
 package openai
 
 import (
@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 )
 
 // Output modes for structured output.
@@ -34,7 +35,7 @@ const (
 // local servers that need none (a local Ollama at
 // http://127.0.0.1:11434/v1).
 type Config struct {
-	telamentis.LLMEndpointConfig
+	llm.Endpoint
 	// Mode is ModeJSONSchema (default) or ModeJSONObject.
 	Mode string
 }
@@ -181,9 +182,9 @@ func (c *Connector) classify(ctx context.Context, err error) (string, error) {
 		if ae.Response != nil {
 			ra = ae.Response.Header.Get("Retry-After")
 		}
-		return telamentis.LLMStatusError(c.cfg.Name, ae.StatusCode, "", ra)
+		return llm.StatusError(c.cfg.Name, ae.StatusCode, "", ra)
 	}
-	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
+	return "", llm.CallError(ctx, c.cfg.Name, err)
 }
 
 // Price returns the configured price, for budget estimates.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/openai"
 )
 
@@ -85,11 +86,11 @@ func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func newConn(t *testing.T, url string, mod func(*openai.Config)) *openai.Connector {
 	t.Helper()
-	cfg := openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	cfg := openai.Config{Endpoint: llm.Endpoint{
 		BaseURL: url + "/v1", APIKey: telamentis.NewSecret("sk-test-key"), Model: "gpt-4o-mini",
 		Timeout: 5 * time.Second,
 		// A connector that ignored Retry-After would wait an hour here.
-		Retry: telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
+		Retry: llm.Retry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
 		Price: telamentis.LLMPrice{InputPerMTok: 0.15, OutputPerMTok: 0.60},
 	}}
 	if mod != nil {
@@ -180,7 +181,7 @@ func TestFailures(t *testing.T) {
 		{"truncated output", []http.HandlerFunc{completion(`{"nodes":[{"alias":"a`, "length", "")}, nil, telamentis.CodeUnavailable, telamentis.ProviderTruncated, 1},
 		{"refusal", []http.HandlerFunc{completion("", "stop", "I can't help with that.")}, nil, telamentis.CodeUnavailable, telamentis.ProviderRefused, 1},
 		{"content filter", []http.HandlerFunc{completion("", "content_filter", "")}, nil, telamentis.CodeUnavailable, telamentis.ProviderRefused, 1},
-		{"oversized body", []http.HandlerFunc{raw(`{"id":"` + strings.Repeat("a", telamentis.MaxLLMResponseBytes) + `"}`)}, nil, telamentis.CodeUnavailable, "", 1},
+		{"oversized body", []http.HandlerFunc{raw(`{"id":"` + strings.Repeat("a", llm.MaxResponseBytes) + `"}`)}, nil, telamentis.CodeUnavailable, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +205,7 @@ func TestFailures(t *testing.T) {
 
 func TestTransportSecurity(t *testing.T) {
 	for _, u := range []string{"http://api.example.com/v1", "ftp://127.0.0.1/", "https://user:pw@api.example.com/v1", "not a url"} {
-		if _, err := openai.New(openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{BaseURL: u, Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+		if _, err := openai.New(openai.Config{Endpoint: llm.Endpoint{BaseURL: u, Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 			t.Errorf("New(%q) err = %v, want invalid", u, err)
 		}
 	}
@@ -231,7 +232,7 @@ func TestTransportSecurity(t *testing.T) {
 }
 
 func TestSecretNotPrinted(t *testing.T) {
-	cfg := openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{APIKey: telamentis.NewSecret("sk-very-secret")}}
+	cfg := openai.Config{Endpoint: llm.Endpoint{APIKey: telamentis.NewSecret("sk-very-secret")}}
 	if b, _ := json.Marshal(cfg); strings.Contains(string(b), "very-secret") {
 		t.Errorf("config marshals the key: %s", b)
 	}
