@@ -200,7 +200,7 @@ func newExtractor(ctx context.Context, cfg LLMConfig, loader secrets.Loader, get
 	}
 	conns := make([]telamentis.Connector, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
-		c, err := newConnector(ctx, r, loader)
+		c, err := newConnector(r, loader)
 		if err != nil {
 			return nil, fmt.Errorf("llm.routes[%d] (%s): %w", i, r.Name, err)
 		}
@@ -219,7 +219,7 @@ func newExtractor(ctx context.Context, cfg LLMConfig, loader secrets.Loader, get
 }
 
 // newConnector builds the connector of one route.
-func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telamentis.Connector, error) {
+func newConnector(r LLMRoute, loader secrets.Loader) (telamentis.Connector, error) {
 	var key telamentis.Secret
 	if r.APIKeyEnv != "" {
 		var err error
@@ -248,7 +248,7 @@ func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telam
 	case "anthropic":
 		c, err = anthropic.New(anthropic.Config{Endpoint: ep, StructuredOutput: r.StructuredOutput})
 	case "gemini":
-		c, err = gemini.New(ctx, gemini.Config{Endpoint: ep})
+		c, err = gemini.New(gemini.Config{Endpoint: ep})
 	default:
 		return nil, fmt.Errorf("type %q unknown", r.Type)
 	}

@@ -102,7 +102,7 @@ func newConn(t *testing.T, url string, mod func(*gemini.Config)) *gemini.Connect
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := gemini.New(t.Context(), cfg)
+	c, err := gemini.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,27 @@ func TestComplete(t *testing.T) {
 	si, _ := body["systemInstruction"].(map[string]any)
 	if parts, _ := si["parts"].([]any); len(parts) != 1 {
 		t.Errorf("systemInstruction = %v", body["systemInstruction"])
+	}
+	if contents, _ := body["contents"].([]any); len(contents) != 1 || contents[0].(map[string]any)["role"] != "user" {
+		t.Errorf("contents = %v", body["contents"])
+	}
+}
+
+// TestModelPath checks the model part of the URL: a bare name is a base
+// model, a "models/" or "tunedModels/" name is taken as it is.
+func TestModelPath(t *testing.T) {
+	for model, want := range map[string]string{
+		"gemini-2.5-flash":        "/v1beta/models/gemini-2.5-flash:generateContent",
+		"models/gemini-2.5-flash": "/v1beta/models/gemini-2.5-flash:generateContent",
+		"tunedModels/my-model-1":  "/v1beta/tunedModels/my-model-1:generateContent",
+	} {
+		f := &fake{script: []http.HandlerFunc{generate("{}", "STOP", "")}}
+		srv := httptest.NewServer(f)
+		newConn(t, srv.URL, func(c *gemini.Config) { c.Model = model }).Complete(t.Context(), req)
+		srv.Close()
+		if len(f.paths) != 1 || f.paths[0] != want {
+			t.Errorf("model %q: paths %v, want %s", model, f.paths, want)
+		}
 	}
 }
 
@@ -190,10 +211,10 @@ func TestFailures(t *testing.T) {
 }
 
 func TestTransportSecurity(t *testing.T) {
-	if _, err := gemini.New(t.Context(), gemini.Config{Endpoint: llm.Endpoint{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(gemini.Config{Endpoint: llm.Endpoint{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("http base accepted: %v", err)
 	}
-	if _, err := gemini.New(t.Context(), gemini.Config{Endpoint: llm.Endpoint{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(gemini.Config{Endpoint: llm.Endpoint{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("missing key accepted: %v", err)
 	}
 	f := &fake{script: []http.HandlerFunc{generate("{}", "STOP", "")}}

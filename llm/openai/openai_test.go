@@ -20,10 +20,11 @@ import (
 // fake is a loopback server speaking the chat completions wire format. Each
 // request is answered by the next handler of the script (the last repeats).
 type fake struct {
-	mu     sync.Mutex
-	script []http.HandlerFunc
-	bodies []map[string]any
-	auth   []string
+	mu      sync.Mutex
+	script  []http.HandlerFunc
+	bodies  []map[string]any
+	auth    []string
+	headers []http.Header
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +34,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(b, &body)
 	f.bodies = append(f.bodies, body)
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.headers = append(f.headers, r.Header.Clone())
 	n := len(f.bodies)
 	h := f.script[min(n, len(f.script))-1]
 	f.mu.Unlock()
@@ -111,6 +113,11 @@ var req = telamentis.LLMRequest{
 }
 
 func TestComplete(t *testing.T) {
+	// The environment of the process is not configuration: nothing of
+	// another account may be sent.
+	t.Setenv("OPENAI_ORG_ID", "org-ambient")
+	t.Setenv("OPENAI_PROJECT_ID", "proj-ambient")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.2:1/v1")
 	f := &fake{script: []http.HandlerFunc{completion(`{"nodes":[],"relations":[]}`, "stop", "")}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
@@ -131,8 +138,15 @@ func TestComplete(t *testing.T) {
 	if f.auth[0] != "Bearer sk-test-key" || body["model"] != "gpt-4o-mini" {
 		t.Errorf("auth %q model %v", f.auth[0], body["model"])
 	}
+	if h := f.headers[0]; h.Get("OpenAI-Organization") != "" || h.Get("OpenAI-Project") != "" {
+		t.Errorf("ambient account headers sent: %v", h)
+	}
+	if body["max_completion_tokens"] != float64(8192) {
+		t.Errorf("max_completion_tokens = %v", body["max_completion_tokens"])
+	}
 	rf, _ := body["response_format"].(map[string]any)
-	if rf["type"] != "json_schema" {
+	js, _ := rf["json_schema"].(map[string]any)
+	if rf["type"] != "json_schema" || js["name"] != "envelope" || js["strict"] != false || js["schema"] == nil {
 		t.Errorf("response_format = %v", body["response_format"])
 	}
 	msgs, _ := body["messages"].([]any)
@@ -154,8 +168,11 @@ func TestJSONObjectMode(t *testing.T) {
 	if err != nil || resp.Provider != "ollama" {
 		t.Fatal(err, resp.Provider)
 	}
-	if rf, _ := f.bodies[0]["response_format"].(map[string]any); rf["type"] != "json_object" {
+	if rf, _ := f.bodies[0]["response_format"].(map[string]any); rf["type"] != "json_object" || rf["json_schema"] != nil {
 		t.Errorf("response_format = %v", f.bodies[0]["response_format"])
+	}
+	if f.auth[0] != "" {
+		t.Errorf("Authorization %q sent without a key", f.auth[0])
 	}
 }
 
