@@ -30,8 +30,8 @@ import (
 // ExportTraceServiceRequest POSTed to the traces URL. It stands in for
 // otlptracehttp, whose configuration package imports grpc and with it
 // golang.org/x/net/trace, which switches off the linker's removal of
-// unused methods for the whole binary (docs/decisions.md, "A small OTLP
-// exporter"). It reads nothing from the environment.
+// unused methods for the whole binary (docs/decisions.md, "What each
+// heavy dependency costs"). It reads nothing from the environment.
 type otlpExporter struct {
 	url    string
 	header http.Header

@@ -8,8 +8,8 @@ import (
 )
 
 // TestServerDependencies keeps out of the server what docs/decisions.md
-// ("LLM connectors without SDKs", "A small OTLP exporter") took out, for
-// the reasons given there: the provider SDKs and grpc. grpc brings
+// ("What each heavy dependency costs") took out, for the reasons given
+// there: the provider SDKs and grpc. grpc brings
 // golang.org/x/net/trace, which registers /debug/requests and
 // /debug/events on http.DefaultServeMux and, through html/template, turns
 // off the linker's removal of unused methods for the whole binary.
