@@ -10,7 +10,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -66,21 +65,7 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 	if u.Scheme == "http" && !cfg.Insecure && !isLoopbackHost(u.Hostname()) {
 		return nil, errors.New("metrics: tracing: plaintext otlp endpoint off loopback needs insecure: true")
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(cfg.OTLPEndpoint)}
-	if u.Scheme == "http" {
-		opts = append(opts, otlptracehttp.WithInsecure())
-	}
-	if len(cfg.Headers) > 0 {
-		h := make(map[string]string, len(cfg.Headers))
-		for k, v := range cfg.Headers {
-			h[k] = v.Reveal()
-		}
-		opts = append(opts, otlptracehttp.WithHeaders(h))
-	}
-	exp, err := otlptracehttp.New(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: tracing: exporter: %w", err)
-	}
+	exp := newOTLPExporter(cfg.OTLPEndpoint, cfg.Headers)
 	name := cfg.ServiceName
 	if name == "" {
 		name = "telamentis"

@@ -70,8 +70,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		}
 	}
 	// Endpoints of this call are checked here, the others by the server,
-	// in key order: the probes then walk the primary key's pages in order
-	// (a fifth faster than in map order).
+	// in key order: the probes then walk the primary key's pages in order,
+	// which is faster than map order (docs/perf-log/postgres-rounds.md, round 6).
 	var missing []pgtype.UUID
 	loose := false
 	for id, sp := range need {
@@ -123,8 +123,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 			// versions spans them (a run of several is not looked for: the
 			// tenant is then flagged, which costs reads time, not results).
 			// The versions come back and are judged here: one index scan
-			// over the array costs the server half of a correlated
-			// subquery per endpoint (29 against 58 ms for 21,000).
+			// over the array costs the server less than a correlated
+			// subquery per endpoint (docs/perf-log/postgres-rounds.md, round 6).
 			rows, err := tx.Query(ctx, q(schema, `SELECT id, tx_start, tx_end FROM {s}.nodes WHERE tenant_id = $1 AND id = ANY($2::uuid[])`), tenant, missing)
 			if err != nil {
 				return err
@@ -279,7 +279,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 // slow, for good. Close analyses what is left before it returns, so that
 // a process that loads and exits leaves complete statistics too. Doubling keeps the ANALYZEs of a load few (logarithmic
 // in its size): they share the machine with the load, and a quarter's
-// growth ran 14 of them, about 5 s of CPU, during the medium workload's. Only the owner may ANALYZE; without the owner connection
+// growth ran more of them (docs/perf-log/postgres-rounds.md, round 5). Only the owner may ANALYZE; without the owner connection
 // autovacuum catches up later. ANALYZE runs in the background, one per
 // table at a time; rows imported while it runs stay counted, and it runs
 // again when it ends if they reach the threshold (its sample may predate

@@ -108,7 +108,7 @@ func refWhere(ref telamentis.Ref, a *args) string {
 // returns the query's rows in the query's order.
 //
 // One statement instead of a pipelined pair (set_config, then the query)
-// saves the second statement's execution, about 15 % of a point read.
+// saves the second statement's execution (docs/perf-log/postgres-rounds.md, round 2).
 func tenantScoped(sql string) string {
 	return `SELECT q.* FROM (SELECT set_config('telamentis.tenant', $1, true) AS t OFFSET 0) s
 CROSS JOIN LATERAL (SELECT * FROM (` + sql + `) i WHERE s.t = $1 OFFSET 0) q`
@@ -490,8 +490,8 @@ func cut[T any](s *Store, tenant string, qn telamentis.Query, rows []T, limit in
 
 // pageAppend appends v to a page's rows, of which there are at most
 // limit+1: the first growth makes room for 16, the next for all of them,
-// so a large page is not built by doubling (copying every row some ten
-// times, 17 % of the client's CPU on 1,000-edge pages).
+// so a large page is not built by doubling, which copies every row many
+// times over (docs/perf-log/postgres-rounds.md, round 7).
 func pageAppend[T any](s []T, limit int, v T) []T {
 	if len(s) == cap(s) {
 		n := 16
@@ -588,9 +588,8 @@ func (s *Store) queryEdges(ctx context.Context, tenant string, qn telamentis.Que
 //
 // Where each edge row was joined to its endpoint through nodes_pkey and the
 // fixed endpoint read with the tenant's state row and repeated on every
-// row, the workload's 30 widest one-hop pages (40–130 edges) took 950 µs
-// on average against 752 (pgx, rotated per query, medium); the median
-// page did not change.
+// row, the widest one-hop pages took longer; the median page is the same
+// either way (docs/perf-log/postgres-rounds.md, round 9).
 func withEndpoints(page, nowCol, from, to string, cur bool, t int64, a *args) string {
 	end := func(ref, col string) string {
 		if ref == "" {
@@ -771,9 +770,9 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 			// A level that both the next one and via read is fenced, so
 			// that it is computed once. One that only one of them reads
 			// (the last; one below MinDepth) is inlined there: a level
-			// below MinDepth as a fenced CTE cost hop2 (depth 2, MinDepth
-			// 2) 16 of its 231 µs above the round trip (interleaved
-			// pgbench, medium).
+			// below MinDepth as a fenced CTE made hop2 (depth 2, MinDepth
+			// 2) measurably slower (docs/deploy/postgres.md, "Indexes and
+			// query plans").
 			mat := " AS ("
 			if k < qn.Depth && k >= qn.MinDepth {
 				mat = " AS MATERIALIZED ("
@@ -785,9 +784,9 @@ func (s *Store) pathsPage(ctx context.Context, tenant string, qn telamentis.Quer
 			// one index scan for the array of them, which the B-tree
 			// sorts and rids of duplicates itself. With the level's
 			// DISTINCT (a sort) joined to the edges node by node, the
-			// workload's five widest two-hop walks took 6.9 ms on average
-			// against 4.7 (pgx, rotated per query, medium); the median
-			// walk did not change.
+			// widest two-hop walks were slower; the median walk is the
+			// same either way (docs/perf-log/postgres-rounds.md, round
+			// 9).
 			w := start
 			if k > 1 {
 				w = "ANY(ARRAY(SELECT nxt FROM " + prev + "))"
@@ -1108,7 +1107,7 @@ func (s *Store) Stats(ctx context.Context, tenant string) (telamentis.TenantStat
 // rawRow decodes the current row of a scopedRows straight from the wire
 // (RawValues), for the reads whose pages are short and many (edges with
 // their endpoints, paths): pgx plans a scan for every column of every
-// query anew, about 1 µs a column, which is a tenth of a one-row read. It
+// query anew, a cost that shows on one-row reads (docs/perf-log/postgres-rounds.md, round 3). It
 // understands the binary and the text form of the column types these
 // reads return (uuid, int8, int4, text, bool); anything else is an error. The
 // first bad column is kept in err.
