@@ -73,7 +73,17 @@ func TestTracingLogsThroughItsLogger(t *testing.T) {
 	if m := def.messages(); len(m) > 0 {
 		t.Errorf("the default logger got %q", m)
 	}
-	if _, err := NewTracing(t.Context(), TracingConfig{Enabled: true, OTLPEndpoint: cs.URL + "/v1/traces", SampleRatio: 1}, nil); err == nil {
-		t.Error("enabled tracing without a logger")
+	// A nil logger discards, as every component's does: still nothing
+	// reaches the default logger.
+	tr, err = NewTracing(t.Context(), TracingConfig{Enabled: true, OTLPEndpoint: cs.URL + "/v1/traces", SampleRatio: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = httptest.NewServer(tr.Middleware(http.NotFoundHandler(), nil))
+	scrape(t, srv.URL+"/x", "")
+	srv.Close()
+	tr.Shutdown(t.Context())
+	if m := def.messages(); len(m) > 0 {
+		t.Errorf("with a nil logger, the default logger got %q", m)
 	}
 }

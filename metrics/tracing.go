@@ -53,7 +53,7 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 		return &Tracing{tracer: noop.NewTracerProvider().Tracer(""), prop: propagation.TraceContext{}}, nil
 	}
 	if logger == nil {
-		return nil, errors.New("metrics: tracing: logger is required")
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SampleRatio <= 0 || cfg.SampleRatio > 1 {
 		return nil, fmt.Errorf("metrics: tracing: sample ratio must be in (0, 1], got %v", cfg.SampleRatio)
