@@ -85,10 +85,11 @@ func status(created bool) int {
 func (s *Server) registerGraphRoutes() {
 	tags := []string{"graph"}
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeUpsert, huma.Operation{
 		OperationID: "node.upsert", Method: http.MethodPost, Path: "/v1/graph/{tenant}/nodes",
 		Summary: "Upsert a node by id or alias (201 if created)", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+		Responses: s.createdResponse(reflectType[telamentis.NodeResult](), "NodeResult"),
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body telamentis.NodeInput
 	}) (*nodeResultOut, error) {
@@ -105,10 +106,10 @@ func (s *Server) registerGraphRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeGet, huma.Operation{
 		OperationID: "node.get_by_alias", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes",
 		Summary: "Get a node by alias, as of as_at", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Alias string `query:"alias" required:"true" minLength:"1" maxLength:"256" doc:"The node's alias."`
 		AsAtParam
@@ -116,10 +117,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.getNode(ctx, in.Tenant, telamentis.Ref{Alias: in.Alias}, in.AsAt)
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeGet, huma.Operation{
 		OperationID: "node.get", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}",
 		Summary: "Get a node by id, as of as_at", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		AsAtParam
@@ -127,10 +128,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.getNode(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.AsAt)
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeRetract, huma.Operation{
 		OperationID: "node.retract", Method: http.MethodDelete, Path: "/v1/graph/{tenant}/nodes/{id}",
 		Summary: "Retract a node and its live edges (history stays)", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
@@ -139,10 +140,10 @@ func (s *Server) registerGraphRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeErase, huma.Operation{
 		OperationID: "node.erase", Method: http.MethodPost, Path: "/v1/graph/{tenant}/nodes/{id}/erase",
 		Summary: "Erase a node physically: every version and every edge touching it", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.EraseResult }, error) {
@@ -151,10 +152,10 @@ func (s *Server) registerGraphRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeHistory, huma.Operation{
 		OperationID: "node.history", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}/history",
 		Summary: "Every stored version of a node", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		AsAtParam
@@ -164,10 +165,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.query(ctx, specNodeHistory, in.Tenant, q, timeParams{"as_at": in.AsAt})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeNeighbors, huma.Operation{
 		OperationID: "node.neighbors", Method: http.MethodGet, Path: "/v1/graph/{tenant}/nodes/{id}/neighbors",
 		Summary: "Nodes reachable from a node within depth hops", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		AsAtParam
@@ -184,10 +185,11 @@ func (s *Server) registerGraphRoutes() {
 		return s.query(ctx, specNodeNeighbors, in.Tenant, q, timeParams{"as_at": in.AsAt, "valid_at": in.ValidAt})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeUpsert, huma.Operation{
 		OperationID: "edge.upsert", Method: http.MethodPost, Path: "/v1/graph/{tenant}/edges",
 		Summary: "Upsert an edge by id or alias (201 if created)", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+		Responses: s.createdResponse(reflectType[telamentis.EdgeResult](), "EdgeResult"),
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body telamentis.EdgeInput
 	}) (*edgeResultOut, error) {
@@ -204,10 +206,10 @@ func (s *Server) registerGraphRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeGet, huma.Operation{
 		OperationID: "edge.get_by_alias", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges",
 		Summary: "Get an edge by alias, as of as_at", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Alias string `query:"alias" required:"true" minLength:"1" maxLength:"256"`
 		AsAtParam
@@ -215,10 +217,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.getEdge(ctx, in.Tenant, telamentis.Ref{Alias: in.Alias}, in.AsAt)
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeGet, huma.Operation{
 		OperationID: "edge.get", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges/{id}",
 		Summary: "Get an edge by id, as of as_at", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		AsAtParam
@@ -226,10 +228,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.getEdge(ctx, in.Tenant, telamentis.Ref{ID: in.ID}, in.AsAt)
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeRetract, huma.Operation{
 		OperationID: "edge.retract", Method: http.MethodDelete, Path: "/v1/graph/{tenant}/edges/{id}",
 		Summary: "Retract an edge (history stays)", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 	}) (*struct{ Body telamentis.RetractResult }, error) {
@@ -238,10 +240,10 @@ func (s *Server) registerGraphRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeInvalidate, huma.Operation{
 		OperationID: "edge.invalidate", Method: http.MethodPost, Path: "/v1/graph/{tenant}/edges/{id}/invalidate",
 		Summary: "Record that an edge stopped being true at a time", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		Body invalidateBody
@@ -256,10 +258,10 @@ func (s *Server) registerGraphRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specEdgeHistory, huma.Operation{
 		OperationID: "edge.history", Method: http.MethodGet, Path: "/v1/graph/{tenant}/edges/{id}/history",
 		Summary: "Every stored version of an edge", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		AsAtParam
@@ -269,11 +271,11 @@ func (s *Server) registerGraphRoutes() {
 		return s.query(ctx, specEdgeHistory, in.Tenant, q, timeParams{"as_at": in.AsAt})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specBatch, huma.Operation{
 		OperationID: "graph.batch", Method: http.MethodPost, Path: "/v1/graph/{tenant}/batch",
 		Summary: "Apply nodes then edges atomically with one transaction time", Tags: tags,
 		MaxBodyBytes: MaxBatchBodyBytes,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body telamentis.Batch
 	}) (*struct{ Body telamentis.BatchResult }, error) {
@@ -293,23 +295,23 @@ func (s *Server) registerGraphRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specQuery, huma.Operation{
 		OperationID: "graph.query", Method: http.MethodPost, Path: "/v1/graph/{tenant}/query",
 		Summary: "Run a query: nodes, edges, paths, history or changes", Tags: tags,
 		Description: "The body is a telamentis.Query. An edges query with include_nodes also returns, in nodes, " +
 			"every distinct endpoint of the page's edges at the page's as_at, ordered by id. A paths query with " +
 			"ids_only returns the same neighbours with identifiers only: {\"node\":{\"id\"},\"depth\",\"via\":{\"id\",\"from\",\"to\"}}.",
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body telamentis.Query
 	}) (*pageOut, error) {
 		return s.query(ctx, specQuery, in.Tenant, in.Body, nil)
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specChanges, huma.Operation{
 		OperationID: "graph.changes", Method: http.MethodGet, Path: "/v1/graph/{tenant}/changes",
 		Summary: "Everything written or closed in a transaction-time window", Tags: tags,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		PageParams
 		Since string `query:"since" maxLength:"64"`
@@ -319,10 +321,10 @@ func (s *Server) registerGraphRoutes() {
 		return s.query(ctx, specChanges, in.Tenant, q, timeParams{"since": in.Since, "until": in.Until})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specStats, huma.Operation{
 		OperationID: "graph.stats", Method: http.MethodGet, Path: "/v1/graph/{tenant}/stats",
 		Summary: "Count the tenant's nodes, edges and versions", Tags: tags,
-	}, func(ctx context.Context, in *TenantParam) (*struct{ Body telamentis.TenantStats }, error) {
+	}), func(ctx context.Context, in *TenantParam) (*struct{ Body telamentis.TenantStats }, error) {
 		return doBody(ctx, s, specStats, in.Tenant, "", func(ctx context.Context, c *call) (telamentis.TenantStats, error) {
 			return s.store.Stats(ctx, in.Tenant)
 		})

@@ -58,10 +58,10 @@ var (
 )
 
 func (s *Server) registerTenantRoutes() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantCreate, huma.Operation{
 		OperationID: "tenant.create", Method: http.MethodPost, Path: "/v1/tenants",
 		Summary: "Create a tenant", Tags: []string{"tenants"}, DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct{ Body tenantCreateBody }) (*tenantCreatedOut, error) {
+	}), func(ctx context.Context, in *struct{ Body tenantCreateBody }) (*tenantCreatedOut, error) {
 		out := &tenantCreatedOut{Status: http.StatusCreated}
 		err := s.do(ctx, specTenantCreate, "", in.Body.ID, func(ctx context.Context, c *call) error {
 			b := in.Body
@@ -80,10 +80,10 @@ func (s *Server) registerTenantRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantList, huma.Operation{
 		OperationID: "tenant.list", Method: http.MethodGet, Path: "/v1/tenants",
 		Summary: "List tenants", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *struct{}) (*tenantListOut, error) {
+	}), func(ctx context.Context, in *struct{}) (*tenantListOut, error) {
 		out := &tenantListOut{}
 		err := s.do(ctx, specTenantList, "", "", func(ctx context.Context, c *call) error {
 			ts, err := s.store.ListTenants(ctx)
@@ -99,19 +99,19 @@ func (s *Server) registerTenantRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantGet, huma.Operation{
 		OperationID: "tenant.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}",
 		Summary: "Get a tenant", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
+	}), func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
 		return doBody(ctx, s, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
 			return s.store.GetTenant(ctx, in.Tenant)
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantUpdate, huma.Operation{
 		OperationID: "tenant.update", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}",
 		Summary: "Update a tenant's name, status, quotas, retention or PII policy", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body tenantPatchBody
 	}) (*tenantOut, error) {
@@ -143,11 +143,11 @@ func (s *Server) registerTenantRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantDelete, huma.Operation{
 		OperationID: "tenant.delete", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}",
 		Summary: "Delete a tenant with all its data and revoke its keys", Tags: []string{"tenants"},
 		DefaultStatus: http.StatusNoContent,
-	}, func(ctx context.Context, in *TenantParam) (*noContent, error) {
+	}), func(ctx context.Context, in *TenantParam) (*noContent, error) {
 		err := s.do(ctx, specTenantDelete, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
 			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
 				return err
@@ -179,10 +179,10 @@ func (s *Server) registerTenantRoutes() {
 		return nil, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specWhoami, huma.Operation{
 		OperationID: "auth.whoami", Method: http.MethodGet, Path: "/v1/whoami",
 		Summary: "Show the caller's principal", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *struct{}) (*struct{ Body telamentis.Principal }, error) {
+	}), func(ctx context.Context, in *struct{}) (*struct{ Body telamentis.Principal }, error) {
 		out := &struct{ Body telamentis.Principal }{}
 		p := telamentis.PrincipalFromContext(ctx)
 		pathTenant := ""
