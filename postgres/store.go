@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/telamentis/telamentis"
 )
@@ -355,7 +356,9 @@ func mapErr(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "request cancelled", Err: err}
 	}
-	if pgconn.SafeToRetry(err) || errors.Is(err, pgx.ErrTxClosed) || strings.Contains(err.Error(), "closed pool") {
+	// puddle.ErrClosedPool: pgxpool returns its pool's error as is when
+	// the store is closing.
+	if pgconn.SafeToRetry(err) || errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, puddle.ErrClosedPool) {
 		return &telamentis.Error{Code: telamentis.CodeUnavailable, Message: "database unavailable", Err: err}
 	}
 	var ne interface{ Timeout() bool }
