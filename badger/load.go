@@ -339,121 +339,26 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		return err
 	}
 	// Phase 1, stateless: validate, canonicalise, group versions, encode.
-	newNodes := make(map[id16]*nodeRec, len(nodes))
-	var nodeOrder []*nodeRec
-	maxTx := int64(math.MinInt64)
-	kvs := make([]kv, 0, len(nodes)+len(edges))
-	var mem bump
-	var propMem strArena
-	var kindProps kindArenas
-	var scratch []byte
-	// The first props error is reported after every version's other
-	// checks, as the other stores find it (while streaming the rows).
-	var propsErr error
-	for i := range nodes {
-		n := &nodes[i]
-		nid, err := graph.CheckImportNode(i, n)
-		if err != nil {
-			return err
-		}
-		id := id16(nid)
-		props, err := telamentis.AppendCanonicalProps(scratch[:0], n.Props)
-		if err != nil && propsErr == nil {
-			propsErr = graph.ImportPropsError("nodes", i, err)
-		}
-		scratch = props[:0]
-		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: propMem.add(props)}
-		r := newNodes[id]
-		if r == nil {
-			r = &nodeRec{id: id, idStr: id.String()}
-			newNodes[id] = r
-			nodeOrder = append(nodeOrder, r)
-		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-			return graph.ImportOverlap("nodes", i)
-		}
-		r.vers = append(r.vers, v)
-		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{
-			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagNode, id, v.txStart),
-			value: appendNode(mem.take(nodeLen(&v)), &v),
-		})
+	p := newImportPlan(tenant, len(nodes)+len(edges))
+	if err := p.addNodes(nodes); err != nil {
+		return err
 	}
-	// ends[k] holds edgeOrder[k]'s endpoints and its first row's index.
-	type edgeEnds struct {
-		from, to id16
-		row      int
+	if err := p.addEdges(edges); err != nil {
+		return err
 	}
-	newEdges := make(map[id16]int, len(edges))
-	var ends []edgeEnds
-	var edgeOrder []*edgeRec
-	var slab edgeSlab
-	for i := range edges {
-		e := &edges[i]
-		ids, err := graph.CheckImportEdge(i, e)
-		if err != nil {
-			return err
-		}
-		id, from, to := id16(ids[0]), id16(ids[1]), id16(ids[2])
-		props, err := telamentis.AppendCanonicalProps(scratch[:0], e.Props)
-		if err != nil && propsErr == nil {
-			propsErr = graph.ImportPropsError("edges", i, err)
-		}
-		scratch = props[:0]
-		v := edgeVer{
-			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
-			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
-			kind: e.Kind, alias: e.Alias, props: kindProps.get(e.Kind).add(props),
-		}
-		var r *edgeRec
-		if k, ok := newEdges[id]; !ok {
-			r = slab.new(id, nil, nil)
-			newEdges[id] = len(edgeOrder)
-			ends = append(ends, edgeEnds{from, to, i})
-			edgeOrder = append(edgeOrder, r)
-		} else {
-			r = edgeOrder[k]
-			if en := ends[k]; en.from != from || en.to != to {
-				return graph.ImportEndpoints(i)
-			}
-			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
-				return graph.ImportOverlap("edges", i)
-			}
-		}
-		r.vers = append(r.vers, v)
-		maxTx = max(maxTx, v.txStart, ifClosed(v.txEnd))
-		kvs = append(kvs, kv{
-			key:   appendVersionKey(mem.take(versionKeyLen(tenant)), tenant, tagEdge, id, v.txStart),
-			value: appendEdge(mem.take(edgeLen(&v)), from, to, &v),
-		})
+	if p.propsErr != nil {
+		return p.propsErr
 	}
-	if propsErr != nil {
-		return propsErr
+	if err := p.checkLiveAliases(); err != nil {
+		return err
 	}
-	liveAlias := map[string]bool{}
-	for _, r := range nodeOrder {
-		if v := r.live(); v != nil && v.alias != "" {
-			if liveAlias[v.alias] {
-				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
-			}
-			liveAlias[v.alias] = true
-		}
-	}
-	liveEdgeAlias := map[string]bool{}
-	for _, r := range edgeOrder {
-		if v := r.live(); v != nil && v.alias != "" {
-			if liveEdgeAlias[v.alias] {
-				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live edges", v.alias)
-			}
-			liveEdgeAlias[v.alias] = true
-		}
-	}
-	if len(kvs) == 0 {
+	if len(p.kvs) == 0 {
 		return nil
 	}
 	// The new edges in ID order, to check them against the tenant's and
 	// merge them into its ID-sorted list in one pass each.
-	sorted := slices.Clone(edgeOrder)
-	slices.SortFunc(sorted, func(a, b *edgeRec) int { return cmpID(a.id, b.id) })
+	p.sorted = slices.Clone(p.edgeOrder)
+	slices.SortFunc(p.sorted, func(a, b *edgeRec) int { return cmpID(a.id, b.id) })
 
 	// Phase 2, under the tenant's write lock: check against the tenant,
 	// write, index.
@@ -465,52 +370,211 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 	if err := ts.h.barrier(); err != nil {
 		return wrapErr("import", err)
 	}
-	for _, r := range nodeOrder {
-		if _, exists := ts.nodes[r.id]; exists {
-			return telamentis.Errorf(telamentis.CodeConflict, "node %s already exists", r.id)
-		}
-		if v := r.live(); v != nil && v.alias != "" && ts.liveNodeAlias[v.alias] != nil {
-			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live node", v.alias)
+	pos, err := ts.checkImport(p)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ts.h.writeBatch(p.kvs); err != nil {
+		return wrapErr("import", err)
+	}
+	ts.indexImport(p, pos)
+	if p.maxTx > math.MinInt64 {
+		s.clock.Observe(ts.id, p.maxTx)
+		if p.maxTx > ts.visible.Load() {
+			ts.visible.Store(p.maxTx)
 		}
 	}
+	return nil
+}
+
+// importPlan is what Import builds before it locks the tenant: the
+// imported records with their versions, and their encoded keys and values.
+type importPlan struct {
+	tenant    string
+	newNodes  map[id16]*nodeRec
+	nodeOrder []*nodeRec
+	newEdges  map[id16]int // index in edgeOrder
+	ends      []importEnds // of edgeOrder[k]
+	edgeOrder []*edgeRec
+	sorted    []*edgeRec // edgeOrder by ID
+	kvs       []kv
+	maxTx     int64
+	// The first props error is reported after every version's other
+	// checks, as the other stores find it (while streaming the rows).
+	propsErr error
+
+	mem       bump
+	propMem   strArena
+	kindProps kindArenas
+	slab      edgeSlab
+	scratch   []byte
+}
+
+// importEnds holds an imported edge's endpoints and its first row's index.
+type importEnds struct {
+	from, to id16
+	row      int
+}
+
+func newImportPlan(tenant string, rows int) *importPlan {
+	return &importPlan{tenant: tenant, maxTx: math.MinInt64, kvs: make([]kv, 0, rows)}
+}
+
+// addNodes checks, canonicalises, groups and encodes the node versions.
+func (p *importPlan) addNodes(nodes []telamentis.Node) error {
+	p.newNodes = make(map[id16]*nodeRec, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		nid, err := graph.CheckImportNode(i, n)
+		if err != nil {
+			return err
+		}
+		id := id16(nid)
+		props, err := telamentis.AppendCanonicalProps(p.scratch[:0], n.Props)
+		if err != nil && p.propsErr == nil {
+			p.propsErr = graph.ImportPropsError("nodes", i, err)
+		}
+		p.scratch = props[:0]
+		v := nodeVer{txStart: telamentis.Micros(n.TxStart), txEnd: telamentis.Micros(n.TxEnd), label: n.Label, alias: n.Alias, props: p.propMem.add(props)}
+		r := p.newNodes[id]
+		if r == nil {
+			r = &nodeRec{id: id, idStr: id.String()}
+			p.newNodes[id] = r
+			p.nodeOrder = append(p.nodeOrder, r)
+		} else if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+			return graph.ImportOverlap("nodes", i)
+		}
+		r.vers = append(r.vers, v)
+		p.maxTx = max(p.maxTx, v.txStart, ifClosed(v.txEnd))
+		p.kvs = append(p.kvs, kv{
+			key:   appendVersionKey(p.mem.take(versionKeyLen(p.tenant)), p.tenant, tagNode, id, v.txStart),
+			value: appendNode(p.mem.take(nodeLen(&v)), &v),
+		})
+	}
+	return nil
+}
+
+// addEdges checks, canonicalises, groups and encodes the edge versions.
+func (p *importPlan) addEdges(edges []telamentis.Edge) error {
+	p.newEdges = make(map[id16]int, len(edges))
+	for i := range edges {
+		e := &edges[i]
+		ids, err := graph.CheckImportEdge(i, e)
+		if err != nil {
+			return err
+		}
+		id, from, to := id16(ids[0]), id16(ids[1]), id16(ids[2])
+		props, err := telamentis.AppendCanonicalProps(p.scratch[:0], e.Props)
+		if err != nil && p.propsErr == nil {
+			p.propsErr = graph.ImportPropsError("edges", i, err)
+		}
+		p.scratch = props[:0]
+		v := edgeVer{
+			txStart: telamentis.Micros(e.TxStart), txEnd: telamentis.Micros(e.TxEnd),
+			vf: telamentis.Micros(e.ValidFrom), vt: telamentis.Micros(e.ValidTo),
+			kind: e.Kind, alias: e.Alias, props: p.kindProps.get(e.Kind).add(props),
+		}
+		var r *edgeRec
+		if k, ok := p.newEdges[id]; !ok {
+			r = p.slab.new(id, nil, nil)
+			p.newEdges[id] = len(p.edgeOrder)
+			p.ends = append(p.ends, importEnds{from, to, i})
+			p.edgeOrder = append(p.edgeOrder, r)
+		} else {
+			r = p.edgeOrder[k]
+			if en := p.ends[k]; en.from != from || en.to != to {
+				return graph.ImportEndpoints(i)
+			}
+			if last := &r.vers[len(r.vers)-1]; last.txEnd > v.txStart {
+				return graph.ImportOverlap("edges", i)
+			}
+		}
+		r.vers = append(r.vers, v)
+		p.maxTx = max(p.maxTx, v.txStart, ifClosed(v.txEnd))
+		p.kvs = append(p.kvs, kv{
+			key:   appendVersionKey(p.mem.take(versionKeyLen(p.tenant)), p.tenant, tagEdge, id, v.txStart),
+			value: appendEdge(p.mem.take(edgeLen(&v)), from, to, &v),
+		})
+	}
+	return nil
+}
+
+// checkLiveAliases refuses two live records of the import with one alias.
+func (p *importPlan) checkLiveAliases() error {
+	liveAlias := map[string]bool{}
+	for _, r := range p.nodeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveAlias[v.alias] {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live nodes", v.alias)
+			}
+			liveAlias[v.alias] = true
+		}
+	}
+	liveEdgeAlias := map[string]bool{}
+	for _, r := range p.edgeOrder {
+		if v := r.live(); v != nil && v.alias != "" {
+			if liveEdgeAlias[v.alias] {
+				return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to two live edges", v.alias)
+			}
+			liveEdgeAlias[v.alias] = true
+		}
+	}
+	return nil
+}
+
+// checkImport checks plan p against the tenant's records, under its write
+// lock: IDs new, live aliases free, endpoints found (and set on the new
+// edges). It returns where each of p.sorted goes in ts.allEdges.
+func (ts *tenantState) checkImport(p *importPlan) ([]int, error) {
+	for _, r := range p.nodeOrder {
+		if _, exists := ts.nodes[r.id]; exists {
+			return nil, telamentis.Errorf(telamentis.CodeConflict, "node %s already exists", r.id)
+		}
+		if v := r.live(); v != nil && v.alias != "" && ts.liveNodeAlias[v.alias] != nil {
+			return nil, telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live node", v.alias)
+		}
+	}
+	pos := make([]int, len(p.sorted))
+	lo := 0
+	for k, r := range p.sorted {
+		j := gallopID(ts.allEdges, lo, r.id)
+		if j < len(ts.allEdges) && ts.allEdges[j].id == r.id {
+			return nil, telamentis.Errorf(telamentis.CodeConflict, "edge %s already exists", r.id)
+		}
+		pos[k], lo = j, j
+	}
 	node := func(id id16) *nodeRec {
-		if r := newNodes[id]; r != nil {
+		if r := p.newNodes[id]; r != nil {
 			return r
 		}
 		return ts.nodes[id]
 	}
-	pos := make([]int, len(sorted))
-	lo := 0
-	for k, r := range sorted {
-		j := gallopID(ts.allEdges, lo, r.id)
-		if j < len(ts.allEdges) && ts.allEdges[j].id == r.id {
-			return telamentis.Errorf(telamentis.CodeConflict, "edge %s already exists", r.id)
-		}
-		pos[k], lo = j, j
-	}
-	for k, r := range edgeOrder {
+	for k, r := range p.edgeOrder {
 		if v := r.live(); v != nil && v.alias != "" && ts.liveEdgeAlias[v.alias] != nil {
-			return telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live edge", v.alias)
+			return nil, telamentis.Errorf(telamentis.CodeConflict, "alias %q belongs to a live edge", v.alias)
 		}
-		en := ends[k]
+		en := p.ends[k]
 		if r.setEnds(node(en.from), node(en.to)); r.from == nil || r.to == nil {
 			field := "from"
 			if r.from != nil {
 				field = "to"
 			}
-			return fieldErr(telamentis.CodeNotFound, "edges["+strconv.Itoa(en.row)+"]."+field, "node not found")
+			return nil, fieldErr(telamentis.CodeNotFound, "edges["+strconv.Itoa(en.row)+"]."+field, "node not found")
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := ts.h.writeBatch(kvs); err != nil {
-		return wrapErr("import", err)
-	}
+	return pos, nil
+}
+
+// indexImport adds the written records of p to the tenant's index; pos is
+// checkImport's.
+func (ts *tenantState) indexImport(p *importPlan, pos []int) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	nStart := len(ts.allNodes)
-	for _, r := range nodeOrder {
+	for _, r := range p.nodeOrder {
 		for i := range r.vers {
 			r.vers[i].label = ts.internStr(r.vers[i].label)
 		}
@@ -518,7 +582,7 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		ts.allNodes = append(ts.allNodes, r)
 	}
 	touched := map[*nodeRec][2]int{}
-	for _, r := range edgeOrder {
+	for _, r := range p.edgeOrder {
 		for i := range r.vers {
 			r.vers[i].kind = ts.internStr(r.vers[i].kind)
 		}
@@ -535,15 +599,8 @@ func (s *Store) Import(ctx context.Context, tenant string, nodes []telamentis.No
 		n.in = sortTail(n.in, st[1])
 	}
 	ts.allNodes = sortTail(ts.allNodes, nStart)
-	ts.allEdges = insertAt(ts.allEdges, sorted, pos)
-	ts.indexLoaded(nodeOrder, edgeOrder)
-	if maxTx > math.MinInt64 {
-		s.clock.Observe(ts.id, maxTx)
-		if maxTx > ts.visible.Load() {
-			ts.visible.Store(maxTx)
-		}
-	}
-	return nil
+	ts.allEdges = insertAt(ts.allEdges, p.sorted, pos)
+	ts.indexLoaded(p.nodeOrder, p.edgeOrder)
 }
 
 func ifClosed(t int64) int64 {
