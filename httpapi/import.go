@@ -30,10 +30,10 @@ var specImport = opSpec{name: "tenant.import", allowed: rAdmin, write: true, sen
 
 // exportShape is the shape of an export line: exact keys, props under
 // their limits.
-var exportShape = &shape{members: map[string]*shape{
-	"node": {members: map[string]*shape{"id": nil, "alias": nil, "label": nil, "props": propsShape,
+var exportShape = &shape{Members: map[string]*shape{
+	"node": {Members: map[string]*shape{"id": nil, "alias": nil, "label": nil, "props": propsShape,
 		"tx_start": nil, "tx_end": nil}},
-	"edge": {members: map[string]*shape{"id": nil, "alias": nil, "from": nil, "to": nil, "kind": nil,
+	"edge": {Members: map[string]*shape{"id": nil, "alias": nil, "from": nil, "to": nil, "kind": nil,
 		"props": propsShape, "valid_from": nil, "valid_to": nil, "tx_start": nil, "tx_end": nil}},
 }}
 
