@@ -101,7 +101,13 @@ func adminOnly(spec opSpec) opSpec {
 }
 
 func (s *Server) registerKeyRoutes() {
-	// Keys of one tenant.
+	s.registerTenantKeyRoutes()
+	s.registerSystemKeyRoutes()
+}
+
+// registerTenantKeyRoutes registers /v1/tenants/{tenant}/keys…: the keys
+// of one tenant.
+func (s *Server) registerTenantKeyRoutes() {
 	huma.Register(s.api, s.operation(specKeyCreate, huma.Operation{
 		OperationID: "key.create", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/keys",
 		Summary: "Create an API key of the tenant (the secret is shown once)", Tags: []string{"keys"},
@@ -174,8 +180,11 @@ func (s *Server) registerKeyRoutes() {
 		})
 		return out, err
 	})
+}
 
-	// System keys (admin only). /v1/keys/{key} reaches any key.
+// registerSystemKeyRoutes registers /v1/keys…: system keys (admin only);
+// /v1/keys/{key} reaches any key.
+func (s *Server) registerSystemKeyRoutes() {
 	huma.Register(s.api, s.operation(specKeyCreateSystem, huma.Operation{
 		OperationID: "key.create_system", Method: http.MethodPost, Path: "/v1/keys",
 		Summary: "Create a system admin API key (the secret is shown once)", Tags: []string{"keys"},

@@ -13,6 +13,7 @@ func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 func (s *Server) registerRoutes() {
 	s.registerTenantRoutes()
+	s.registerWhoamiRoute()
 	s.registerKeyRoutes()
 	s.registerGraphRoutes()
 	s.registerStreamRoutes()

@@ -116,30 +116,7 @@ func (s *Server) registerTenantRoutes() {
 		Body tenantPatchBody
 	}) (*tenantOut, error) {
 		return doBody(ctx, s, specTenantUpdate, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
-			t, err := s.store.GetTenant(ctx, in.Tenant)
-			if err != nil {
-				return t, err
-			}
-			b := in.Body
-			if b.Name != nil {
-				t.Name = *b.Name
-			}
-			if b.Status != nil {
-				t.Status = *b.Status
-			}
-			if b.Quotas != nil {
-				t.Quotas = *b.Quotas
-			}
-			if b.RetentionDays != nil {
-				t.RetentionDays = *b.RetentionDays
-			}
-			if b.PII != nil {
-				t.PII = *b.PII
-			}
-			if err := t.Validate(); err != nil {
-				return telamentis.Tenant{}, err
-			}
-			return s.store.UpdateTenant(ctx, t)
+			return s.updateTenant(ctx, in.Tenant, in.Body)
 		})
 	})
 
@@ -149,36 +126,14 @@ func (s *Server) registerTenantRoutes() {
 		DefaultStatus: http.StatusNoContent,
 	}), func(ctx context.Context, in *TenantParam) (*noContent, error) {
 		err := s.do(ctx, specTenantDelete, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
-			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
-				return err
-			}
-			// Revoke first: a key must never outlive its tenant, or a
-			// tenant re-created under the same id would inherit it.
-			keys, err := s.keys.ListKeys(ctx, in.Tenant)
-			if err != nil {
-				return fmt.Errorf("list keys: %w", err)
-			}
-			for _, k := range keys {
-				if !k.RevokedAt.IsZero() && !k.RevokedAt.After(time.Now()) {
-					continue
-				}
-				if _, err := s.keys.RevokeKey(ctx, k.ID); err != nil {
-					return fmt.Errorf("revoke key: %w", err)
-				}
-			}
-			if err := s.store.DropTenant(ctx, in.Tenant); err != nil {
-				return err
-			}
-			// Drop cached credentials of the tenant (auth.Keys caches
-			// verified keys) so none is accepted after the delete.
-			if f, ok := s.keys.(interface{ ForgetTenant(string) }); ok {
-				f.ForgetTenant(in.Tenant)
-			}
-			return nil
+			return s.deleteTenant(ctx, in.Tenant)
 		})
 		return nil, err
 	})
+}
 
+// registerWhoamiRoute registers GET /v1/whoami.
+func (s *Server) registerWhoamiRoute() {
 	huma.Register(s.api, s.operation(specWhoami, huma.Operation{
 		OperationID: "auth.whoami", Method: http.MethodGet, Path: "/v1/whoami",
 		Summary: "Show the caller's principal", Tags: []string{"keys"},
@@ -195,4 +150,63 @@ func (s *Server) registerTenantRoutes() {
 		})
 		return out, err
 	})
+}
+
+// updateTenant applies a PATCH body to a tenant: the fields it gives
+// replace the tenant's, and the result must validate.
+func (s *Server) updateTenant(ctx context.Context, tenant string, b tenantPatchBody) (telamentis.Tenant, error) {
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return t, err
+	}
+	if b.Name != nil {
+		t.Name = *b.Name
+	}
+	if b.Status != nil {
+		t.Status = *b.Status
+	}
+	if b.Quotas != nil {
+		t.Quotas = *b.Quotas
+	}
+	if b.RetentionDays != nil {
+		t.RetentionDays = *b.RetentionDays
+	}
+	if b.PII != nil {
+		t.PII = *b.PII
+	}
+	if err := t.Validate(); err != nil {
+		return telamentis.Tenant{}, err
+	}
+	return s.store.UpdateTenant(ctx, t)
+}
+
+// deleteTenant revokes a tenant's keys, drops it with all its data and
+// forgets its cached credentials.
+func (s *Server) deleteTenant(ctx context.Context, tenant string) error {
+	if _, err := s.store.GetTenant(ctx, tenant); err != nil {
+		return err
+	}
+	// Revoke first: a key must never outlive its tenant, or a
+	// tenant re-created under the same id would inherit it.
+	keys, err := s.keys.ListKeys(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	for _, k := range keys {
+		if !k.RevokedAt.IsZero() && !k.RevokedAt.After(time.Now()) {
+			continue
+		}
+		if _, err := s.keys.RevokeKey(ctx, k.ID); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+	}
+	if err := s.store.DropTenant(ctx, tenant); err != nil {
+		return err
+	}
+	// Drop cached credentials of the tenant (auth.Keys caches
+	// verified keys) so none is accepted after the delete.
+	if f, ok := s.keys.(interface{ ForgetTenant(string) }); ok {
+		f.ForgetTenant(tenant)
+	}
+	return nil
 }
