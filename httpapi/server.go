@@ -165,6 +165,8 @@ func New(cfg Config) (*Server, error) {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "API key (tm_…) or OIDC JWT"},
 	}
 	hc.Security = []map[string][]string{{"bearer": {}}}
+	hc.Servers = apiServers
+	hc.Info.License = apiLicense
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		if info := infoFrom(ctx.Context()); info != nil {
@@ -491,8 +493,7 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 			writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(r.Context())))
 			return
 		}
-		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead ||
-			strings.HasSuffix(r.URL.Path, "/ingest") || strings.HasSuffix(r.URL.Path, "/import") {
+		if r.Body == nil || r.Body == http.NoBody || !bodyChecked(r.Method, r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
