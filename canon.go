@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/telamentis/telamentis/internal/strictjson"
 )
 
 // fastCanonical returns the form CanonicalProps produces for p, with ok
@@ -32,16 +34,7 @@ type canonScanner struct {
 	i int
 }
 
-func (c *canonScanner) ws() {
-	for c.i < len(c.p) {
-		switch c.p[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
+func (c *canonScanner) ws() { c.i = strictjson.SkipSpace(c.p, c.i) }
 
 func (c *canonScanner) peek() byte {
 	c.ws()
@@ -213,48 +206,13 @@ func (c *canonScanner) str() ([]byte, bool) {
 	return nil, false
 }
 
-// number scans a JSON number (RFC 8259 grammar).
+// number scans a JSON number: the grammar and the number rule of the
+// strict scanner of request bodies.
 func (c *canonScanner) number() bool {
-	p, i := c.p, c.i
-	if i < len(p) && p[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(p) && p[i] == '0':
-		i++
-	case i < len(p) && '1' <= p[i] && p[i] <= '9':
-		for i < len(p) && '0' <= p[i] && p[i] <= '9' {
-			i++
-		}
-	default:
-		return false
-	}
-	if i < len(p) && p[i] == '.' {
-		i++
-		d := i
-		for i < len(p) && '0' <= p[i] && p[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	if i < len(p) && (p[i] == 'e' || p[i] == 'E') {
-		i++
-		if i < len(p) && (p[i] == '+' || p[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(p) && '0' <= p[i] && p[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return false
-		}
-	}
-	if !ValidNumber(p[c.i:i]) {
+	end := strictjson.NumberEnd(c.p, c.i)
+	if end < 0 || !ValidNumber(c.p[c.i:end]) {
 		return false // the slow path names the error
 	}
-	c.i = i
+	c.i = end
 	return true
 }

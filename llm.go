@@ -2,26 +2,18 @@ package telamentis
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // This file holds the contracts of LLM extraction (DESIGN §7): the
-// Connector every provider adapter implements, the Extractor the HTTP layer
-// calls, the Redactor (Safeguard) the extractor runs before text leaves the
-// process, and the small standard-library helpers every connector shares
-// (endpoint policy, retry timing, prices), kept here because connector
-// packages do not import each other.
+// Connector every provider adapter implements, the errors it returns, the
+// Extractor the HTTP layer calls and the Redactor (Safeguard) the extractor
+// runs before text leaves the process. The machinery the connectors share
+// (endpoint policy, HTTP client, retries, error classification) is package
+// llm: the domain imports no network package.
 
 // LLMMessage is one turn of a conversation sent to a model. Role is "user"
 // or "assistant"; the system prompt travels separately in LLMRequest.
@@ -161,39 +153,6 @@ func NewProviderError(provider string, kind ProviderErrorKind, status int, detai
 	return &Error{Code: code, Message: msg, Err: &ProviderError{Provider: provider, Kind: kind, Status: status, Detail: detail, Err: cause}}
 }
 
-// LLMStatusError classifies a provider's HTTP error answer with the given
-// status: 429 rate limited, 5xx (529 overloaded included) unavailable, 408
-// timed out, anything else rejected. It returns retryAfter for the kinds
-// worth retrying ("" for a rejection) with the error.
-func LLMStatusError(provider string, status int, detail, retryAfter string) (string, error) {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return retryAfter, NewProviderError(provider, ProviderRateLimited, status, detail, nil)
-	case status >= 500:
-		return retryAfter, NewProviderError(provider, ProviderUnavailable, status, detail, nil)
-	case status == http.StatusRequestTimeout:
-		return retryAfter, NewProviderError(provider, ProviderTimeout, status, detail, nil)
-	}
-	return "", NewProviderError(provider, ProviderRejected, status, detail, nil)
-}
-
-// LLMCallError classifies a failed call that got no HTTP error answer: a
-// timeout (ctx's or the transport's), a transport failure (unavailable),
-// else an answer the SDK could not decode (malformed). A decode error
-// quotes the body, which may hold the tenant's data, so it is not kept as
-// the cause.
-func LLMCallError(ctx context.Context, provider string, err error) error {
-	var ne net.Error
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return NewProviderError(provider, ProviderTimeout, 0, "", err)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return NewProviderError(provider, ProviderUnavailable, 0, "", err)
-	}
-	return NewProviderError(provider, ProviderMalformed, 0, "undecodable answer", nil)
-}
-
 // Sentinels the transport matches with errors.Is to choose a status and a
 // problem type beyond what the Code says.
 var (
@@ -231,252 +190,6 @@ type LLMPrice struct {
 // Cost returns the price of u.
 func (p LLMPrice) Cost(u LLMUsage) float64 {
 	return (float64(u.InputTokens)*p.InputPerMTok + float64(u.OutputTokens)*p.OutputPerMTok) / 1e6
-}
-
-// LLMEndpoint checks a provider base URL: https, or http to a loopback
-// address only (local models and tests). It returns the parsed URL.
-func LLMEndpoint(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, Invalid("base_url", "must be an absolute URL")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !loopbackHost(u.Hostname()) {
-			return nil, Invalid("base_url", "must use https (http only for loopback addresses)")
-		}
-	default:
-		return nil, Invalid("base_url", "must use https")
-	}
-	if u.User != nil {
-		return nil, Invalid("base_url", "must not carry credentials")
-	}
-	return u, nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// LLMEndpointConfig holds the settings every connector shares; each
-// connector's Config embeds it.
-type LLMEndpointConfig struct {
-	// Name is the routing name; default the provider's ("openai", …).
-	Name string
-	// BaseURL defaults to the provider's public endpoint; http is
-	// accepted only for loopback addresses (a local Ollama).
-	BaseURL string
-	APIKey  Secret
-	Model   string
-	// Timeout bounds one HTTP attempt; default 60s.
-	Timeout time.Duration
-	Retry   LLMRetry
-	// Price is the model's price; zero for free local models.
-	Price LLMPrice
-	// MaxOutputTokens is the default answer bound; default 8192.
-	MaxOutputTokens int
-	// CAPEM optionally replaces the system roots for this endpoint.
-	CAPEM []byte
-}
-
-// Prepare fills the defaults (the connector's name and base URL, a 60s
-// timeout, 8192 output tokens), checks the endpoint, the model and, when
-// keyRequired, the API key, and returns the endpoint's HTTP client
-// (LLMHTTPClient).
-func (c *LLMEndpointConfig) Prepare(name, baseURL string, keyRequired bool) (*http.Client, error) {
-	if c.Name == "" {
-		c.Name = name
-	}
-	if c.BaseURL == "" {
-		c.BaseURL = baseURL
-	}
-	if _, err := LLMEndpoint(c.BaseURL); err != nil {
-		return nil, err
-	}
-	if c.Model == "" {
-		return nil, Invalid("model", "required")
-	}
-	if keyRequired && c.APIKey.IsZero() {
-		return nil, Invalid("api_key", "required")
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = 60 * time.Second
-	}
-	if c.MaxOutputTokens <= 0 {
-		c.MaxOutputTokens = 8192
-	}
-	return LLMHTTPClient(c.Timeout, c.CAPEM)
-}
-
-// LLMHTTPClient returns the HTTP client every connector uses: TLS 1.2 or
-// later with certificate verification (against caPEM when given, else the
-// system pool), the overall timeout, and a transport that refuses any
-// request (a redirect included) to a URL LLMEndpoint would refuse.
-func LLMHTTPClient(timeout time.Duration, caPEM []byte) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caPEM) {
-			return nil, Invalid("ca", "no certificate found in the PEM data")
-		}
-		tr.TLSClientConfig.RootCAs = pool
-	}
-	tr.ResponseHeaderTimeout = timeout
-	return &http.Client{Transport: endpointGuard{tr}, Timeout: timeout}, nil
-}
-
-type endpointGuard struct{ rt http.RoundTripper }
-
-func (g endpointGuard) RoundTrip(r *http.Request) (*http.Response, error) {
-	if _, err := LLMEndpoint(r.URL.String()); err != nil {
-		if r.Body != nil {
-			r.Body.Close()
-		}
-		return nil, fmt.Errorf("refused url %s://%s: %w", r.URL.Scheme, r.URL.Host, err)
-	}
-	resp, err := g.rt.RoundTrip(r)
-	if err == nil {
-		resp.Body = &limitedBody{rc: resp.Body, left: MaxLLMResponseBytes}
-	}
-	return resp, err
-}
-
-// MaxLLMResponseBytes bounds a provider's answer body; a longer one fails
-// to read, so an oversized answer is refused before it is parsed.
-const MaxLLMResponseBytes = 8 << 20
-
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		if n, err := b.rc.Read(one[:]); n == 0 && err != nil {
-			return 0, err
-		}
-		return 0, errors.New("llm response larger than limit")
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }
-
-// LLMRetry is a bounded retry policy for provider calls.
-type LLMRetry struct {
-	// MaxAttempts counts the first try; 0 means 3.
-	MaxAttempts int `json:"max_attempts,omitempty"`
-	// BaseDelay is the first backoff (doubled each retry); 0 means 500ms.
-	BaseDelay time.Duration `json:"base_delay,omitempty"`
-	// MaxDelay caps one wait, Retry-After included: a provider asking for
-	// longer is treated as down; 0 means 30s.
-	MaxDelay time.Duration `json:"max_delay,omitempty"`
-}
-
-// Attempts returns MaxAttempts with its default.
-func (p LLMRetry) Attempts() int {
-	if p.MaxAttempts <= 0 {
-		return 3
-	}
-	return p.MaxAttempts
-}
-
-// Delay returns how long to wait before retry number n (1 for the first
-// retry), given the Retry-After header value of the failed answer (may be
-// empty). ok is false when the wait would exceed MaxDelay.
-func (p LLMRetry) Delay(n int, retryAfter string, now time.Time) (d time.Duration, ok bool) {
-	base, maxD := p.BaseDelay, p.MaxDelay
-	if base <= 0 {
-		base = 500 * time.Millisecond
-	}
-	if maxD <= 0 {
-		maxD = 30 * time.Second
-	}
-	if ra, has := ParseRetryAfter(retryAfter, now); has {
-		return ra, ra <= maxD
-	}
-	d = base << min(n-1, 16)
-	return min(d, maxD), true
-}
-
-// Do runs a provider call under the policy, one call per attempt. call
-// returns the answer, or a classified error (a *ProviderError where it can
-// be) with the failed answer's Retry-After header value. Only rate-limited
-// and unavailable errors that carry an HTTP status are tried again, while
-// the policy allows another attempt and its delay; any other error, or the
-// answer, is returned at once with Attempts set. A wait cut short by ctx
-// ends as a ProviderTimeout of provider.
-func (p LLMRetry) Do(ctx context.Context, provider string, call func() (LLMResponse, string, error)) (LLMResponse, error) {
-	var lastErr error
-	for attempt := 1; ; attempt++ {
-		resp, retryAfter, err := call()
-		if err == nil {
-			resp.Attempts = attempt
-			return resp, nil
-		}
-		lastErr = err
-		var pe *ProviderError
-		if !errors.As(err, &pe) || (pe.Kind != ProviderRateLimited && pe.Kind != ProviderUnavailable) || pe.Status == 0 {
-			resp.Attempts = attempt
-			return resp, err
-		}
-		if attempt >= p.Attempts() {
-			break
-		}
-		d, ok := p.Delay(attempt, retryAfter, time.Now())
-		if !ok {
-			break
-		}
-		if err := SleepCtx(ctx, d); err != nil {
-			return LLMResponse{Attempts: attempt}, NewProviderError(provider, ProviderTimeout, 0, "", err)
-		}
-	}
-	return LLMResponse{}, lastErr
-}
-
-// ParseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
-func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s < 0 || s > 86400*7 {
-			return 0, false
-		}
-		return time.Duration(s * float64(time.Second)), true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// SleepCtx waits d or until ctx ends, returning ctx's error in that case.
-func SleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Redactor is the Safeguard seen from the extractor (pipeline/safeguard

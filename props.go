@@ -8,15 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/telamentis/telamentis/internal/strictjson"
 )
 
 // Limits on props, checked by CanonicalProps.
 const (
-	MaxPropsBytes  = 64 << 10 // encoded size of a props object
-	MaxPropsDepth  = 16       // nesting of objects and arrays, the props object being 1
-	MaxNumberBytes = 64       // text of one number
-	maxKeyBytes    = 256      // bytes of one object key
-	maxExponent    = 999      // magnitude of a number's written exponent
+	MaxPropsBytes  = 64 << 10                  // encoded size of a props object
+	MaxPropsDepth  = 16                        // nesting of objects and arrays, the props object being 1
+	MaxNumberBytes = strictjson.MaxNumberBytes // text of one number (64)
+	maxKeyBytes    = 256                       // bytes of one object key
 )
 
 // The field messages of the props limits. Scanners that enforce the limits
@@ -39,35 +40,7 @@ const NumberRule = "number out of range: at most 64 characters, an exponent from
 // written; this rule keeps them readable by every JSON decoder that uses
 // doubles (I-JSON, RFC 7493) and storable as PostgreSQL jsonb, whose
 // numeric refuses 1e1000000 and 0e-20000.
-func ValidNumber(text []byte) bool {
-	if len(text) > MaxNumberBytes {
-		return false
-	}
-	exp := bytes.IndexAny(text, "eE")
-	if exp < 0 && len(text) <= 15 {
-		return true // at most 15 digits and no exponent: always a double
-	}
-	if exp >= 0 {
-		e := 0
-		for _, c := range text[exp+1:] {
-			if '0' <= c && c <= '9' {
-				if e = e*10 + int(c-'0'); e > maxExponent {
-					return false
-				}
-			}
-		}
-	} else {
-		exp = len(text)
-	}
-	f, err := strconv.ParseFloat(string(text), 64)
-	if err != nil {
-		return false // out of range
-	}
-	if f == 0 && bytes.ContainsAny(text[:exp], "123456789") {
-		return false // underflow: nonzero as written, zero as a double
-	}
-	return true
-}
+func ValidNumber(text []byte) bool { return strictjson.ValidNumber(text) }
 
 var emptyProps = json.RawMessage("{}")
 

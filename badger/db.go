@@ -53,6 +53,7 @@ type dbHandle struct {
 	dirty    atomic.Bool  // erased or dropped data may remain in files
 	groups   atomic.Int64 // Badger transactions the committer made
 	changes  atomic.Int64 // writers' changes they carried
+	rewrites atomic.Int64 // completed rewrites by compact
 	maxSize  int64
 	maxCount int64
 }
@@ -428,6 +429,7 @@ func (h *dbHandle) compact(ctx context.Context) error {
 	}
 	h.db = db
 	h.dirty.Store(false)
+	h.rewrites.Add(1)
 	return privateFiles(h.dir)
 }
 

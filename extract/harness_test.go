@@ -15,6 +15,7 @@ import (
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/badger"
 	"github.com/telamentis/telamentis/extract"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/openai"
 	"github.com/telamentis/telamentis/pipeline/safeguard"
 )
@@ -86,8 +87,8 @@ func (p *provider) requests() []string {
 
 func (p *provider) connector(t testing.TB, name string, price telamentis.LLMPrice) telamentis.Connector {
 	t.Helper()
-	c, err := openai.New(openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{Name: name, BaseURL: p.srv.URL + "/v1",
-		Model: "fake-model", Timeout: 5 * time.Second, Price: price, Retry: telamentis.LLMRetry{MaxAttempts: 1}}})
+	c, err := openai.New(openai.Config{Endpoint: llm.Endpoint{Name: name, BaseURL: p.srv.URL + "/v1",
+		Model: "fake-model", Timeout: 5 * time.Second, Price: price, Retry: llm.Retry{MaxAttempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/audit"
 	"github.com/telamentis/telamentis/extract"
+	"github.com/telamentis/telamentis/llm"
 )
 
 // canaries are PII and credential values that must never reach a provider.
@@ -183,7 +184,7 @@ func obedient(system, user string) string {
 	case strings.Contains(user, "EMIT 5000 NODES"):
 		return bigEnvelope(5000, 0, "flood")
 	case strings.Contains(user, "EMIT HUGE"):
-		return `{"nodes":[{"alias":"x","label":"Note","props":{"pad":"` + strings.Repeat("A", telamentis.MaxLLMResponseBytes) + `"},"confidence":1}],"relations":[]}`
+		return `{"nodes":[{"alias":"x","label":"Note","props":{"pad":"` + strings.Repeat("A", llm.MaxResponseBytes) + `"},"confidence":1}],"relations":[]}`
 	case strings.Contains(user, "EMIT BIG PROPS"):
 		return `{"nodes":[{"alias":"x","label":"Note","props":{"pad":"` + strings.Repeat("A", 200<<10) + `"},"confidence":1}],"relations":[]}`
 	case strings.Contains(user, "LINK TO OTHER TENANT"):

@@ -72,12 +72,7 @@ func testAuthorizationMatrix(t *testing.T, o envOptions) {
 	spec := e.must(200, "GET", "/openapi.json", "", nil).m(t)
 	covered := map[string]bool{}
 	for _, rt := range routes {
-		p := rt.path
-		if i := strings.IndexByte(p, '?'); i >= 0 {
-			p = p[:i]
-		}
-		p = strings.NewReplacer("{t}", "{tenant}", "{alice}", "{id}", "{edge}", "{id}").Replace(p)
-		covered[rt.method+" "+p] = true
+		covered[rt.method+" "+routePattern(rt)] = true
 	}
 	for p, item := range spec["paths"].(map[string]any) {
 		for m := range item.(map[string]any) {

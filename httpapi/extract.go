@@ -20,7 +20,10 @@ import (
 // specExtract: writers only. A reader may not cause writes (nor spend the
 // tenant's LLM budget); a system admin may not read tenant data, and an
 // extraction reads the tenant's nodes to resolve aliases.
-var specExtract = opSpec{name: "llm.extract", allowed: writers, write: true}
+// 422: the model's envelope failed validation or the Safeguard's block
+// policy refused the text (refineLLMProblem).
+var specExtract = opSpec{name: "llm.extract", allowed: writers, write: true,
+	statuses: []int{http.StatusUnprocessableEntity}}
 
 // noExtractorDetail is the 503 detail when the server has no provider.
 const noExtractorDetail = "llm extraction is not configured on this server (no llm.routes)"
@@ -53,7 +56,7 @@ type extractOut struct {
 // registerExtractRoute registers POST /v1/llm/{tenant}/extract. With a nil
 // extractor the route exists and answers 503.
 func (s *Server) registerExtractRoute(x telamentis.Extractor) {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specExtract, huma.Operation{
 		OperationID: "llm.extract", Method: http.MethodPost, Path: "/v1/llm/{tenant}/extract",
 		Summary: "Extract facts from text with an LLM and write them as one batch (dry_run: write nothing)",
 		Description: "The text is scanned by the Safeguard (personal data and credentials are replaced by placeholders " +
@@ -63,7 +66,7 @@ func (s *Server) registerExtractRoute(x telamentis.Extractor) {
 			"429 budget-exceeded: the tenant's daily LLM budget is spent (no provider called). 503: no provider " +
 			"configured or every provider down.",
 		Tags: []string{"llm"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body extractBody
 	}) (*extractOut, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/telamentis/telamentis/badger"
 	"github.com/telamentis/telamentis/extract"
 	"github.com/telamentis/telamentis/httpapi"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/openai"
 	"github.com/telamentis/telamentis/pipeline"
 	pipeaudit "github.com/telamentis/telamentis/pipeline/audit"
@@ -106,10 +107,10 @@ func (f *fakeLLM) connector(t testing.TB, name string) telamentis.Connector {
 
 func (f *fakeLLM) pricedConnector(t testing.TB, name string, price telamentis.LLMPrice) telamentis.Connector {
 	t.Helper()
-	c, err := openai.New(openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	c, err := openai.New(openai.Config{Endpoint: llm.Endpoint{
 		Name: name, BaseURL: f.srv.URL + "/v1", APIKey: telamentis.NewSecret("sk-fake-provider-key-0001"),
 		Model: "gpt-fake", Timeout: 10 * time.Second,
-		Retry: telamentis.LLMRetry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second},
+		Retry: llm.Retry{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second},
 		Price: price,
 	}})
 	if err != nil {

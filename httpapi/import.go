@@ -30,10 +30,10 @@ var specImport = opSpec{name: "tenant.import", allowed: rAdmin, write: true, sen
 
 // exportShape is the shape of an export line: exact keys, props under
 // their limits.
-var exportShape = &shape{members: map[string]*shape{
-	"node": {members: map[string]*shape{"id": nil, "alias": nil, "label": nil, "props": propsShape,
+var exportShape = &shape{Members: map[string]*shape{
+	"node": {Members: map[string]*shape{"id": nil, "alias": nil, "label": nil, "props": propsShape,
 		"tx_start": nil, "tx_end": nil}},
-	"edge": {members: map[string]*shape{"id": nil, "alias": nil, "from": nil, "to": nil, "kind": nil,
+	"edge": {Members: map[string]*shape{"id": nil, "alias": nil, "from": nil, "to": nil, "kind": nil,
 		"props": propsShape, "valid_from": nil, "valid_to": nil, "tx_start": nil, "tx_end": nil}},
 }}
 
@@ -61,7 +61,7 @@ func ParseExportLine(line []byte) (ExportLine, error) {
 }
 
 func (s *Server) registerImportRoute() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specImport, huma.Operation{
 		OperationID: "tenant.import", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/import",
 		Summary: "Restore a tenant's full history from an export stream (admin; empty tenant only)",
 		Description: "The body is application/x-ndjson in the format of GET /v1/graph/{tenant}/export: every version with its " +
@@ -69,7 +69,7 @@ func (s *Server) registerImportRoute() {
 		Tags: []string{"tenants"},
 		Responses: map[string]*huma.Response{"200": {Description: "Summary",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[ImportSummary](), true, "ImportSummary")}}}},
-	}, func(ctx context.Context, in *TenantParam) (*huma.StreamResponse, error) {
+	}), func(ctx context.Context, in *TenantParam) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			r, w := humago.Unwrap(hctx)
 			s.importStream(ctx, w, r.Body, in.Tenant)

@@ -3,11 +3,11 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/internal/strictjson"
 )
 
 // lineDecoder decodes ingest lines in one strict pass: the scanner that
@@ -21,7 +21,7 @@ import (
 //
 // A lineDecoder is not safe for concurrent use; an ingest stream owns one.
 type lineDecoder struct {
-	s scanner
+	s *strictjson.Scanner
 	// chunk is the size of a props arena (0: no arena, each line's props
 	// are allocated alone).
 	chunk int
@@ -61,7 +61,7 @@ type strSpan struct{ off, end int }
 const maxInterned = 1024
 
 func newLineDecoder(chunk int) *lineDecoder {
-	return &lineDecoder{chunk: chunk, s: scanner{maxDepth: MaxJSONDepth}}
+	return &lineDecoder{chunk: chunk, s: strictjson.NewScanner(bodyLimits)}
 }
 
 // decode decodes and normalises one line. Exactly one of the results is
@@ -81,7 +81,7 @@ func (d *lineDecoder) decode(line []byte) (*telamentis.NodeInput, *telamentis.Ed
 	d.reset(line)
 	hasNode, hasEdge, err := d.top()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, jsonError(err)
 	}
 	switch {
 	case d.timeErr != "":
@@ -99,7 +99,7 @@ func (d *lineDecoder) decode(line []byte) (*telamentis.NodeInput, *telamentis.Ed
 }
 
 func (d *lineDecoder) reset(line []byte) {
-	d.s.data, d.s.pos, d.s.path, d.s.keys = line, 0, d.s.path[:0], d.s.keys[:0]
+	d.s.Reset(line)
 	d.strs = d.strs[:0]
 	d.spans = [nStrs]strSpan{}
 	d.node, d.edge, d.props = telamentis.NodeInput{}, telamentis.EdgeInput{}, nil
@@ -114,82 +114,11 @@ var (
 	refKeys  = []string{"id", "alias"}
 )
 
-// object walks the object at the scanner, whose depth is depth, calling
-// value with the index in keys of each member's key once the scanner is at
-// the member's value; a key not in keys fails as an unknown field, a
-// repeated one as a duplicate, with the checks and errors of the strict
-// scanner.
-func (d *lineDecoder) object(depth int, keys []string, value func(i int) error) error {
-	s := &d.s
-	if depth > s.maxDepth {
-		return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
-	}
-	s.pos++ // {
-	s.skipSpace()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
-		s.pos++
-		return nil
-	}
-	var seen uint
-	for {
-		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-			return s.fail("expected an object key")
-		}
-		k, err := s.key()
-		if err != nil {
-			return err
-		}
-		i := 0
-		for i < len(keys) && string(k) != keys[i] {
-			i++
-		}
-		s.pushKey(k)
-		if i == len(keys) {
-			return s.refuse(unknownField)
-		}
-		if seen&(1<<i) != 0 {
-			return s.fail("duplicate key")
-		}
-		seen |= 1 << i
-		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.fail("expected ':' after an object key")
-		}
-		s.pos++
-		s.skipSpace()
-		if err := value(i); err != nil {
-			return err
-		}
-		s.pop()
-		if done, err := s.afterMember('}'); done || err != nil {
-			return err
-		}
-	}
-}
-
-// peek returns the byte at the scanner (0 at the end).
-func (d *lineDecoder) peek() byte {
-	if d.s.pos < len(d.s.data) {
-		return d.s.data[d.s.pos]
-	}
-	return 0
-}
-
-// isNull consumes a null literal at the scanner.
-func (d *lineDecoder) isNull() bool {
-	if bytes.HasPrefix(d.s.data[d.s.pos:], []byte("null")) {
-		d.s.pos += 4
-		return true
-	}
-	return false
-}
-
 // wrongType notes a value of the wrong type at the current path (the
 // first one counts) and scans it with the strict rules.
 func (d *lineDecoder) wrongType(depth int) error {
 	if d.typeErr == "" {
-		d.typeErr = d.s.field()
+		d.typeErr = d.s.Field()
 	}
 	return d.other(depth)
 }
@@ -199,45 +128,27 @@ func (d *lineDecoder) wrongType(depth int) error {
 // (at "node.label", "edge.valid_from", "node[0]") may hold no key at all;
 // deeper values, like props, are free-form.
 func (d *lineDecoder) other(depth int) error {
-	s := &d.s
-	switch {
-	case len(s.path) == 1 && d.peek() == '[':
+	switch s := d.s; {
+	case s.Level() == 1 && s.Peek() == '[':
 		// {"node":[…]}: its elements are two levels down.
-		return s.elements(depth+1, d.other)
-	case len(s.path) == 2 && d.peek() == '{':
-		if depth+1 > s.maxDepth {
-			return s.fail("nested deeper than " + strconv.Itoa(s.maxDepth))
-		}
-		s.pos++ // {
-		s.skipSpace()
-		if s.pos < len(s.data) && s.data[s.pos] == '}' {
-			s.pos++
-			return nil
-		}
-		s.skipSpace()
-		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-			return s.fail("expected an object key")
-		}
-		k, err := s.key()
-		if err != nil {
-			return err
-		}
-		s.pushKey(k)
-		return s.refuse(unknownField)
+		return s.Elements(depth+1, d.other)
+	case s.Level() == 2 && s.Peek() == '{':
+		return s.Keyless(depth + 1)
+	default:
+		return s.Value(depth)
 	}
-	return s.value(depth)
 }
 
 // str decodes a string member into d.strs for the field f; null leaves
 // the field empty.
 func (d *lineDecoder) str(depth, f int) error {
-	if d.peek() != '"' {
-		if d.isNull() {
+	if d.s.Peek() != '"' {
+		if d.s.Null() {
 			return nil
 		}
 		return d.wrongType(depth)
 	}
-	v, err := d.s.str(true)
+	v, err := d.s.String(true)
 	if err != nil {
 		return err
 	}
@@ -248,13 +159,13 @@ func (d *lineDecoder) str(depth, f int) error {
 
 // name decodes a label or kind, interned.
 func (d *lineDecoder) name(depth int, dst *string) error {
-	if d.peek() != '"' {
-		if d.isNull() {
+	if d.s.Peek() != '"' {
+		if d.s.Null() {
 			return nil
 		}
 		return d.wrongType(depth)
 	}
-	v, err := d.s.str(true)
+	v, err := d.s.String(true)
 	if err != nil {
 		return err
 	}
@@ -275,21 +186,21 @@ func (d *lineDecoder) name(depth int, dst *string) error {
 // propsRaw scans a props value under the props limits and returns its
 // text.
 func (d *lineDecoder) propsRaw(depth int) ([]byte, error) {
-	start := d.s.pos
-	if err := d.s.props(depth); err != nil {
+	start := d.s.Pos()
+	if err := d.s.Props(depth); err != nil {
 		return nil, err
 	}
-	return d.s.data[start:d.s.pos], nil
+	return d.s.Since(start), nil
 }
 
 // time decodes a time member as encoding/json did (time.Time's
 // UnmarshalJSON on the value's text).
 func (d *lineDecoder) time(depth int, dst *time.Time) error {
-	start := d.s.pos
+	start := d.s.Pos()
 	if err := d.other(depth); err != nil {
 		return err
 	}
-	v := d.s.data[start:d.s.pos]
+	v := d.s.Since(start)
 	if err := dst.UnmarshalJSON(v); err != nil && d.timeErr == "" {
 		d.timeErr = safeHumaMessage(err)
 	}
@@ -298,13 +209,13 @@ func (d *lineDecoder) time(depth int, dst *time.Time) error {
 
 // ref decodes the from or to member of an edge.
 func (d *lineDecoder) ref(depth, idField int) error {
-	switch d.peek() {
+	switch d.s.Peek() {
 	case '{':
-		return d.object(depth+1, refKeys, func(i int) error {
+		return d.s.Object(depth+1, refKeys, func(i int) error {
 			return d.str(depth+1, idField+i) // id, alias
 		})
 	case 'n':
-		if d.isNull() {
+		if d.s.Null() {
 			return nil
 		}
 	}
@@ -313,20 +224,20 @@ func (d *lineDecoder) ref(depth, idField int) error {
 
 // top walks the line's object.
 func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
-	err = d.object(1, lineKeys, func(i int) error {
-		switch d.peek() {
+	err = d.s.Object(1, lineKeys, func(i int) error {
+		switch d.s.Peek() {
 		case '{':
 		case 'n':
-			if d.isNull() {
+			if d.s.Null() {
 				return nil
 			}
 		}
-		if d.peek() != '{' {
+		if d.s.Peek() != '{' {
 			return d.wrongType(1)
 		}
 		if i == 0 {
 			hasNode = true
-			return d.object(2, nodeKeys, func(i int) error {
+			return d.s.Object(2, nodeKeys, func(i int) error {
 				switch i {
 				case 0:
 					return d.str(2, strID)
@@ -341,7 +252,7 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 			})
 		}
 		hasEdge = true
-		return d.object(2, edgeKeys, func(i int) error {
+		return d.s.Object(2, edgeKeys, func(i int) error {
 			switch i {
 			case 0:
 				return d.str(2, strID)
@@ -366,9 +277,8 @@ func (d *lineDecoder) top() (hasNode, hasEdge bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	d.s.skipSpace()
-	if d.s.pos != len(d.s.data) {
-		return false, false, d.s.fail("trailing data after the JSON value")
+	if err := d.s.End(); err != nil {
+		return false, false, err
 	}
 	return hasNode, hasEdge, nil
 }

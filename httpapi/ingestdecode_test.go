@@ -19,13 +19,13 @@ import (
 // their limits; an object where a string or a time belongs (two levels
 // down) may hold no key at all.
 var ingestShape = func() *shape {
-	closed := &shape{members: map[string]*shape{}}
-	ref := &shape{members: map[string]*shape{"id": nil, "alias": nil}}
-	return &shape{members: map[string]*shape{
-		"node": {members: map[string]*shape{"id": closed, "alias": closed, "label": closed, "props": propsShape},
-			items: closed},
-		"edge": {members: map[string]*shape{"id": closed, "alias": closed, "from": ref, "to": ref, "kind": closed,
-			"props": propsShape, "valid_from": closed, "valid_to": closed}, items: closed},
+	closed := &shape{Members: map[string]*shape{}}
+	ref := &shape{Members: map[string]*shape{"id": nil, "alias": nil}}
+	return &shape{Members: map[string]*shape{
+		"node": {Members: map[string]*shape{"id": closed, "alias": closed, "label": closed, "props": propsShape},
+			Items: closed},
+		"edge": {Members: map[string]*shape{"id": closed, "alias": closed, "from": ref, "to": ref, "kind": closed,
+			"props": propsShape, "valid_from": closed, "valid_to": closed}, Items: closed},
 	}}
 }()
 

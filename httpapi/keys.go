@@ -60,6 +60,14 @@ var (
 	specKeyGet    = opSpec{name: "key.get", allowed: rAdmin | rTenantAdmin}
 	specKeyRevoke = opSpec{name: "key.revoke", allowed: rAdmin | rTenantAdmin, write: true, sensitive: true}
 	specKeyRotate = opSpec{name: "key.rotate", allowed: rAdmin | rTenantAdmin, write: true, sensitive: true}
+
+	// The system key operations (/v1/keys…) are the same operations,
+	// for system admins only.
+	specKeyCreateSystem = adminOnly(specKeyCreate)
+	specKeyListSystem   = adminOnly(specKeyList)
+	specKeyGetAny       = adminOnly(specKeyGet)
+	specKeyRevokeAny    = adminOnly(specKeyRevoke)
+	specKeyRotateAny    = adminOnly(specKeyRotate)
 )
 
 // tenantKey returns key id if it belongs to tenant ("" = system keys, which
@@ -86,13 +94,25 @@ func mayGrant(c *call, pii bool) error {
 	return nil
 }
 
+// adminOnly is spec for system admins only.
+func adminOnly(spec opSpec) opSpec {
+	spec.allowed = rAdmin
+	return spec
+}
+
 func (s *Server) registerKeyRoutes() {
-	// Keys of one tenant.
-	huma.Register(s.api, huma.Operation{
+	s.registerTenantKeyRoutes()
+	s.registerSystemKeyRoutes()
+}
+
+// registerTenantKeyRoutes registers /v1/tenants/{tenant}/keys…: the keys
+// of one tenant.
+func (s *Server) registerTenantKeyRoutes() {
+	huma.Register(s.api, s.operation(specKeyCreate, huma.Operation{
 		OperationID: "key.create", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/keys",
 		Summary: "Create an API key of the tenant (the secret is shown once)", Tags: []string{"keys"},
 		DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body keyCreateBody
 	}) (*keyIssuedOut, error) {
@@ -110,10 +130,10 @@ func (s *Server) registerKeyRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyList, huma.Operation{
 		OperationID: "key.list", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/keys",
 		Summary: "List the tenant's API keys (never their secrets)", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *TenantParam) (*keyListOut, error) {
+	}), func(ctx context.Context, in *TenantParam) (*keyListOut, error) {
 		out := &keyListOut{}
 		err := s.do(ctx, specKeyList, in.Tenant, "", func(ctx context.Context, c *call) error {
 			return s.listKeys(ctx, in.Tenant, &out.Body.Keys)
@@ -121,10 +141,10 @@ func (s *Server) registerKeyRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyGet, huma.Operation{
 		OperationID: "key.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/keys/{key}",
 		Summary: "Get an API key of the tenant", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		KeyParam
 	}) (*keyOut, error) {
@@ -133,10 +153,10 @@ func (s *Server) registerKeyRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyRevoke, huma.Operation{
 		OperationID: "key.revoke", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/keys/{key}",
 		Summary: "Revoke an API key of the tenant (effective on the next request)", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		KeyParam
 	}) (*keyOut, error) {
@@ -145,11 +165,11 @@ func (s *Server) registerKeyRoutes() {
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyRotate, huma.Operation{
 		OperationID: "key.rotate", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/keys/{key}/rotate",
 		Summary: "Rotate an API key: issue a like key, revoke the old one after the overlap", Tags: []string{"keys"},
 		DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		KeyParam
 		RotateParams
@@ -160,69 +180,62 @@ func (s *Server) registerKeyRoutes() {
 		})
 		return out, err
 	})
+}
 
-	// System keys (admin only). /v1/keys/{key} reaches any key.
-	huma.Register(s.api, huma.Operation{
+// registerSystemKeyRoutes registers /v1/keys…: system keys (admin only);
+// /v1/keys/{key} reaches any key.
+func (s *Server) registerSystemKeyRoutes() {
+	huma.Register(s.api, s.operation(specKeyCreateSystem, huma.Operation{
 		OperationID: "key.create_system", Method: http.MethodPost, Path: "/v1/keys",
 		Summary: "Create a system admin API key (the secret is shown once)", Tags: []string{"keys"},
 		DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct{ Body systemKeyCreateBody }) (*keyIssuedOut, error) {
+	}), func(ctx context.Context, in *struct{ Body systemKeyCreateBody }) (*keyIssuedOut, error) {
 		out := &keyIssuedOut{Status: http.StatusCreated}
-		spec := specKeyCreate
-		spec.allowed = rAdmin
-		err := s.do(ctx, spec, "", "", func(ctx context.Context, c *call) error {
+		err := s.do(ctx, specKeyCreateSystem, "", "", func(ctx context.Context, c *call) error {
 			return s.issueKey(ctx, c, telamentis.NewKey{Role: telamentis.RoleAdmin,
 				PII: in.Body.PII, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt}, out)
 		})
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyListSystem, huma.Operation{
 		OperationID: "key.list_system", Method: http.MethodGet, Path: "/v1/keys",
 		Summary: "List system API keys", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *struct{}) (*keyListOut, error) {
+	}), func(ctx context.Context, in *struct{}) (*keyListOut, error) {
 		out := &keyListOut{}
-		spec := specKeyList
-		spec.allowed = rAdmin
-		err := s.do(ctx, spec, "", "", func(ctx context.Context, c *call) error {
+		err := s.do(ctx, specKeyListSystem, "", "", func(ctx context.Context, c *call) error {
 			return s.listKeys(ctx, "", &out.Body.Keys)
 		})
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyGetAny, huma.Operation{
 		OperationID: "key.get_any", Method: http.MethodGet, Path: "/v1/keys/{key}",
 		Summary: "Get any API key", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
-		spec := specKeyGet
-		spec.allowed = rAdmin
-		return doBody(ctx, s, spec, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+	}), func(ctx context.Context, in *KeyParam) (*keyOut, error) {
+		return doBody(ctx, s, specKeyGetAny, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
 			return s.tenantKey(ctx, "*", in.Key)
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyRevokeAny, huma.Operation{
 		OperationID: "key.revoke_any", Method: http.MethodDelete, Path: "/v1/keys/{key}",
 		Summary: "Revoke any API key", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *KeyParam) (*keyOut, error) {
-		spec := specKeyRevoke
-		spec.allowed = rAdmin
-		return doBody(ctx, s, spec, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
+	}), func(ctx context.Context, in *KeyParam) (*keyOut, error) {
+		return doBody(ctx, s, specKeyRevokeAny, "", in.Key, func(ctx context.Context, c *call) (telamentis.APIKey, error) {
 			return s.revokeKey(ctx, "*", in.Key)
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specKeyRotateAny, huma.Operation{
 		OperationID: "key.rotate_any", Method: http.MethodPost, Path: "/v1/keys/{key}/rotate",
 		Summary: "Rotate any API key", Tags: []string{"keys"}, DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		KeyParam
 		RotateParams
 	}) (*keyIssuedOut, error) {
 		out := &keyIssuedOut{Status: http.StatusCreated}
-		spec := specKeyRotate
-		spec.allowed = rAdmin
-		err := s.do(ctx, spec, "", in.Key, func(ctx context.Context, c *call) error {
+		err := s.do(ctx, specKeyRotateAny, "", in.Key, func(ctx context.Context, c *call) error {
 			return s.rotateKey(ctx, c, "*", in.Key, in.Overlap, &out.Body)
 		})
 		return out, err

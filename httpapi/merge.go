@@ -19,11 +19,11 @@ type mergeBody struct {
 
 // registerMergeRoute registers POST /v1/graph/{tenant}/nodes/{id}/merge.
 func (s *Server) registerMergeRoute() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specNodeMerge, huma.Operation{
 		OperationID: "node.merge", Method: http.MethodPost, Path: "/v1/graph/{tenant}/nodes/{id}/merge",
 		Summary: "Merge a node into another: its edges and aliases move to the target; both histories stay",
 		Tags:    []string{"graph"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		IDParam
 		Body mergeBody

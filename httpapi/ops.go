@@ -46,6 +46,9 @@ type opSpec struct {
 	allowed   roles
 	write     bool
 	sensitive bool
+	// statuses are the error statuses the operation's own service adds
+	// to those every operation of its kind answers (see operation).
+	statuses []int
 }
 
 // call is what an operation's handler gets besides its input.

@@ -13,6 +13,7 @@ func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 func (s *Server) registerRoutes() {
 	s.registerTenantRoutes()
+	s.registerWhoamiRoute()
 	s.registerKeyRoutes()
 	s.registerGraphRoutes()
 	s.registerStreamRoutes()
@@ -31,10 +32,10 @@ type auditOut struct {
 }
 
 func (s *Server) registerAuditRoutes() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specAuditQuery, huma.Operation{
 		OperationID: "audit.query", Method: http.MethodGet, Path: "/v1/audit",
 		Summary: "Read the audit trail (admin: every tenant; tenant_admin: its own)", Tags: []string{"audit"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		Tenant string `query:"tenant" maxLength:"63" doc:"Only this tenant's records (admin)."`
 		Action string `query:"action" maxLength:"128" doc:"Exact action, or a prefix ending in '.'."`
 		Since  string `query:"since" maxLength:"64"`

@@ -165,6 +165,8 @@ func New(cfg Config) (*Server, error) {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "API key (tm_…) or OIDC JWT"},
 	}
 	hc.Security = []map[string][]string{{"bearer": {}}}
+	hc.Servers = apiServers
+	hc.Info.License = apiLicense
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
 		if info := infoFrom(ctx.Context()); info != nil {
@@ -193,11 +195,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.spec = spec
 
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /openapi.json", s.openapi)
-	mux.HandleFunc("GET /docs", s.docs)
-	mux.HandleFunc("GET /docs/{file}", s.docsAsset)
+	for _, r := range []struct {
+		pattern string
+		h       http.HandlerFunc
+	}{
+		{"GET /healthz", s.healthz}, {"GET /readyz", s.readyz}, {"GET /openapi.json", s.openapi},
+		{"GET /docs", s.docs}, {"GET /docs/{file}", s.docsAsset},
+	} {
+		mux.HandleFunc(r.pattern, routed(r.pattern, r.h))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		id := telamentis.RequestIDFromContext(r.Context())
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
@@ -210,6 +216,17 @@ func New(cfg Config) (*Server, error) {
 
 	s.handler = s.outer(s.authenticate(cleanPaths(s.strictBody(mux))))
 	return s, nil
+}
+
+// routed names a plain (non-huma) route in the access log and metrics,
+// as the huma middleware does for the API's operations.
+func routed(pattern string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			info.route = pattern
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -476,8 +493,7 @@ func (s *Server) strictBody(next http.Handler) http.Handler {
 			writeProblem(w, problemFor(err, telamentis.RequestIDFromContext(r.Context())))
 			return
 		}
-		if r.Body == nil || r.Body == http.NoBody || r.Method == http.MethodGet || r.Method == http.MethodHead ||
-			strings.HasSuffix(r.URL.Path, "/ingest") || strings.HasSuffix(r.URL.Path, "/import") {
+		if r.Body == nil || r.Body == http.NoBody || !bodyChecked(r.Method, r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -59,7 +59,7 @@ const (
 )
 
 func (s *Server) registerStreamRoutes() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specExport, huma.Operation{
 		OperationID: "graph.export", Method: http.MethodGet, Path: "/v1/graph/{tenant}/export",
 		Summary: "Stream every stored version of every node and edge as JSON lines, or a snapshot",
 		Description: "Content type application/x-ndjson; one ExportLine per line. Without as_at and valid_at: every stored version " +
@@ -69,7 +69,7 @@ func (s *Server) registerStreamRoutes() {
 		Tags: []string{"graph"},
 		Responses: map[string]*huma.Response{"200": {Description: "JSON lines of ExportLine",
 			Content: map[string]*huma.MediaType{"application/x-ndjson": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[ExportLine](), true, "ExportLine")}}}},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		ExportParams
 	}) (*huma.StreamResponse, error) {
@@ -79,7 +79,7 @@ func (s *Server) registerStreamRoutes() {
 		}}, nil
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specIngest, huma.Operation{
 		OperationID: "graph.ingest", Method: http.MethodPost, Path: "/v1/graph/{tenant}/ingest",
 		Summary: "Ingest a stream of nodes and edges (NDJSON), committed in batches",
 		Description: "The body is application/x-ndjson: one IngestLine per line, `{\"node\": NodeInput}` or `{\"edge\": EdgeInput}`; " +
@@ -89,7 +89,7 @@ func (s *Server) registerStreamRoutes() {
 		Tags: []string{"graph"},
 		Responses: map[string]*huma.Response{"200": {Description: "Summary",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflectType[IngestSummary](), true, "IngestSummary")}}}},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		BatchSize int `query:"batch_size" minimum:"0" maximum:"10000" doc:"Lines per committed batch (default 1000)."`
 	}) (*huma.StreamResponse, error) {

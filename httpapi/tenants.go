@@ -58,10 +58,10 @@ var (
 )
 
 func (s *Server) registerTenantRoutes() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantCreate, huma.Operation{
 		OperationID: "tenant.create", Method: http.MethodPost, Path: "/v1/tenants",
 		Summary: "Create a tenant", Tags: []string{"tenants"}, DefaultStatus: http.StatusCreated,
-	}, func(ctx context.Context, in *struct{ Body tenantCreateBody }) (*tenantCreatedOut, error) {
+	}), func(ctx context.Context, in *struct{ Body tenantCreateBody }) (*tenantCreatedOut, error) {
 		out := &tenantCreatedOut{Status: http.StatusCreated}
 		err := s.do(ctx, specTenantCreate, "", in.Body.ID, func(ctx context.Context, c *call) error {
 			b := in.Body
@@ -80,10 +80,10 @@ func (s *Server) registerTenantRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantList, huma.Operation{
 		OperationID: "tenant.list", Method: http.MethodGet, Path: "/v1/tenants",
 		Summary: "List tenants", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *struct{}) (*tenantListOut, error) {
+	}), func(ctx context.Context, in *struct{}) (*tenantListOut, error) {
 		out := &tenantListOut{}
 		err := s.do(ctx, specTenantList, "", "", func(ctx context.Context, c *call) error {
 			ts, err := s.store.ListTenants(ctx)
@@ -99,90 +99,45 @@ func (s *Server) registerTenantRoutes() {
 		return out, err
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantGet, huma.Operation{
 		OperationID: "tenant.get", Method: http.MethodGet, Path: "/v1/tenants/{tenant}",
 		Summary: "Get a tenant", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
+	}), func(ctx context.Context, in *TenantParam) (*tenantOut, error) {
 		return doBody(ctx, s, specTenantGet, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
 			return s.store.GetTenant(ctx, in.Tenant)
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantUpdate, huma.Operation{
 		OperationID: "tenant.update", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}",
 		Summary: "Update a tenant's name, status, quotas, retention or PII policy", Tags: []string{"tenants"},
-	}, func(ctx context.Context, in *struct {
+	}), func(ctx context.Context, in *struct {
 		TenantParam
 		Body tenantPatchBody
 	}) (*tenantOut, error) {
 		return doBody(ctx, s, specTenantUpdate, in.Tenant, in.Tenant, func(ctx context.Context, c *call) (telamentis.Tenant, error) {
-			t, err := s.store.GetTenant(ctx, in.Tenant)
-			if err != nil {
-				return t, err
-			}
-			b := in.Body
-			if b.Name != nil {
-				t.Name = *b.Name
-			}
-			if b.Status != nil {
-				t.Status = *b.Status
-			}
-			if b.Quotas != nil {
-				t.Quotas = *b.Quotas
-			}
-			if b.RetentionDays != nil {
-				t.RetentionDays = *b.RetentionDays
-			}
-			if b.PII != nil {
-				t.PII = *b.PII
-			}
-			if err := t.Validate(); err != nil {
-				return telamentis.Tenant{}, err
-			}
-			return s.store.UpdateTenant(ctx, t)
+			return s.updateTenant(ctx, in.Tenant, in.Body)
 		})
 	})
 
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, s.operation(specTenantDelete, huma.Operation{
 		OperationID: "tenant.delete", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}",
 		Summary: "Delete a tenant with all its data and revoke its keys", Tags: []string{"tenants"},
 		DefaultStatus: http.StatusNoContent,
-	}, func(ctx context.Context, in *TenantParam) (*noContent, error) {
+	}), func(ctx context.Context, in *TenantParam) (*noContent, error) {
 		err := s.do(ctx, specTenantDelete, in.Tenant, in.Tenant, func(ctx context.Context, c *call) error {
-			if _, err := s.store.GetTenant(ctx, in.Tenant); err != nil {
-				return err
-			}
-			// Revoke first: a key must never outlive its tenant, or a
-			// tenant re-created under the same id would inherit it.
-			keys, err := s.keys.ListKeys(ctx, in.Tenant)
-			if err != nil {
-				return fmt.Errorf("list keys: %w", err)
-			}
-			for _, k := range keys {
-				if !k.RevokedAt.IsZero() && !k.RevokedAt.After(time.Now()) {
-					continue
-				}
-				if _, err := s.keys.RevokeKey(ctx, k.ID); err != nil {
-					return fmt.Errorf("revoke key: %w", err)
-				}
-			}
-			if err := s.store.DropTenant(ctx, in.Tenant); err != nil {
-				return err
-			}
-			// Drop cached credentials of the tenant (auth.Keys caches
-			// verified keys) so none is accepted after the delete.
-			if f, ok := s.keys.(interface{ ForgetTenant(string) }); ok {
-				f.ForgetTenant(in.Tenant)
-			}
-			return nil
+			return s.deleteTenant(ctx, in.Tenant)
 		})
 		return nil, err
 	})
+}
 
-	huma.Register(s.api, huma.Operation{
+// registerWhoamiRoute registers GET /v1/whoami.
+func (s *Server) registerWhoamiRoute() {
+	huma.Register(s.api, s.operation(specWhoami, huma.Operation{
 		OperationID: "auth.whoami", Method: http.MethodGet, Path: "/v1/whoami",
 		Summary: "Show the caller's principal", Tags: []string{"keys"},
-	}, func(ctx context.Context, in *struct{}) (*struct{ Body telamentis.Principal }, error) {
+	}), func(ctx context.Context, in *struct{}) (*struct{ Body telamentis.Principal }, error) {
 		out := &struct{ Body telamentis.Principal }{}
 		p := telamentis.PrincipalFromContext(ctx)
 		pathTenant := ""
@@ -195,4 +150,63 @@ func (s *Server) registerTenantRoutes() {
 		})
 		return out, err
 	})
+}
+
+// updateTenant applies a PATCH body to a tenant: the fields it gives
+// replace the tenant's, and the result must validate.
+func (s *Server) updateTenant(ctx context.Context, tenant string, b tenantPatchBody) (telamentis.Tenant, error) {
+	t, err := s.store.GetTenant(ctx, tenant)
+	if err != nil {
+		return t, err
+	}
+	if b.Name != nil {
+		t.Name = *b.Name
+	}
+	if b.Status != nil {
+		t.Status = *b.Status
+	}
+	if b.Quotas != nil {
+		t.Quotas = *b.Quotas
+	}
+	if b.RetentionDays != nil {
+		t.RetentionDays = *b.RetentionDays
+	}
+	if b.PII != nil {
+		t.PII = *b.PII
+	}
+	if err := t.Validate(); err != nil {
+		return telamentis.Tenant{}, err
+	}
+	return s.store.UpdateTenant(ctx, t)
+}
+
+// deleteTenant revokes a tenant's keys, drops it with all its data and
+// forgets its cached credentials.
+func (s *Server) deleteTenant(ctx context.Context, tenant string) error {
+	if _, err := s.store.GetTenant(ctx, tenant); err != nil {
+		return err
+	}
+	// Revoke first: a key must never outlive its tenant, or a
+	// tenant re-created under the same id would inherit it.
+	keys, err := s.keys.ListKeys(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	for _, k := range keys {
+		if !k.RevokedAt.IsZero() && !k.RevokedAt.After(time.Now()) {
+			continue
+		}
+		if _, err := s.keys.RevokeKey(ctx, k.ID); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+	}
+	if err := s.store.DropTenant(ctx, tenant); err != nil {
+		return err
+	}
+	// Drop cached credentials of the tenant (auth.Keys caches
+	// verified keys) so none is accepted after the delete.
+	if f, ok := s.keys.(interface{ ForgetTenant(string) }); ok {
+		f.ForgetTenant(tenant)
+	}
+	return nil
 }

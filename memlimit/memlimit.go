@@ -3,8 +3,8 @@
 // the benchmark runner.
 //
 // Without a limit the garbage collector lets the heap grow to twice the
-// live data (GOGC=100) before it collects, so a store whose in-memory
-// indexes hold 550 MB may sit at 1.1 GB of heap plus the runtime's own
+// live data (GOGC=100) before it collects, so a store with large in-memory
+// indexes may sit at twice their size in heap plus the runtime's own
 // memory. A soft limit makes the collector work harder as the process
 // approaches it instead. It is soft: when the live data alone exceeds it,
 // the runtime caps the collector at about half the CPU and lets the heap

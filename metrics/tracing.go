@@ -10,7 +10,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -53,6 +52,9 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 	if !cfg.Enabled {
 		return &Tracing{tracer: noop.NewTracerProvider().Tracer(""), prop: propagation.TraceContext{}}, nil
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.SampleRatio <= 0 || cfg.SampleRatio > 1 {
 		return nil, fmt.Errorf("metrics: tracing: sample ratio must be in (0, 1], got %v", cfg.SampleRatio)
 	}
@@ -63,28 +65,14 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 	if u.Scheme == "http" && !cfg.Insecure && !isLoopbackHost(u.Hostname()) {
 		return nil, errors.New("metrics: tracing: plaintext otlp endpoint off loopback needs insecure: true")
 	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(cfg.OTLPEndpoint)}
-	if u.Scheme == "http" {
-		opts = append(opts, otlptracehttp.WithInsecure())
-	}
-	if len(cfg.Headers) > 0 {
-		h := make(map[string]string, len(cfg.Headers))
-		for k, v := range cfg.Headers {
-			h[k] = v.Reveal()
-		}
-		opts = append(opts, otlptracehttp.WithHeaders(h))
-	}
-	exp, err := otlptracehttp.New(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: tracing: exporter: %w", err)
-	}
+	exp := newOTLPExporter(cfg.OTLPEndpoint, cfg.Headers)
 	name := cfg.ServiceName
 	if name == "" {
 		name = "telamentis"
 	}
 	res := resource.NewSchemaless(attribute.String("service.name", name))
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(exp),
+		sdktrace.WithBatcher(loggingExporter{SpanExporter: exp, logger: logger}),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
 	)
@@ -94,6 +82,21 @@ func NewTracing(ctx context.Context, cfg TracingConfig, logger *slog.Logger) (*T
 		tracer:   tp.Tracer("github.com/telamentis/telamentis"),
 		prop:     propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}),
 	}, nil
+}
+
+// loggingExporter reports failed exports to the server's logger. The
+// batch processor would hand them to OpenTelemetry's process-wide error
+// handler, which writes to the standard library's default logger.
+type loggingExporter struct {
+	sdktrace.SpanExporter
+	logger *slog.Logger
+}
+
+func (e loggingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := e.SpanExporter.ExportSpans(ctx, spans); err != nil {
+		e.logger.Warn("tracing export failed", slog.Int("spans", len(spans)), slog.String("err", err.Error()))
+	}
+	return nil
 }
 
 // Tracer returns the tracer, for spans around store and LLM calls.

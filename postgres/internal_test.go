@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"testing"
+
+	"github.com/telamentis/telamentis"
 	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func TestRawRow(t *testing.T) {
@@ -74,5 +77,23 @@ func TestRawRowKindReusesTheLastKind(t *testing.T) {
 	}
 	if unsafe.StringData(b) != unsafe.StringData(c) {
 		t.Error("an unchanged kind was decoded again")
+	}
+}
+
+// TestClosedPoolUnavailable: a call on a closed store's pool is
+// unavailable (a retry may reach another replica), not internal. The pool
+// never connects: Acquire on a closed pool fails before dialling.
+func TestClosedPoolUnavailable(t *testing.T) {
+	pool, err := pgxpool.New(t.Context(), "postgres://nobody@127.0.0.1:1/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.Close()
+	_, err = pool.Acquire(t.Context())
+	if err == nil {
+		t.Fatal("acquire on a closed pool succeeded")
+	}
+	if code := telamentis.ErrorCode(mapErr(err)); code != telamentis.CodeUnavailable {
+		t.Errorf("closed pool (%v) maps to %q, want %q", err, code, telamentis.CodeUnavailable)
 	}
 }

@@ -37,7 +37,7 @@ type Server struct {
 // headers and client-IP middleware. It does not listen yet.
 func New(cfg Config, h http.Handler, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
-		return nil, errors.New("transport: new: logger is required")
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

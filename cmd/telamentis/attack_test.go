@@ -789,8 +789,8 @@ func TestConfigCheckK8s(t *testing.T) {
 	if err := run(t.Context(), []string{"config", "check", "--config", cfgFile}, env(vars), &out, io.Discard); err != nil {
 		t.Fatalf("pod config: %v", err)
 	}
-	for _, want := range []string{"listen: 0.0.0.0:8443", "behind-proxy: true", "trusted-proxies: 10.244.0.0/16", "admin-listen: 0.0.0.0:8079",
-		"max-conns: 1024", "secret TELAMENTIS_ADMIN_TOKEN: [redacted]", "secret TELAMENTIS_MASTER_KEY: [redacted]"} {
+	for _, want := range []string{"listen: 0.0.0.0:8443", "behind_proxy: true", "trusted_proxies: 10.244.0.0/16", "admin_listen: 0.0.0.0:8079",
+		"max_conns: 1024", "secret TELAMENTIS_ADMIN_TOKEN: [redacted]", "secret TELAMENTIS_MASTER_KEY: [redacted]"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config check lacks %q:\n%s", want, out.String())
 		}

@@ -24,7 +24,7 @@ func TestListenAddressInUse(t *testing.T) {
 	}
 	// The default stays off Prometheus's own 9090 (and the exporters'
 	// 9100-9999): docs, Dockerfile and manifests say 8079.
-	if !strings.Contains(out.String(), "admin-listen: 127.0.0.1:8079\n") {
+	if !strings.Contains(out.String(), "admin_listen: 127.0.0.1:8079\n") {
 		t.Fatalf("default admin listener:\n%s", out.String())
 	}
 	for _, c := range []struct{ flag, other string }{{"listen", "admin-listen"}, {"admin-listen", "listen"}} {

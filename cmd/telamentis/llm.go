@@ -17,6 +17,7 @@ import (
 
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/extract"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/anthropic"
 	"github.com/telamentis/telamentis/llm/gemini"
 	"github.com/telamentis/telamentis/llm/openai"
@@ -73,7 +74,7 @@ type LLMRoute struct {
 	CAFile string `yaml:"ca_file"`
 }
 
-// LLMRetryConfig is a route's retry policy (telamentis.LLMRetry).
+// LLMRetryConfig is a route's retry policy (llm.Retry).
 type LLMRetryConfig struct {
 	MaxAttempts int           `yaml:"max_attempts"`
 	BaseDelay   time.Duration `yaml:"base_delay"`
@@ -132,7 +133,7 @@ func (r *LLMRoute) validate() error {
 		return errors.New("model: required")
 	}
 	if r.BaseURL != "" {
-		if _, err := telamentis.LLMEndpoint(r.BaseURL); err != nil {
+		if _, err := llm.CheckBaseURL(r.BaseURL); err != nil {
 			return fmt.Errorf("base_url: %s", telamentis.ErrorFields(err)[0].Message)
 		}
 	}
@@ -199,7 +200,7 @@ func newExtractor(ctx context.Context, cfg LLMConfig, loader secrets.Loader, get
 	}
 	conns := make([]telamentis.Connector, 0, len(cfg.Routes))
 	for i, r := range cfg.Routes {
-		c, err := newConnector(ctx, r, loader)
+		c, err := newConnector(r, loader)
 		if err != nil {
 			return nil, fmt.Errorf("llm.routes[%d] (%s): %w", i, r.Name, err)
 		}
@@ -218,7 +219,7 @@ func newExtractor(ctx context.Context, cfg LLMConfig, loader secrets.Loader, get
 }
 
 // newConnector builds the connector of one route.
-func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telamentis.Connector, error) {
+func newConnector(r LLMRoute, loader secrets.Loader) (telamentis.Connector, error) {
 	var key telamentis.Secret
 	if r.APIKeyEnv != "" {
 		var err error
@@ -233,21 +234,21 @@ func newConnector(ctx context.Context, r LLMRoute, loader secrets.Loader) (telam
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
 	}
-	retry := telamentis.LLMRetry{MaxAttempts: r.Retry.MaxAttempts, BaseDelay: r.Retry.BaseDelay, MaxDelay: r.Retry.MaxDelay}
+	retry := llm.Retry{MaxAttempts: r.Retry.MaxAttempts, BaseDelay: r.Retry.BaseDelay, MaxDelay: r.Retry.MaxDelay}
 	price := telamentis.LLMPrice{InputPerMTok: r.Price.InputPerMTok, OutputPerMTok: r.Price.OutputPerMTok}
 	var (
 		c   telamentis.Connector
 		err error
 	)
-	ep := telamentis.LLMEndpointConfig{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
+	ep := llm.Endpoint{Name: r.Name, BaseURL: r.BaseURL, APIKey: key, Model: r.Model,
 		Timeout: r.Timeout, Retry: retry, Price: price, MaxOutputTokens: r.MaxOutputTokens, CAPEM: ca}
 	switch r.Type {
 	case "openai":
-		c, err = openai.New(openai.Config{LLMEndpointConfig: ep, Mode: r.Mode})
+		c, err = openai.New(openai.Config{Endpoint: ep, Mode: r.Mode})
 	case "anthropic":
-		c, err = anthropic.New(anthropic.Config{LLMEndpointConfig: ep, StructuredOutput: r.StructuredOutput})
+		c, err = anthropic.New(anthropic.Config{Endpoint: ep, StructuredOutput: r.StructuredOutput})
 	case "gemini":
-		c, err = gemini.New(ctx, gemini.Config{LLMEndpointConfig: ep})
+		c, err = gemini.New(gemini.Config{Endpoint: ep})
 	default:
 		return nil, fmt.Errorf("type %q unknown", r.Type)
 	}

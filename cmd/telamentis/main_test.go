@@ -297,7 +297,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"listen: 127.0.0.1:7003", "log-level: error", "data: /from/file", "shutdown-timeout: 30s"} {
+	for _, want := range []string{"listen: 127.0.0.1:7003", "log_level: error", "data: /from/file", "shutdown_timeout: 30s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("effective config lacks %q:\n%s", want, out.String())
 		}
@@ -320,7 +320,7 @@ func TestConfigMemoryLimit(t *testing.T) {
 	if err := run(t.Context(), []string{"config", "check", "--memory-limit", "1536MiB"}, env(nil), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"memory-limit: 1536MiB", "effective memory limit 1.5 GiB (setting)"} {
+	for _, want := range []string{"memory_limit: 1536MiB", "effective memory limit 1.5 GiB (setting)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("config check lacks %q:\n%s", want, out.String())
 		}

@@ -31,19 +31,21 @@ func migrateCommand(getenv func(string) string, stderr io.Writer) *cobra.Command
 			"The owner DSN comes from " + OwnerDSNEnv + " or " + OwnerDSNEnv + "_FILE (or --owner-dsn, without a password).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var lv slog.Level
-			if err := lv.UnmarshalText([]byte(level)); err != nil {
-				return fmt.Errorf("migrate: log level: %w", err)
+			logger, err := newLogger(stderr, level)
+			if err != nil {
+				return fmt.Errorf("migrate: %w", err)
 			}
-			logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lv}))
 			if schema == "" {
-				schema = getenv("TELAMENTIS_PG_SCHEMA")
+				schema = getenv(envName("pg-schema"))
 			}
 			if len(roles) == 0 {
 				return errors.New("migrate: --service-role: required (the role telamentis serve connects as)")
 			}
-			if !cmd.Flags().Changed("secret-files-group-readable") && getenv("TELAMENTIS_SECRET_FILES_GROUP_READABLE") == "true" {
-				groupReadable = true
+			if v := getenv(envName("secret-files-group-readable")); v != "" && !cmd.Flags().Changed("secret-files-group-readable") {
+				// Read as serve reads it (strconv.ParseBool), not only "true".
+				if err := setValue(&groupReadable, v); err != nil {
+					return fmt.Errorf("migrate: %s: %w", envName("secret-files-group-readable"), err)
+				}
 			}
 			loader := secrets.Loader{
 				LookupEnv:          func(k string) (string, bool) { v := getenv(k); return v, v != "" },

@@ -186,6 +186,9 @@ const (
 	AdminTokenEnv     = "TELAMENTIS_ADMIN_TOKEN"
 	OIDCHMACSecretEnv = "TELAMENTIS_OIDC_HMAC_SECRET"
 	BootstrapKeyEnv   = "TELAMENTIS_BOOTSTRAP_ADMIN_KEY" // its _FILE is BootstrapKeyFileEnv
+	// RedisPasswordEnv is the password of redis_addr (Redis AUTH), read
+	// once at start.
+	RedisPasswordEnv = "TELAMENTIS_REDIS_PASSWORD"
 )
 
 // secretSpecs are the secrets held by the reloader (re-read on SIGHUP).
@@ -233,7 +236,7 @@ func loadMasterKey(cfg Config, getenv func(string) string, devFile string, logge
 // where from, never their values.
 func secretStatus(getenv func(string) string) []string {
 	var out []string
-	for _, n := range []string{MasterKeyEnv, AuditKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv, StoreEnv, OwnerDSNEnv, CursorKeyEnv} {
+	for _, n := range []string{MasterKeyEnv, AuditKeyEnv, AdminTokenEnv, OIDCHMACSecretEnv, BootstrapKeyEnv, StoreEnv, OwnerDSNEnv, CursorKeyEnv, RedisPasswordEnv} {
 		switch {
 		case getenv(n) != "":
 			out = append(out, fmt.Sprintf("secret %s: [redacted] (env)", n))
@@ -399,7 +402,7 @@ func auditKey(cfg Config, getenv func(string) string, master []byte) ([]byte, er
 
 // auditVerify checks the audit log's hash chain on disk and reports the
 // first broken sequence number. It needs the same key as the server.
-func auditVerify(cfg Config, getenv func(string) string, stdout io.Writer) error {
+func auditVerify(cfg Config, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {
 	dir := auditDir(cfg)
 	if dir == "" {
 		return errors.New("audit verify: no audit directory (set --audit-dir or --data)")
@@ -415,7 +418,7 @@ func auditVerify(cfg Config, getenv func(string) string, stdout io.Writer) error
 				return fmt.Errorf("audit verify: no master key: set %s(_FILE) or %s(_FILE)", MasterKeyEnv, AuditKeyEnv)
 			}
 		}
-		k, _, err := loadMasterKey(cfg, getenv, dev, nil)
+		k, _, err := loadMasterKey(cfg, getenv, dev, logger)
 		if err != nil {
 			return fmt.Errorf("audit verify: master key: %w", err)
 		}

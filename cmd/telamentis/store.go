@@ -131,14 +131,6 @@ func redactDSN(dsn string) string {
 	return u.String()
 }
 
-// redactSetting hides the password of the store setting in `config check`.
-func redactSetting(name string, v any) any {
-	if s, ok := v.(string); ok && name == "store" {
-		return redactDSN(s)
-	}
-	return v
-}
-
 // loadDSN reads a DSN secret: from the variable name or name_FILE, or
 // else from flagValue (a flag or the config file), which must then carry
 // no password. It returns the zero Secret when nothing is set.

@@ -43,8 +43,8 @@ func (b *batcher) get(t int) *importBatch {
 
 // batchCap is the room a new batch reserves: size rows and the few more
 // versions that finish the ID at the cut, so that filling it copies
-// nothing (growing 200-byte rows by appending cost a tenth of the
-// loader's CPU).
+// nothing (growing the rows by appending showed in the loader's CPU
+// profile).
 func (b *batcher) batchCap() int { return b.size + 64 }
 
 func (b *batcher) flush(t int) error {

@@ -92,8 +92,8 @@ func postgresBackend(adminURL string, logger *slog.Logger) (*backend, error) {
 		CursorKey: telamentis.NewSecret(string(cursorKey)), Logger: logger}
 	// Each Import call is a transaction that copies into a temporary
 	// table, checks its edges' endpoints and moves the rows: larger calls
-	// spread that over more rows (50000 loaded medium 7 % faster than
-	// 20000, with 440 MiB instead of 200 at the loader's peak).
+	// spread that over more rows, for more of the loader's memory at its
+	// peak (docs/perf-log/postgres-rounds.md, round 5).
 	return &backend{
 		engine: "telamentis-postgres",
 		batch:  50000,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/anthropic"
 )
 
@@ -83,11 +84,11 @@ func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func newConn(t *testing.T, url string, mod func(*anthropic.Config)) *anthropic.Connector {
 	t.Helper()
-	cfg := anthropic.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	cfg := anthropic.Config{Endpoint: llm.Endpoint{
 		BaseURL: url, APIKey: telamentis.NewSecret("sk-ant-test"), Model: "claude-sonnet-4-5",
 		Timeout: 5 * time.Second,
 		// A connector that ignored Retry-After would wait an hour here.
-		Retry: telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
+		Retry: llm.Retry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
 		Price: telamentis.LLMPrice{InputPerMTok: 3, OutputPerMTok: 15},
 	}}
 	if mod != nil {
@@ -197,11 +198,11 @@ func TestFailures(t *testing.T) {
 
 func TestTransportSecurity(t *testing.T) {
 	for _, u := range []string{"http://api.anthropic.example", "https://u:p@api.anthropic.com"} {
-		if _, err := anthropic.New(anthropic.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{BaseURL: u, Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+		if _, err := anthropic.New(anthropic.Config{Endpoint: llm.Endpoint{BaseURL: u, Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 			t.Errorf("New(%q) err = %v, want invalid", u, err)
 		}
 	}
-	if _, err := anthropic.New(anthropic.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := anthropic.New(anthropic.Config{Endpoint: llm.Endpoint{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("missing key accepted: %v", err)
 	}
 	f := &fake{script: []http.HandlerFunc{message("{}", "end_turn")}}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/gemini"
 )
 
@@ -91,17 +92,17 @@ func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func newConn(t *testing.T, url string, mod func(*gemini.Config)) *gemini.Connector {
 	t.Helper()
-	cfg := gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	cfg := gemini.Config{Endpoint: llm.Endpoint{
 		BaseURL: url, APIKey: telamentis.NewSecret("AIza-test-key"), Model: "gemini-2.5-flash",
 		Timeout: 5 * time.Second,
 		// A connector that ignored the retry hint would wait an hour here.
-		Retry: telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
+		Retry: llm.Retry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
 		Price: telamentis.LLMPrice{InputPerMTok: 0.30, OutputPerMTok: 2.50},
 	}}
 	if mod != nil {
 		mod(&cfg)
 	}
-	c, err := gemini.New(t.Context(), cfg)
+	c, err := gemini.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +144,27 @@ func TestComplete(t *testing.T) {
 	si, _ := body["systemInstruction"].(map[string]any)
 	if parts, _ := si["parts"].([]any); len(parts) != 1 {
 		t.Errorf("systemInstruction = %v", body["systemInstruction"])
+	}
+	if contents, _ := body["contents"].([]any); len(contents) != 1 || contents[0].(map[string]any)["role"] != "user" {
+		t.Errorf("contents = %v", body["contents"])
+	}
+}
+
+// TestModelPath checks the model part of the URL: a bare name is a base
+// model, a "models/" or "tunedModels/" name is taken as it is.
+func TestModelPath(t *testing.T) {
+	for model, want := range map[string]string{
+		"gemini-2.5-flash":        "/v1beta/models/gemini-2.5-flash:generateContent",
+		"models/gemini-2.5-flash": "/v1beta/models/gemini-2.5-flash:generateContent",
+		"tunedModels/my-model-1":  "/v1beta/tunedModels/my-model-1:generateContent",
+	} {
+		f := &fake{script: []http.HandlerFunc{generate("{}", "STOP", "")}}
+		srv := httptest.NewServer(f)
+		newConn(t, srv.URL, func(c *gemini.Config) { c.Model = model }).Complete(t.Context(), req)
+		srv.Close()
+		if len(f.paths) != 1 || f.paths[0] != want {
+			t.Errorf("model %q: paths %v, want %s", model, f.paths, want)
+		}
 	}
 }
 
@@ -189,10 +211,10 @@ func TestFailures(t *testing.T) {
 }
 
 func TestTransportSecurity(t *testing.T) {
-	if _, err := gemini.New(t.Context(), gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(gemini.Config{Endpoint: llm.Endpoint{BaseURL: "http://gemini.example", Model: "m", APIKey: telamentis.NewSecret("k")}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("http base accepted: %v", err)
 	}
-	if _, err := gemini.New(t.Context(), gemini.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+	if _, err := gemini.New(gemini.Config{Endpoint: llm.Endpoint{Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 		t.Errorf("missing key accepted: %v", err)
 	}
 	f := &fake{script: []http.HandlerFunc{generate("{}", "STOP", "")}}

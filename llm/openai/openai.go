@@ -1,22 +1,21 @@
 // Package openai is the Connector for OpenAI chat completions and every
 // server that speaks the same API at another base URL: Ollama, vLLM,
-// llama.cpp server, LM Studio. It uses the official openai-go SDK with the
-// SDK's own retries switched off, so that retries follow one bounded
-// policy (telamentis.LLMRetry) across providers.
+// llama.cpp server, LM Studio. It speaks the wire format itself over the
+// shared llm client (one POST of /chat/completions; docs/decisions.md says
+// why not the SDK), so that retries follow one bounded policy (llm.Retry)
+// across providers and nothing is read from the environment.
 package openai
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	oai "github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/shared"
-
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 )
 
 // Output modes for structured output.
@@ -34,15 +33,15 @@ const (
 // local servers that need none (a local Ollama at
 // http://127.0.0.1:11434/v1).
 type Config struct {
-	telamentis.LLMEndpointConfig
+	llm.Endpoint
 	// Mode is ModeJSONSchema (default) or ModeJSONObject.
 	Mode string
 }
 
 // Connector calls an OpenAI-compatible chat completions endpoint.
 type Connector struct {
-	cfg    Config
-	client oai.Client
+	cfg  Config
+	call llm.Call
 }
 
 var _ telamentis.Connector = (*Connector)(nil)
@@ -60,22 +59,21 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := cfg.APIKey.Reveal()
-	if key == "" {
-		key = "none" // local servers ignore it; the SDK wants one
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, telamentis.Invalid("base_url", "must be an absolute URL")
 	}
-	c := oai.NewClient(
-		option.WithBaseURL(cfg.BaseURL),
-		option.WithAPIKey(key),
-		option.WithHTTPClient(hc),
-		option.WithMaxRetries(0),
-		option.WithRequestTimeout(cfg.Timeout),
-		// the SDK reads these from the environment; this process must
-		// not send another account's identifiers
-		option.WithHeaderDel("OpenAI-Organization"),
-		option.WithHeaderDel("OpenAI-Project"),
-	)
-	return &Connector{cfg: cfg, client: c}, nil
+	h := http.Header{}
+	if key := cfg.APIKey.Reveal(); key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	return &Connector{cfg: cfg, call: llm.Call{
+		Provider:  cfg.Name,
+		Client:    hc,
+		URL:       base.JoinPath("chat", "completions").String(),
+		Header:    h,
+		ErrorInfo: errorInfo,
+	}}, nil
 }
 
 // Name implements telamentis.Connector.
@@ -84,67 +82,100 @@ func (c *Connector) Name() string { return c.cfg.Name }
 // Model implements telamentis.Connector.
 func (c *Connector) Model() string { return c.cfg.Model }
 
+// Price returns the configured price, for budget estimates.
+func (c *Connector) Price() telamentis.LLMPrice { return c.cfg.Price }
+
 // Complete implements telamentis.Connector.
 func (c *Connector) Complete(ctx context.Context, req telamentis.LLMRequest) (telamentis.LLMResponse, error) {
 	start := time.Now()
-	params := c.params(req)
+	body := c.request(req)
 	return c.cfg.Retry.Do(ctx, c.cfg.Name, func() (telamentis.LLMResponse, string, error) {
-		var raw *http.Response
-		out, err := c.client.Chat.Completions.New(ctx, params, option.WithResponseInto(&raw))
-		if err == nil {
-			resp, err := c.answer(out)
-			resp.Latency = time.Since(start)
-			return resp, "", err
+		var out chatCompletion
+		if retryAfter, err := c.call.Post(ctx, body, &out); err != nil {
+			return telamentis.LLMResponse{}, retryAfter, err
 		}
-		retryAfter, perr := c.classify(ctx, err)
-		return telamentis.LLMResponse{}, retryAfter, perr
+		resp, err := c.answer(out)
+		resp.Latency = time.Since(start)
+		return resp, "", err
 	})
 }
 
-func (c *Connector) params(req telamentis.LLMRequest) oai.ChatCompletionNewParams {
-	msgs := make([]oai.ChatCompletionMessageParamUnion, 0, len(req.Messages)+1)
+// chatRequest is the body of POST /chat/completions: the fields the
+// connector sends, named as the API names them.
+type chatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxCompletionTokens int             `json:"max_completion_tokens"`
+	ResponseFormat      *responseFormat `json:"response_format,omitempty"`
+}
+
+type chatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type responseFormat struct {
+	Type       string      `json:"type"` // json_schema or json_object
+	JSONSchema *jsonSchema `json:"json_schema,omitempty"`
+}
+
+type jsonSchema struct {
+	Name   string          `json:"name"`
+	Schema json.RawMessage `json:"schema"`
+	Strict bool            `json:"strict"`
+}
+
+// chatCompletion is the part of the answer the connector reads. A null
+// content or refusal decodes as "".
+type chatCompletion struct {
+	Model   string `json:"model"`
+	Choices []struct {
+		Message struct {
+			Content string `json:"content"`
+			Refusal string `json:"refusal"`
+		} `json:"message"`
+		FinishReason string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+func (c *Connector) request(req telamentis.LLMRequest) chatRequest {
+	msgs := make([]chatMessage, 0, len(req.Messages)+1)
 	if req.System != "" {
-		msgs = append(msgs, oai.SystemMessage(req.System))
+		msgs = append(msgs, chatMessage{Role: "system", Content: req.System})
 	}
 	for _, m := range req.Messages {
+		role := "user"
 		if m.Role == "assistant" {
-			msgs = append(msgs, oai.AssistantMessage(m.Content))
-		} else {
-			msgs = append(msgs, oai.UserMessage(m.Content))
+			role = "assistant"
 		}
+		msgs = append(msgs, chatMessage{Role: role, Content: m.Content})
 	}
 	maxTok := req.MaxOutputTokens
 	if maxTok <= 0 {
 		maxTok = c.cfg.MaxOutputTokens
 	}
-	p := oai.ChatCompletionNewParams{
-		Model:               shared.ChatModel(c.cfg.Model),
-		Messages:            msgs,
-		MaxCompletionTokens: oai.Int(int64(maxTok)),
-	}
+	r := chatRequest{Model: c.cfg.Model, Messages: msgs, MaxCompletionTokens: maxTok}
 	if len(req.Schema) > 0 {
 		if c.cfg.Mode == ModeJSONSchema {
 			name := req.SchemaName
 			if name == "" {
 				name = "output"
 			}
-			p.ResponseFormat = oai.ChatCompletionNewParamsResponseFormatUnion{
-				OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
-					Name:   name,
-					Schema: req.Schema,
-					// Strict mode cannot express free-form props objects;
-					// the extractor validates the output itself.
-					Strict: oai.Bool(false),
-				}},
-			}
+			// Strict mode cannot express free-form props objects; the
+			// extractor validates the output itself.
+			r.ResponseFormat = &responseFormat{Type: ModeJSONSchema, JSONSchema: &jsonSchema{Name: name, Schema: req.Schema}}
 		} else {
-			p.ResponseFormat = oai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
+			r.ResponseFormat = &responseFormat{Type: ModeJSONObject}
 		}
 	}
-	return p
+	return r
 }
 
-func (c *Connector) answer(out *oai.ChatCompletion) (telamentis.LLMResponse, error) {
+func (c *Connector) answer(out chatCompletion) (telamentis.LLMResponse, error) {
 	resp := telamentis.LLMResponse{
 		Provider: c.cfg.Name,
 		Model:    out.Model,
@@ -172,19 +203,22 @@ func (c *Connector) answer(out *oai.ChatCompletion) (telamentis.LLMResponse, err
 	return resp, nil
 }
 
-// classify turns an SDK or transport error into a Connector error and
-// returns the Retry-After header of the answer, if any.
-func (c *Connector) classify(ctx context.Context, err error) (string, error) {
-	var ae *oai.Error
-	if errors.As(err, &ae) {
-		ra := ""
-		if ae.Response != nil {
-			ra = ae.Response.Header.Get("Retry-After")
-		}
-		return telamentis.LLMStatusError(c.cfg.Name, ae.StatusCode, "", ra)
+// errorInfo reads the error type of a failed answer
+// ({"error":{"type":…,"code":…,"message":…}}) for the log; the message is
+// left out, as it may quote the request.
+func errorInfo(body []byte) (detail, retryAfter string) {
+	var e struct {
+		Error struct {
+			Type string `json:"type"`
+			Code any    `json:"code"`
+		} `json:"error"`
 	}
-	return "", telamentis.LLMCallError(ctx, c.cfg.Name, err)
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	detail = e.Error.Type
+	if code, _ := e.Error.Code.(string); code != "" && code != detail {
+		detail = strings.TrimSpace(detail + " " + code)
+	}
+	return detail, ""
 }
-
-// Price returns the configured price, for budget estimates.
-func (c *Connector) Price() telamentis.LLMPrice { return c.cfg.Price }

@@ -13,16 +13,18 @@ import (
 	"time"
 
 	"github.com/telamentis/telamentis"
+	"github.com/telamentis/telamentis/llm"
 	"github.com/telamentis/telamentis/llm/openai"
 )
 
 // fake is a loopback server speaking the chat completions wire format. Each
 // request is answered by the next handler of the script (the last repeats).
 type fake struct {
-	mu     sync.Mutex
-	script []http.HandlerFunc
-	bodies []map[string]any
-	auth   []string
+	mu      sync.Mutex
+	script  []http.HandlerFunc
+	bodies  []map[string]any
+	auth    []string
+	headers []http.Header
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,6 +34,7 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(b, &body)
 	f.bodies = append(f.bodies, body)
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.headers = append(f.headers, r.Header.Clone())
 	n := len(f.bodies)
 	h := f.script[min(n, len(f.script))-1]
 	f.mu.Unlock()
@@ -85,11 +88,11 @@ func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func newConn(t *testing.T, url string, mod func(*openai.Config)) *openai.Connector {
 	t.Helper()
-	cfg := openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{
+	cfg := openai.Config{Endpoint: llm.Endpoint{
 		BaseURL: url + "/v1", APIKey: telamentis.NewSecret("sk-test-key"), Model: "gpt-4o-mini",
 		Timeout: 5 * time.Second,
 		// A connector that ignored Retry-After would wait an hour here.
-		Retry: telamentis.LLMRetry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
+		Retry: llm.Retry{MaxAttempts: 3, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour},
 		Price: telamentis.LLMPrice{InputPerMTok: 0.15, OutputPerMTok: 0.60},
 	}}
 	if mod != nil {
@@ -110,6 +113,11 @@ var req = telamentis.LLMRequest{
 }
 
 func TestComplete(t *testing.T) {
+	// The environment of the process is not configuration: nothing of
+	// another account may be sent.
+	t.Setenv("OPENAI_ORG_ID", "org-ambient")
+	t.Setenv("OPENAI_PROJECT_ID", "proj-ambient")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.2:1/v1")
 	f := &fake{script: []http.HandlerFunc{completion(`{"nodes":[],"relations":[]}`, "stop", "")}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
@@ -130,8 +138,15 @@ func TestComplete(t *testing.T) {
 	if f.auth[0] != "Bearer sk-test-key" || body["model"] != "gpt-4o-mini" {
 		t.Errorf("auth %q model %v", f.auth[0], body["model"])
 	}
+	if h := f.headers[0]; h.Get("OpenAI-Organization") != "" || h.Get("OpenAI-Project") != "" {
+		t.Errorf("ambient account headers sent: %v", h)
+	}
+	if body["max_completion_tokens"] != float64(8192) {
+		t.Errorf("max_completion_tokens = %v", body["max_completion_tokens"])
+	}
 	rf, _ := body["response_format"].(map[string]any)
-	if rf["type"] != "json_schema" {
+	js, _ := rf["json_schema"].(map[string]any)
+	if rf["type"] != "json_schema" || js["name"] != "envelope" || js["strict"] != false || js["schema"] == nil {
 		t.Errorf("response_format = %v", body["response_format"])
 	}
 	msgs, _ := body["messages"].([]any)
@@ -153,8 +168,11 @@ func TestJSONObjectMode(t *testing.T) {
 	if err != nil || resp.Provider != "ollama" {
 		t.Fatal(err, resp.Provider)
 	}
-	if rf, _ := f.bodies[0]["response_format"].(map[string]any); rf["type"] != "json_object" {
+	if rf, _ := f.bodies[0]["response_format"].(map[string]any); rf["type"] != "json_object" || rf["json_schema"] != nil {
 		t.Errorf("response_format = %v", f.bodies[0]["response_format"])
+	}
+	if f.auth[0] != "" {
+		t.Errorf("Authorization %q sent without a key", f.auth[0])
 	}
 }
 
@@ -180,7 +198,7 @@ func TestFailures(t *testing.T) {
 		{"truncated output", []http.HandlerFunc{completion(`{"nodes":[{"alias":"a`, "length", "")}, nil, telamentis.CodeUnavailable, telamentis.ProviderTruncated, 1},
 		{"refusal", []http.HandlerFunc{completion("", "stop", "I can't help with that.")}, nil, telamentis.CodeUnavailable, telamentis.ProviderRefused, 1},
 		{"content filter", []http.HandlerFunc{completion("", "content_filter", "")}, nil, telamentis.CodeUnavailable, telamentis.ProviderRefused, 1},
-		{"oversized body", []http.HandlerFunc{raw(`{"id":"` + strings.Repeat("a", telamentis.MaxLLMResponseBytes) + `"}`)}, nil, telamentis.CodeUnavailable, "", 1},
+		{"oversized body", []http.HandlerFunc{raw(`{"id":"` + strings.Repeat("a", llm.MaxResponseBytes) + `"}`)}, nil, telamentis.CodeUnavailable, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +222,7 @@ func TestFailures(t *testing.T) {
 
 func TestTransportSecurity(t *testing.T) {
 	for _, u := range []string{"http://api.example.com/v1", "ftp://127.0.0.1/", "https://user:pw@api.example.com/v1", "not a url"} {
-		if _, err := openai.New(openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{BaseURL: u, Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
+		if _, err := openai.New(openai.Config{Endpoint: llm.Endpoint{BaseURL: u, Model: "m"}}); telamentis.ErrorCode(err) != telamentis.CodeInvalid {
 			t.Errorf("New(%q) err = %v, want invalid", u, err)
 		}
 	}
@@ -231,7 +249,7 @@ func TestTransportSecurity(t *testing.T) {
 }
 
 func TestSecretNotPrinted(t *testing.T) {
-	cfg := openai.Config{LLMEndpointConfig: telamentis.LLMEndpointConfig{APIKey: telamentis.NewSecret("sk-very-secret")}}
+	cfg := openai.Config{Endpoint: llm.Endpoint{APIKey: telamentis.NewSecret("sk-very-secret")}}
 	if b, _ := json.Marshal(cfg); strings.Contains(string(b), "very-secret") {
 		t.Errorf("config marshals the key: %s", b)
 	}
