@@ -237,6 +237,10 @@ type ExtractRequest struct {
 	// Provider picks one configured provider (no fallback); "" uses the
 	// routing list.
 	Provider string `json:"provider,omitempty"`
+	// Resolve is how an extracted node that no live node has the alias of
+	// finds an existing one: ResolveNormalized (the default, "") or
+	// ResolveExact (see NodeInput.Resolve).
+	Resolve string `json:"resolve,omitempty"`
 }
 
 // Envelope is what a model returns: nodes and relations between them.
@@ -274,6 +278,9 @@ type ExtractItem struct {
 	Label string `json:"label"`
 	From  string `json:"from,omitempty"`
 	To    string `json:"to,omitempty"`
+	// Candidates lists the nodes a created node's normalised name matched
+	// when it matched two or more (NodeResult.Candidates).
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 // ExtractSkip names an item of the envelope that was not written and why.

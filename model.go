@@ -280,12 +280,15 @@ func (e *Edge) TxSpan() Span { return Span{Micros(e.TxStart), Micros(e.TxEnd)} }
 
 // NodeInput is an upsert of a node. With ID, the node must exist. With Alias
 // (and no ID), the live node with that alias is updated or a new one is
-// created. With neither, a new node is created.
+// created. With neither, a new node is created. Resolve (see
+// ResolveNormalized) lets an upsert without ID find an existing node by
+// its normalised name when no live node has its alias.
 type NodeInput struct {
-	ID    string          `json:"id,omitempty"`
-	Alias string          `json:"alias,omitempty"`
-	Label string          `json:"label"`
-	Props json.RawMessage `json:"props,omitempty"`
+	ID      string          `json:"id,omitempty"`
+	Alias   string          `json:"alias,omitempty"`
+	Label   string          `json:"label"`
+	Props   json.RawMessage `json:"props,omitempty"`
+	Resolve string          `json:"resolve,omitempty" enum:"exact,normalized" doc:"How an upsert without id finds an existing node: exact (default, by alias) or normalized (also by normalised name or alias)."`
 }
 
 // Normalize validates in and returns it with Props in canonical form (see
@@ -306,6 +309,7 @@ func (in NodeInput) Normalize() (NodeInput, error) {
 	if err != nil {
 		bad.add(prefixFields(err, "props"))
 	}
+	bad.add(checkResolve(in.Resolve))
 	if err := bad.err(); err != nil {
 		return in, err
 	}
@@ -390,6 +394,13 @@ type NodeResult struct {
 	Node    Node `json:"node"`
 	Created bool `json:"created"`
 	Changed bool `json:"changed"`
+	// Resolved is ResolveNormalized when an upsert found the node by its
+	// normalised name or alias; empty otherwise.
+	Resolved string `json:"resolved,omitempty"`
+	// Candidates lists, sorted, the live nodes an upsert with
+	// ResolveNormalized matched when it matched two or more: it attached
+	// to none of them (a new node was created) and merged nothing.
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 // EdgeResult reports an upsert, invalidation or retraction of an edge.

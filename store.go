@@ -57,11 +57,18 @@ type Store interface {
 	RetractEdge(ctx context.Context, tenant string, ref Ref) (RetractResult, error)
 	// EraseNode physically removes every version of a node (live or
 	// retracted) and of every edge touching it, with everything derived
-	// from them.
+	// from them: its name keys and every alias redirect to or from it.
 	EraseNode(ctx context.Context, tenant string, ref Ref) (EraseResult, error)
+	// MergeNode merges the live node ref into the live node into, which
+	// must be another node: ref is closed, its live edges move to into
+	// as new edges, and its alias and extra aliases resolve to into from
+	// then on (see MergeResult and graph.MergeNode).
+	MergeNode(ctx context.Context, tenant string, ref, into Ref) (MergeResult, error)
 
 	// GetNode returns the version of a node visible at asAt (zero = now).
-	// An alias resolves among the versions visible at asAt.
+	// An alias resolves among the versions visible at asAt: to the node
+	// that has it as its own alias, else to the node an alias redirect
+	// visible at asAt points to (see MergeResult).
 	GetNode(ctx context.Context, tenant string, ref Ref, asAt time.Time) (Node, error)
 	// GetEdge returns the version of an edge visible at asAt (zero = now).
 	GetEdge(ctx context.Context, tenant string, ref Ref, asAt time.Time) (Edge, error)

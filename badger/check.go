@@ -62,6 +62,9 @@ func (s *Store) checkTenant(ts *tenantState) error {
 	if err := ts.checkAliases(fresh); err != nil {
 		return err
 	}
+	if err := s.checkNames(ts, fresh); err != nil { // names.go
+		return err
+	}
 	return ts.checkOrder()
 }
 

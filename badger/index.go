@@ -238,6 +238,8 @@ type tenantState struct {
 	liveNodes, liveEdges       int64
 	nodeVersions, edgeVersions int64
 	bytes                      int64
+
+	nm nameState // alias redirects and the name index (names.go)
 }
 
 func newTenantState(rec telamentis.Tenant, h *dbHandle) *tenantState {

@@ -232,7 +232,7 @@ func loadTenant(ts *tenantState) (int64, error) {
 			}
 			cure.vers = append(cure.vers, v)
 		}
-		return nil
+		return loadRedirects(ts, txn, see) // names.go
 	})
 	if err != nil {
 		return 0, err
@@ -319,6 +319,7 @@ func (ts *tenantState) indexLoaded(nodes []*nodeRec, edges []*edgeRec) {
 	for k, from := range kindStart {
 		ts.byKind[k] = sortTail(ts.byKind[k], from)
 	}
+	ts.nm.keys = nil // imported nodes: rebuilt on the next name lookup
 	if ts.evBuilt {
 		ts.evBuilt, ts.events = false, nil // rebuilt on the next changes query
 	}

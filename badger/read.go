@@ -33,7 +33,7 @@ func (ts *tenantState) resolveNodeAt(r telamentis.Ref, T int64) (*nodeRec, *node
 			return rec, v
 		}
 	}
-	return nil, nil
+	return ts.redirectedAt(r.Alias, T)
 }
 
 func (ts *tenantState) resolveEdgeAt(r telamentis.Ref, T int64) (*edgeRec, *edgeVer) {

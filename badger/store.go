@@ -82,6 +82,10 @@ type Config struct {
 	MemTableSize int64
 	// Now is the wall clock (default time.Now); tests inject one.
 	Now func() time.Time
+	// NameProperty is the node property whose string value entity
+	// resolution indexes besides aliases (default
+	// graph.DefaultNameProperty, "name").
+	NameProperty string
 }
 
 // Validate checks the configuration.

@@ -36,8 +36,8 @@ func (w *wtx) Node(ref telamentis.Ref) (graph.Node, bool, error) {
 		if id, ok := telamentis.ParseID(ref.ID); ok {
 			r = w.ts.nodes[id]
 		}
-	} else {
-		r = w.ts.liveNodeAlias[ref.Alias]
+	} else if r = w.ts.liveNodeAlias[ref.Alias]; r == nil {
+		r = w.ts.liveRedirect(ref.Alias) // names.go
 	}
 	if r == nil {
 		return graph.Node{}, false, nil
@@ -170,6 +170,11 @@ func (w *wtx) commit(p *graph.Plan) error {
 			put(versionKey(ts.id, tagEdge, r.id, t), encodeEdge(r.from.id, r.to.id, &v))
 		}
 	}
+	opened, err := w.redirectKVs(p, t, put) // names.go
+	if err != nil {
+		ts.planMu.Unlock()
+		return err
+	}
 	if !ts.h.fits(len(kvs), size) {
 		ts.planMu.Unlock()
 		return telamentis.Invalid("batch", "too large to commit atomically; split it")
@@ -180,12 +185,14 @@ func (w *wtx) commit(p *graph.Plan) error {
 	}
 	ts.mu.Lock()
 	evs := make([]event, 0, len(kvs))
+	prop := w.NameProperty()
 	for i := range p.Nodes {
 		c := &p.Nodes[i]
 		r := nodeRecOf(c)
 		if c.Closes() {
 			vi := len(r.vers) - 1
 			base := &r.vers[vi]
+			ts.indexNodeNames(r, base, nil, prop)
 			base.txEnd = t
 			evs = append(evs, event{t: t, n: r, vi: int32(vi), op: 0})
 			if base.alias != "" && ts.liveNodeAlias[base.alias] == r {
@@ -196,6 +203,7 @@ func (w *wtx) commit(p *graph.Plan) error {
 		if c.Opens() {
 			v := newNodeVer(&c.New, t)
 			ts.addNodeVersion(r, v, !c.Closes())
+			ts.indexNodeNames(r, nil, &v, prop)
 			evs = append(evs, event{t: t, n: r, vi: int32(len(r.vers) - 1), op: 1})
 			if v.alias != "" {
 				ts.liveNodeAlias[v.alias] = r
@@ -227,6 +235,7 @@ func (w *wtx) commit(p *graph.Plan) error {
 		}
 		ts.refreshKinds(r)
 	}
+	w.indexRedirects(p, opened, t)
 	ts.appendEvents(evs)
 	ts.mu.Unlock()
 	req, err := ts.h.submit(kvs, size, func() { ts.visible.Store(t) })
@@ -354,9 +363,11 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 			rec = ts.nodes[id]
 		}
 	} else {
-		// An alias names the live node that has it; a retracted node is
-		// erased by ID.
-		rec = ts.liveNodeAlias[ref.Alias]
+		// An alias names the live node that has it, or that a live
+		// redirect of it names; a retracted node is erased by ID.
+		if rec = ts.liveNodeAlias[ref.Alias]; rec == nil {
+			rec = ts.liveRedirect(ref.Alias)
+		}
 	}
 	if rec == nil {
 		return telamentis.EraseResult{}, telamentis.NotFound("node")
@@ -386,6 +397,10 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 			}
 		}
 	}
+	rkeys, dropRedirects := ts.eraseRedirects(rec) // names.go
+	for _, k := range rkeys {
+		del(k)
+	}
 	if !ts.h.fits(len(kvs), size) {
 		return telamentis.EraseResult{}, telamentis.Errorf(telamentis.CodeInvalid, "node has too many versions and edges to erase atomically")
 	}
@@ -400,6 +415,7 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 	ts.mu.Lock()
 	ts.removeEdges(edges)
 	ts.removeNode(rec)
+	dropRedirects()
 	ts.dropEvents(map[*nodeRec]bool{rec: true}, edges)
 	ts.mu.Unlock()
 	return res, nil

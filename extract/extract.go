@@ -188,7 +188,7 @@ func (s *Service) Extract(ctx context.Context, tenant string, req telamentis.Ext
 	}
 	res.Skipped = p.skipped
 	prov := provenance{RequestID: res.Meta.RequestID, Provider: resp.Provider, Model: resp.Model, ExtractedAt: res.Meta.ExtractedAt}
-	batch, items, err := s.resolve(ctx, tenant, p, prov)
+	batch, items, err := s.resolve(ctx, tenant, p, prov, resolveMode(req.Resolve))
 	if err != nil {
 		return res, fmt.Errorf("extract: resolve: %w", err)
 	}
@@ -229,6 +229,7 @@ func (s *Service) Extract(ctx context.Context, tenant string, req telamentis.Ext
 			r := br.Nodes[ni]
 			ni++
 			it.item.ID, created, changed = r.Node.ID, r.Created, r.Changed
+			it.item.Candidates = r.Candidates
 		} else {
 			r := br.Edges[ei]
 			ei++
@@ -302,7 +303,21 @@ func (s *Service) checkRequest(req *telamentis.ExtractRequest) (float64, error) 
 	if !req.ReferenceTime.IsZero() && (req.ReferenceTime.Year() < 1 || req.ReferenceTime.Year() > 9999) {
 		return 0, telamentis.Invalid("reference_time", "out of range")
 	}
+	switch req.Resolve {
+	case "", telamentis.ResolveExact, telamentis.ResolveNormalized:
+	default:
+		return 0, telamentis.Invalid("resolve", "must be exact or normalized")
+	}
 	return minConf, nil
+}
+
+// resolveMode is the resolve mode of the nodes of an extraction:
+// normalized unless the request asks for exact.
+func resolveMode(r string) string {
+	if r == "" {
+		return telamentis.ResolveNormalized
+	}
+	return r
 }
 
 // call runs the routing list: budget check, provider call, fallback.

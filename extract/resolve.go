@@ -33,9 +33,12 @@ type provenance struct {
 // resolve matches the plan against the tenant's live nodes and edges by
 // alias. A node or edge whose merged props (provenance aside), label and
 // valid times equal the stored ones is unchanged and left out of the batch;
-// the rest carry fresh provenance. items lists every planned item, nodes
+// the rest carry fresh provenance. A node no live node has the alias of
+// goes into the batch with resolve mode (normalized by default): the write
+// then attaches it to the one live node of its label with the same
+// normalised name, if there is one. items lists every planned item, nodes
 // first, in batch order.
-func (s *Service) resolve(ctx context.Context, tenant string, p plan, prov provenance) (telamentis.Batch, []resolved, error) {
+func (s *Service) resolve(ctx context.Context, tenant string, p plan, prov provenance, mode string) (telamentis.Batch, []resolved, error) {
 	var b telamentis.Batch
 	items := make([]resolved, 0, len(p.nodes)+len(p.edges))
 	for _, n := range p.nodes {
@@ -57,6 +60,7 @@ func (s *Service) resolve(ctx context.Context, tenant string, p plan, prov prove
 			in.Props, it.state = merged, stateChanged
 		case telamentis.CodeNotFound:
 			it.state = stateNew
+			in.Resolve = mode
 		default:
 			return b, nil, err
 		}

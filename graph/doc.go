@@ -13,10 +13,12 @@
 // applies what the Plan says; it decides nothing.
 //
 // The functions UpsertNode, UpsertEdge, ApplyBatch, InvalidateEdge,
-// RetractNode and RetractEdge implement the write methods of
+// RetractNode, RetractEdge and MergeNode implement the write methods of
 // telamentis.Store over a store's Run; a store's methods call them.
+// NormalizeName and NameKeys are entity resolution's one normaliser, which
+// the stores use to index names.
 //
 // The stores import this package, not the other way round: it imports only
-// the root package (docs/decisions.md says why this exception to the
-// dependency rule is the lesser evil).
+// the root package and golang.org/x/text (docs/decisions.md says why this
+// exception to the dependency rule is the lesser evil).
 package graph

@@ -23,6 +23,9 @@ type planner struct {
 	edgeByID, edgeByAlias map[string]int
 
 	newNodes, newEdges int
+	// Entity resolution's view of the write (resolve.go): made on the
+	// write's first name lookup.
+	names *planNames
 	// Expected changes of nodes and edges, to size the maps.
 	nodeHint, edgeHint int
 
@@ -138,11 +141,15 @@ type bad = *telamentis.Error
 // touched it).
 func (p *planner) node(ref telamentis.Ref) (Node, int, bool, error) {
 	if ref.ID == "" {
-		if i, ok := p.nodeChangeByAlias(ref.Alias); ok {
-			if i < 0 || !p.plan.Nodes[i].Opens() {
-				return Node{}, -1, false, nil
-			}
+		i, ok := p.nodeChangeByAlias(ref.Alias)
+		if ok && i >= 0 && p.plan.Nodes[i].Opens() {
 			return p.plan.Nodes[i].New, i, true, nil
+		}
+		if n, j, found, err := p.redirected(ref.Alias); found || err != nil {
+			return n, j, found, err
+		}
+		if ok {
+			return Node{}, -1, false, nil
 		}
 	}
 	n, ok, err := p.tx.Node(ref)
@@ -184,6 +191,13 @@ func (p *planner) edge(ref telamentis.Ref) (Edge, int, bool, error) {
 // setNode records next as the node's version after the write. cur is its
 // version so far and i its change (-1: none yet, cur is the live version).
 func (p *planner) setNode(cur, next Node, i int) {
+	if p.names != nil {
+		j := i
+		if j < 0 {
+			j = len(p.plan.Nodes)
+		}
+		defer p.indexNames(j)
+	}
 	if i < 0 {
 		i = len(p.plan.Nodes)
 		p.plan.Nodes = append(p.plan.Nodes, NodeChange{Old: cur, New: next})
@@ -297,6 +311,13 @@ func (p *planner) upsertNode(in telamentis.NodeInput) (telamentis.NodeResult, ba
 			return telamentis.NodeResult{}, nil, err
 		}
 	}
+	var byName *nameMatch
+	if !found && in.ID == "" && in.Resolve == telamentis.ResolveNormalized {
+		if byName, err = p.resolveByName(in); err != nil {
+			return telamentis.NodeResult{}, nil, err
+		}
+		cur, i, found = byName.node, byName.i, byName.found
+	}
 	if !found {
 		n, err := p.tx.NewNode()
 		if err != nil {
@@ -305,11 +326,16 @@ func (p *planner) upsertNode(in telamentis.NodeInput) (telamentis.NodeResult, ba
 		n.Alias, n.Label, n.Props, n.TxStart = in.Alias, in.Label, string(in.Props), p.tx.Now()
 		p.setNode(Node{}, n, -1)
 		p.newNodes++
-		return telamentis.NodeResult{Node: nodeOut(&n, in.Props), Created: true, Changed: true}, nil, nil
+		return telamentis.NodeResult{Node: nodeOut(&n, in.Props), Created: true, Changed: true, Candidates: byName.candidateIDs()}, nil, nil
+	}
+	if byName != nil {
+		return p.attach(cur, i, in)
 	}
 	next := cur
 	next.Label, next.Props = in.Label, string(in.Props)
-	if in.Alias != "" && in.Alias != cur.Alias {
+	// Found by alias, the node keeps its own alias (the one it was found
+	// by, or its own when found by an extra alias).
+	if in.ID != "" && in.Alias != "" && in.Alias != cur.Alias {
 		other, _, taken, err := p.node(telamentis.Ref{Alias: in.Alias})
 		if err != nil {
 			return telamentis.NodeResult{}, nil, err

@@ -51,6 +51,10 @@ type Tx interface {
 	// same for every call of one write, later than every transaction time
 	// the tenant has, and taken on first use.
 	Now() int64
+
+	// NameTx: name lookups and alias redirects (resolve.go). Node by
+	// alias also follows a live redirect when no live node has the alias.
+	NameTx
 }
 
 // Counts are a tenant's live records and quotas (zero = unlimited).
@@ -93,10 +97,13 @@ type Edge struct {
 type Plan struct {
 	Nodes []NodeChange
 	Edges []EdgeChange
+	// Redirects are the alias redirects the write closes and opens
+	// (resolve.go); a store applies them after Nodes.
+	Redirects []RedirectChange
 }
 
 // Empty reports whether the plan writes nothing.
-func (p *Plan) Empty() bool { return len(p.Nodes) == 0 && len(p.Edges) == 0 }
+func (p *Plan) Empty() bool { return len(p.Nodes) == 0 && len(p.Edges) == 0 && len(p.Redirects) == 0 }
 
 // NodeChange closes Old, the node's live version (tx_end = t), unless the
 // node is new (Old.ID == ""), and opens New (tx_start = t) unless the node

@@ -46,6 +46,7 @@ type extractBody struct {
 	DryRun        bool             `json:"dry_run,omitempty" doc:"Validate and resolve, return the envelope, write nothing."`
 	MinConfidence *float64         `json:"min_confidence,omitempty" minimum:"0" maximum:"1" doc:"Items below it are skipped (default 0.5)."`
 	Provider      string           `json:"provider,omitempty" maxLength:"64" doc:"One configured provider, without fallback. Default: the routing list."`
+	Resolve       string           `json:"resolve,omitempty" enum:"exact,normalized" doc:"How a node no live node has the alias of finds an existing one: normalized (default: the one node of its label with the same normalised name or alias) or exact (by alias only)."`
 }
 
 type extractOut struct {
@@ -108,7 +109,7 @@ func (b *extractBody) request() (telamentis.ExtractRequest, error) {
 	req := telamentis.ExtractRequest{
 		Text: b.Text, ReferenceTime: ref, Instructions: b.Instructions,
 		Labels: b.Labels, Kinds: b.Kinds, DryRun: b.DryRun, MinConfidence: b.MinConfidence,
-		Provider: b.Provider,
+		Provider: b.Provider, Resolve: b.Resolve,
 	}
 	if len(b.Messages) > 0 {
 		req.Messages = make([]telamentis.LLMMessage, len(b.Messages))

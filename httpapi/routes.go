@@ -19,6 +19,7 @@ func (s *Server) registerRoutes() {
 	s.registerStreamRoutes()
 	s.registerAuditRoutes()
 	s.registerImportRoute()
+	s.registerMergeRoute() // merge.go
 }
 
 var specAuditQuery = opSpec{name: "audit.query", allowed: rAdmin | rTenantAdmin}

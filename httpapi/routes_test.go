@@ -82,6 +82,7 @@ var routes = []route{
 	{"node.get", "GET", "/v1/graph/{t}/nodes/{alice}", "", 200, "TWR", true},
 	{"node.retract", "DELETE", "/v1/graph/{t}/nodes/{alice}", "", 200, "TW", true},
 	{"node.erase", "POST", "/v1/graph/{t}/nodes/{alice}/erase", "", 200, "T", true},
+	{"node.merge", "POST", "/v1/graph/{t}/nodes/{alice}/merge", `{"into":{"id":"{bob}"}}`, 200, "TW", true},
 	{"node.history", "GET", "/v1/graph/{t}/nodes/{alice}/history", "", 200, "TWR", true},
 	{"node.neighbors", "GET", "/v1/graph/{t}/nodes/{alice}/neighbors?depth=2", "", 200, "TWR", true},
 	{"edge.upsert", "POST", "/v1/graph/{t}/edges", `{"from":{"id":"{alice}"},"to":{"id":"{bob}"},"kind":"LIKES"}`, 201, "TW", true},

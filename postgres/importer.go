@@ -318,15 +318,16 @@ func copyEdges(ctx context.Context, tx pgx.Tx, schema, tenant string, edges []te
 }
 
 // commit locks the tenant's state row and adds the import's counters,
-// clock and loose_endpoints flag to it.
+// clock and loose_endpoints flag to it. Imported versions carry no name
+// keys: name_keys is reset, so the next lookup by name computes them.
 func (st *importState) commit(ctx context.Context, tx pgx.Tx, schema, tenant string, loose bool) error {
 	var last int64
 	if err := tx.QueryRow(ctx, q(schema, `SELECT last_tx FROM {s}.tenant_state WHERE tenant_id = $1 FOR UPDATE`), tenant).Scan(&last); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, q(schema, `UPDATE {s}.tenant_state SET last_tx = greatest(last_tx, $2),
-		nodes_live = nodes_live + $3, edges_live = edges_live + $4, loose_endpoints = loose_endpoints OR $5
-		WHERE tenant_id = $1`), tenant, st.maxTx, st.liveNodes, st.liveEdges, loose)
+		nodes_live = nodes_live + $3, edges_live = edges_live + $4, loose_endpoints = loose_endpoints OR $5,
+		name_keys = NULL WHERE tenant_id = $1`), tenant, st.maxTx, st.liveNodes, st.liveEdges, loose)
 	return err
 }
 

@@ -31,7 +31,7 @@ func (s *Store) Compact(ctx context.Context) error {
 		return fmt.Errorf("postgres: compact: %w", mapErr(err))
 	}
 	for _, sc := range schemas {
-		for _, t := range []string{"nodes", "edges", "tenant_state"} {
+		for _, t := range []string{"nodes", "edges", "node_redirects", "tenant_state"} {
 			if _, err := s.owner.Exec(ctx, `VACUUM (FULL, ANALYZE) `+ident(sc)+`.`+ident(t)); err != nil {
 				return fmt.Errorf("postgres: compact: %w", mapErr(err))
 			}

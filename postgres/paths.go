@@ -187,7 +187,7 @@ func pathsSQL(qn telamentis.Query, p *pos, cur bool, t int64, loose bool, a *arg
 		id = a.add(qn.Start.ID) + "::uuid"
 		st = "id = " + id
 	} else {
-		st = "alias = " + a.add(qn.Start.Alias)
+		st = "id = " + nodeRefSQL(qn.Start, cur, t, a) // an extra alias too (names.go)
 	}
 	st = "SELECT id AS node FROM {s}.nodes WHERE tenant_id = $1 AND " + st + " AND " + visible("", cur, t, a) + " LIMIT 1"
 	// The start node (st) is read first, unless the walk may start

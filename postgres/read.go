@@ -47,6 +47,17 @@ func (s *Store) GetNode(ctx context.Context, tenant string, ref telamentis.Ref, 
 		return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND `+where+` AND `+
 			visible("", asAt.IsZero(), telamentis.Micros(asAt), &a)+` LIMIT 1`), a
 	}, func(c *rawRow) { n = c.node(0) })
+	if err == nil && !found && ref.ID == "" {
+		// No node has the alias as its own: the node a redirect of it
+		// names (names.go). A second statement, so that the common lookup
+		// stays one index probe.
+		found, err = s.get(ctx, tenant, func(schema string) (string, args) {
+			a := args{tenant, ref.Alias}
+			cur, t := asAt.IsZero(), telamentis.Micros(asAt)
+			return q(schema, `SELECT `+nodeCols+` FROM {s}.nodes WHERE tenant_id = $1 AND id = `+
+				redirectedSQL("$2", cur, t, &a)+` AND `+visible("", cur, t, &a)+` LIMIT 1`), a
+		}, func(c *rawRow) { n = c.node(0) })
+	}
 	if err != nil {
 		return n, fmt.Errorf("postgres: get node: %w", err)
 	}
@@ -384,8 +395,9 @@ func nodeRefSQL(ref *telamentis.Ref, cur bool, t int64, a *args) string {
 	if ref.ID != "" {
 		return a.add(ref.ID) + "::uuid"
 	}
-	return "(SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = " + a.add(ref.Alias) + " AND " +
-		visible("", cur, t, a) + " LIMIT 1)"
+	alias := a.add(ref.Alias)
+	return "coalesce((SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = " + alias + " AND " +
+		visible("", cur, t, a) + " LIMIT 1), " + redirectedSQL(alias, cur, t, a) + ")"
 }
 
 // pageByID selects cols of table (alias x) in ID order, one row more than

@@ -71,6 +71,11 @@ type Config struct {
 	// Now reads the wall clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NameProperty is the node property whose string value entity
+	// resolution indexes besides aliases (default
+	// graph.DefaultNameProperty, "name"). Changing it makes each tenant's
+	// next name lookup recompute its keys.
+	NameProperty string
 }
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
@@ -83,6 +88,8 @@ type Store struct {
 	clock  *telamentis.TxClock
 	now    func() time.Time
 	log    *slog.Logger
+	// nameProp is Config.NameProperty (names.go).
+	nameProp string
 
 	mu        sync.RWMutex
 	tenants   map[string]string // tenant → schema, a cache of the tenants table
@@ -154,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", sanitize(err))
 	}
 	s := &Store{pool: pool, schema: cfg.Schema, codec: telamentis.NewCursorCodec(key),
-		clock: telamentis.NewTxClock(now), now: now, log: log, tenants: make(map[string]string), loose: make(map[string]bool), imported: make(map[string]int64), analyzing: make(map[string]bool)}
+		clock: telamentis.NewTxClock(now), now: now, log: log, nameProp: cfg.NameProperty, tenants: make(map[string]string), loose: make(map[string]bool), imported: make(map[string]int64), analyzing: make(map[string]bool)}
 	var super, bypass bool
 	if err := pool.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
 		Scan(&s.role, &super, &bypass); err != nil {

@@ -217,6 +217,7 @@ func (s *Store) DropTenant(ctx context.Context, id string) error {
 				return err
 			}
 			for _, sql := range []string{
+				`DELETE FROM {s}.node_redirects WHERE tenant_id = $1`,
 				`DELETE FROM {s}.edges WHERE tenant_id = $1`,
 				`DELETE FROM {s}.nodes WHERE tenant_id = $1`,
 				`DELETE FROM {s}.tenant_state WHERE tenant_id = $1`,

@@ -30,6 +30,9 @@ type wtx struct {
 	maxNodes int64
 	maxEdges int64
 	dirty    bool // a version was written or closed
+	// Entity resolution (names.go): the name property, and the rules the
+	// tenant's name keys were computed with ("" if it keeps none).
+	prop, nameKeys string
 }
 
 func (w *wtx) q(sql string) string { return q(w.schema, sql) }
@@ -58,12 +61,12 @@ func (s *Store) write(ctx context.Context, tenant string, fn func(w *wtx) error)
 var errNoState = errors.New("no tenant state row")
 
 func (s *Store) writeIn(ctx context.Context, schema, tenant string, fn func(w *wtx) error) (int64, error) {
-	w := &wtx{ctx: ctx, schema: schema, tenant: tenant}
+	w := &wtx{ctx: ctx, schema: schema, tenant: tenant, prop: s.nameProperty()}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		w.tx = tx
 		b := &pgx.Batch{}
 		b.Queue(`SELECT set_config('telamentis.tenant', $1, true)`, tenant)
-		b.Queue(q(schema, `SELECT st.last_tx, st.nodes_live, st.edges_live, t.max_nodes, t.max_edges
+		b.Queue(q(schema, `SELECT st.last_tx, st.nodes_live, st.edges_live, t.max_nodes, t.max_edges, coalesce(st.name_keys, '')
 			FROM {s}.tenant_state st JOIN `+ident(s.schema)+`.tenants t ON t.id = st.tenant_id
 			WHERE st.tenant_id = $1 FOR UPDATE OF st`), tenant)
 		br := tx.SendBatch(ctx, b)
@@ -71,7 +74,7 @@ func (s *Store) writeIn(ctx context.Context, schema, tenant string, fn func(w *w
 			br.Close()
 			return err
 		}
-		err := br.QueryRow().Scan(&w.last, &w.nodes, &w.edges, &w.maxNodes, &w.maxEdges)
+		err := br.QueryRow().Scan(&w.last, &w.nodes, &w.edges, &w.maxNodes, &w.maxEdges, &w.nameKeys)
 		br.Close()
 		if errors.Is(err, pgx.ErrNoRows) {
 			return &telamentis.Error{Code: telamentis.CodeNotFound, Message: "tenant not found", Err: errNoState}
@@ -177,8 +180,7 @@ func (w *wtx) Node(ref telamentis.Ref) (graph.Node, bool, error) {
 		return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveNodeCols+` FROM {s}.nodes
 			WHERE tenant_id = $1 AND id = $2 AND tx_end = `+openSQL), w.tenant, ref.ID), scanLiveNode)
 	}
-	return one(w.tx.QueryRow(w.ctx, w.q(`SELECT `+liveNodeCols+` FROM {s}.nodes
-		WHERE tenant_id = $1 AND alias = $2 AND tx_end = `+openSQL), w.tenant, ref.Alias), scanLiveNode)
+	return one(w.tx.QueryRow(w.ctx, w.q(liveAliasNodeSQL), w.tenant, ref.Alias), scanLiveNode)
 }
 
 // Edge implements graph.Tx.
@@ -239,6 +241,10 @@ func (w *wtx) apply(p *graph.Plan) error {
 			n := &c.New
 			no.ids, no.aliases = append(no.ids, n.ID), append(no.aliases, n.Alias)
 			no.labels, no.props = append(no.labels, n.Label), append(no.props, n.Props)
+			if w.keepsNames() {
+				ak, nk := graph.AliasNameKeys(n.Alias, n.Props, w.prop)
+				no.aliasKeys, no.nameKeys = append(no.aliasKeys, ak), append(no.nameKeys, nk)
+			}
 		}
 	}
 	var ec, eo planCols
@@ -274,11 +280,17 @@ func (w *wtx) apply(p *graph.Plan) error {
 			w.tenant, w.at, ec.ids, ec.starts)
 		checks = append(checks, check{len(ec.ids), "close edges"})
 	}
-	if len(no.ids) > 0 {
+	if len(no.ids) > 0 && no.aliasKeys == nil {
 		b.Queue(w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c)
 			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.label, u.props
 			FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) u(id, alias, label, props)`),
 			w.tenant, w.at, no.ids, no.aliases, no.labels, no.props)
+		checks = append(checks, check{len(no.ids), "open nodes"})
+	} else if len(no.ids) > 0 { // with name keys (names.go)
+		b.Queue(w.q(`INSERT INTO {s}.nodes (tenant_id, id, tx_start, tx_end, alias, label, props_c, alias_key, name_key)
+			SELECT $1, u.id, $2, `+openSQL+`, nullif(u.alias, ''), u.label, u.props, nullif(u.ak, ''), nullif(u.nk, '')
+			FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) u(id, alias, label, props, ak, nk)`),
+			w.tenant, w.at, no.ids, no.aliases, no.labels, no.props, no.aliasKeys, no.nameKeys)
 		checks = append(checks, check{len(no.ids), "open nodes"})
 	}
 	if len(eo.ids) > 0 {
@@ -288,6 +300,9 @@ func (w *wtx) apply(p *graph.Plan) error {
 				u(id, alias, from_id, to_id, kind, vf, vt, props)`),
 			w.tenant, w.at, eo.ids, eo.aliases, eo.from, eo.to, eo.labels, eo.vf, eo.vt, eo.props)
 		checks = append(checks, check{len(eo.ids), "open edges"})
+	}
+	if b.Len() == 0 { // only redirects change
+		return w.applyRedirects(p)
 	}
 	br := w.tx.SendBatch(w.ctx, b)
 	for _, c := range checks {
@@ -304,6 +319,9 @@ func (w *wtx) apply(p *graph.Plan) error {
 	if err := br.Close(); err != nil {
 		return err
 	}
+	if err := w.applyRedirects(p); err != nil { // names.go
+		return err
+	}
 	w.nodes += int64(len(no.ids) - len(nc.ids))
 	w.edges += int64(len(eo.ids) - len(ec.ids))
 	w.dirty = true
@@ -314,6 +332,7 @@ func (w *wtx) apply(p *graph.Plan) error {
 // kind).
 type planCols struct {
 	ids, aliases, labels, props []string
+	aliasKeys, nameKeys         []string // nodes: name keys, "" when not kept
 	from, to                    []string
 	starts, vf, vt              []int64
 }
@@ -401,13 +420,15 @@ func (s *Store) EraseNode(ctx context.Context, tenant string, ref telamentis.Ref
 		if ref.ID != "" {
 			err = w.tx.QueryRow(w.ctx, w.q(`SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND id = $2 LIMIT 1`), w.tenant, ref.ID).Scan(&id)
 		} else {
-			err = w.tx.QueryRow(w.ctx, w.q(`SELECT id FROM {s}.nodes WHERE tenant_id = $1 AND alias = $2
-				AND tx_end = `+openSQL), w.tenant, ref.Alias).Scan(&id)
+			err = w.tx.QueryRow(w.ctx, w.q(`SELECT id FROM (`+liveAliasNodeSQL+`) n`), w.tenant, ref.Alias).Scan(&id)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
 			return telamentis.NotFound("node")
 		}
 		if err != nil {
+			return err
+		}
+		if err := w.eraseRedirects(id); err != nil { // names.go
 			return err
 		}
 		var edges, edgeVersions, liveEdges, nodeVersions, liveNodes int64

@@ -13,7 +13,7 @@
 //
 //   - semantics (tenants, nodes, edges, invalidate, retract, erase, batch,
 //     queries, paging, validation, write errors, quotas, concurrency,
-//     lifecycle, stats): table tests for every rule of DESIGN §2 and the
+//     lifecycle, stats, merge, resolve): table tests for every rule of DESIGN §2 and the
 //     doc comments of the root package, and telamentis.Importer when the
 //     store has it. write_errors compares whole errors — code, message and
 //     every field in order — for every error the write rules (package
@@ -22,6 +22,8 @@
 //     the store and to a small reference model (model.go) and compared
 //     after every step at random as_at and valid-time coordinates (get by
 //     id and alias, nodes, edges, paths, history and changes, all paged);
+//     merges and upserts with resolve normalized are among the operations
+//     (mergemodel.go models alias redirects as versions);
 //     property/store runs on New's store, property/reopen, with Disk,
 //     also closes and reopens the store mid-sequence. A failure prints the
 //     broken rule, the shrunk operations and the seed. It runs 50 cases
@@ -29,7 +31,8 @@
 //     (or RAPID_CHECKS) and -rapid.steps make it longer;
 //   - isolation: two tenants with colliding aliases, labels and props,
 //     shared/shared, shared/dedicated and dedicated/dedicated;
-//   - erasure: with Harness.Disk, the bytes of an erased node, of its edges
+//   - erasure: with Harness.Disk, the bytes of an erased node, of its edges,
+//     of a merged target's name and aliases (as written and normalised),
 //     and of dropped tenants are absent from every file under the data
 //     directory after Compact (when the store is a telamentis.Compactor);
 //     with encryption on, no plaintext prop value is in any file. With

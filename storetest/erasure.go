@@ -20,6 +20,7 @@ func (r *runner) testErasure(t *testing.T) {
 	}
 	t.Run("erase node", r.eraseProof)
 	t.Run("drop tenant", r.dropProof)
+	t.Run("erase merged", r.eraseMergedProof) // merge.go
 	if r.h.Disk != nil {
 		t.Run("encryption at rest", r.encryptedProof)
 	}

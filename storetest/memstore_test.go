@@ -30,9 +30,10 @@ type memStore struct {
 }
 
 type memTenant struct {
-	t     telamentis.Tenant
-	nodes []telamentis.Node
-	edges []telamentis.Edge
+	t         telamentis.Tenant
+	nodes     []telamentis.Node
+	edges     []telamentis.Edge
+	redirects []memRedirect // memmerge_test.go
 }
 
 var _ telamentis.Store = (*memStore)(nil)
@@ -141,11 +142,12 @@ func (s *memStore) DropTenant(ctx context.Context, id string) error {
 
 // tx is one write transaction on copies of a tenant's versions.
 type tx struct {
-	s     *memStore
-	tn    *memTenant
-	at    time.Time
-	nodes []telamentis.Node
-	edges []telamentis.Edge
+	s         *memStore
+	tn        *memTenant
+	at        time.Time
+	nodes     []telamentis.Node
+	edges     []telamentis.Edge
+	redirects []memRedirect
 }
 
 func (s *memStore) begin(ctx context.Context, tenant string) (*tx, func(), error) {
@@ -162,11 +164,11 @@ func (s *memStore) begin(ctx context.Context, tenant string) (*tx, func(), error
 		return nil, nil, telamentis.NotFound("tenant")
 	}
 	at := telamentis.FromMicros(s.clock.Next(tenant))
-	return &tx{s: s, tn: tn, at: at, nodes: slices.Clone(tn.nodes), edges: slices.Clone(tn.edges)}, unlock, nil
+	return &tx{s: s, tn: tn, at: at, nodes: slices.Clone(tn.nodes), edges: slices.Clone(tn.edges), redirects: slices.Clone(tn.redirects)}, unlock, nil
 }
 
 func (x *tx) commit() {
-	x.tn.nodes, x.tn.edges = x.nodes, x.edges
+	x.tn.nodes, x.tn.edges, x.tn.redirects = x.nodes, x.edges, x.redirects
 }
 
 func live(end time.Time) bool { return end.IsZero() }
@@ -176,6 +178,9 @@ func (x *tx) liveNode(r telamentis.Ref) int {
 		if live(n.TxEnd) && (r.ID != "" && n.ID == r.ID || r.ID == "" && n.Alias == r.Alias) {
 			return i
 		}
+	}
+	if r.ID == "" {
+		return x.redirectedNode(r.Alias)
 	}
 	return -1
 }
@@ -281,6 +286,7 @@ func (x *tx) apply(p *graph.Plan) {
 				Props: json.RawMessage(e.Props), ValidFrom: telamentis.FromMicros(e.ValidFrom), ValidTo: telamentis.FromMicros(e.ValidTo), TxStart: x.at})
 		}
 	}
+	x.applyRedirects(p)
 }
 
 // run implements graph.Run under the store's lock.
@@ -383,6 +389,7 @@ func (s *memStore) EraseNode(ctx context.Context, tenant string, ref telamentis.
 		})
 	}
 	res.Nodes, res.Edges = 1, len(edges)
+	x.eraseRedirects(id)
 	x.commit()
 	return res, nil
 }
@@ -420,6 +427,9 @@ func findNode(tn *memTenant, ref telamentis.Ref, asAt time.Time) (telamentis.Nod
 		if visibleAt(n.TxStart, n.TxEnd, asAt) && (ref.ID != "" && n.ID == ref.ID || ref.ID == "" && n.Alias == ref.Alias) {
 			return n, true
 		}
+	}
+	if ref.ID == "" {
+		return redirectedAt(tn, ref.Alias, asAt)
 	}
 	return telamentis.Node{}, false
 }
@@ -747,6 +757,11 @@ func (s *memStore) residue(canary string) []string {
 		for _, e := range tn.edges {
 			if strings.Contains(e.Alias+string(e.Props), canary) {
 				out = append(out, id+"/edge/"+e.ID)
+			}
+		}
+		for _, r := range tn.redirects {
+			if strings.Contains(r.Alias, canary) {
+				out = append(out, id+"/redirect/"+r.Alias)
 			}
 		}
 	}

@@ -32,12 +32,13 @@ type mEdge struct {
 }
 
 type model struct {
-	nodes []mNode
-	edges []mEdge
+	nodes     []mNode
+	edges     []mEdge
+	redirects []mRedirect // mergemodel.go
 }
 
 func (m *model) clone() *model {
-	return &model{nodes: slices.Clone(m.nodes), edges: slices.Clone(m.edges)}
+	return &model{nodes: slices.Clone(m.nodes), edges: slices.Clone(m.edges), redirects: slices.Clone(m.redirects)}
 }
 
 func visible(txStart, txEnd, at int64) bool { return txStart <= at && at < txEnd }
@@ -52,6 +53,9 @@ func (m *model) nodeAt(ref telamentis.Ref, at int64) int {
 		if visible(n.TxStart, n.TxEnd, at) && (ref.ID != "" && n.ID == ref.ID || ref.ID == "" && n.Alias == ref.Alias) {
 			return i
 		}
+	}
+	if ref.ID == "" {
+		return m.redirectedAt(ref.Alias, at)
 	}
 	return -1
 }
@@ -130,8 +134,14 @@ func (s *sim) nodeByID(id string, in nodeIn) expect {
 		s.fail(telamentis.CodeNotFound)
 		return expect{}
 	}
-	in.Alias = s.m.nodes[i].Alias
-	return s.node(in)
+	cur := s.m.nodes[i]
+	if cur.Label == in.Label && cur.Props == in.Props {
+		return expect{ok: true, id: cur.ID}
+	}
+	s.m.nodes[i].TxEnd = pendingTx
+	s.m.nodes = append(s.m.nodes, mNode{ID: cur.ID, Alias: cur.Alias, Label: in.Label, Props: in.Props, TxStart: pendingTx, TxEnd: telamentis.Open})
+	s.wrote = true
+	return expect{ok: true, changed: true, id: cur.ID}
 }
 
 type edgeIn struct {
@@ -284,6 +294,7 @@ func (s *sim) erase(ref telamentis.Ref) (telamentis.EraseResult, bool) {
 		es = append(es, e)
 	}
 	s.m.nodes, s.m.edges = nodes, es
+	s.eraseRedirects(id)
 	res.Nodes, res.Edges = 1, len(edges)
 	return res, true
 }
@@ -321,6 +332,7 @@ func (s *sim) commit(tx int64, ids map[string]string, vfs map[string]int64) *mod
 			e.VF = vfs[e.ID]
 		}
 	}
+	s.commitRedirects(tx, sub)
 	return s.m
 }
 

@@ -100,7 +100,8 @@ func (r *runner) property(t *testing.T, store func() telamentis.Store, reopen fu
 // opNames name the operations of the property test; the repeats weight
 // upserts.
 var opNames = []string{"upsert node", "upsert node", "upsert node", "upsert edge", "upsert edge", "upsert edge",
-	"batch", "invalidate", "retract", "erase", "upsert edge", "upsert node by id"}
+	"batch", "invalidate", "retract", "erase", "upsert edge", "upsert node by id",
+	"merge", "upsert normalized"} // mergeprop.go
 
 // prop is one run of the property test: the store, the tenant, the model
 // and the transaction times observed so far.
@@ -172,7 +173,7 @@ func (m *model) liveAliases(edges bool) []string {
 		}
 	} else {
 		for _, n := range m.nodes {
-			if n.TxEnd == telamentis.Open {
+			if n.TxEnd == telamentis.Open && n.Alias != "" { // resolution creates nodes without one
 				out = append(out, n.Alias)
 			}
 		}
@@ -201,8 +202,10 @@ func drawEdgeIn(t *rapid.T, m *model, label string) edgeIn {
 	}
 	if i := m.edgeAt(telamentis.Ref{Alias: in.Alias}, nowTx); i >= 0 && rapid.IntRange(0, 3).Draw(t, label+" same endpoints") > 0 {
 		e := m.edges[i]
-		in.From = m.nodes[m.liveNode(telamentis.Ref{ID: e.From})].Alias
-		in.To = m.nodes[m.liveNode(telamentis.Ref{ID: e.To})].Alias
+		from, to := m.nodes[m.liveNode(telamentis.Ref{ID: e.From})].Alias, m.nodes[m.liveNode(telamentis.Ref{ID: e.To})].Alias
+		if from != "" && to != "" { // resolution and merges leave nodes without one
+			in.From, in.To = from, to
+		}
 	}
 	vf := rapid.IntRange(-1, 6).Draw(t, label+" valid_from day")
 	if vf >= 0 {
@@ -280,7 +283,7 @@ func (p *prop) step(op int) {
 		var ein []edgeIn
 		sm := newSim(p.m)
 		var nexp, eexp []expect
-		for _, a := range rapid.SliceOfNDistinct(rapid.SampledFrom(nodeAliases), 0, 3, rapid.ID[string]).Draw(t, "batch node aliases") {
+		for _, a := range p.m.oneAliasPerNode(rapid.SliceOfNDistinct(rapid.SampledFrom(nodeAliases), 0, 3, rapid.ID[string]).Draw(t, "batch node aliases")) {
 			in := drawNodeIn(t, "batch node")
 			in.Alias = a
 			nin = append(nin, in)
@@ -359,6 +362,10 @@ func (p *prop) step(op int) {
 			return
 		}
 		p.applyUpserts(sm, "upsert node by id", res.Node.TxStart, []expect{exp}, []telamentis.NodeResult{res}, nil, nil)
+	case 12:
+		p.stepMerge()
+	case 13:
+		p.stepNormalized()
 	case 9: // erase
 		ref := p.drawNodeRef("erase")
 		p.log("erase node %v", ref)

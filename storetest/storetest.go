@@ -58,6 +58,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("concurrency", r.testConcurrency)
 	t.Run("lifecycle", r.testLifecycle)
 	t.Run("stats", r.testStats)
+	t.Run("merge", r.testMerge)     // merge.go
+	t.Run("resolve", r.testResolve) // merge.go
 	t.Run("property", r.testProperty)
 	t.Run("isolation", r.testIsolation)
 	t.Run("erasure", r.testErasure)

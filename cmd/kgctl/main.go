@@ -236,7 +236,7 @@ func newRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		newTenantCmd(f), newKeyCmd(f), newIngestCmd(f), newExportCmd(f), newQueryCmd(f), newGetCmd(f),
 		newAuditCmd(f), newHealthCmd(f), newVersionCmd(f), newBackupCmd(f), newRestoreCmd(f), newConfigCmd(f),
-		newWhoamiCmd(f), newExtractCmd(f),
+		newWhoamiCmd(f), newExtractCmd(f), newNodeCmd(f),
 	)
 	addCompletion(root)
 	// Unknown subcommands and missing arguments are usage errors.

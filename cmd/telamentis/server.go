@@ -197,7 +197,7 @@ func (s *server) openTracing(ctx context.Context) error {
 // openStore loads the master key (beside the data unless in memory) and
 // opens the configured store; its own metrics join the registry.
 func (s *server) openStore(ctx context.Context) error {
-	bcfg := badger.Config{InMemory: s.cfg.InMemory, NoSync: s.cfg.NoSync}
+	bcfg := badger.Config{InMemory: s.cfg.InMemory, NoSync: s.cfg.NoSync, NameProperty: s.cfg.Store.NameProperty}
 	if !s.cfg.InMemory {
 		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
 			return fmt.Errorf("serve: data dir: %w", err)

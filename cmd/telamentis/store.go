@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/telamentis/telamentis"
 	"github.com/telamentis/telamentis/badger"
@@ -49,6 +50,9 @@ type StoreConfig struct {
 	PGTransactionPooling bool `yaml:"pg_transaction_pooling"`
 	// PGQueryExecMode is pgx's query execution mode (postgres.Config).
 	PGQueryExecMode string `yaml:"pg_query_exec_mode"`
+	// NameProperty is the node property entity resolution matches by
+	// normalised name, besides aliases (default name; both stores).
+	NameProperty string `yaml:"name_property"`
 }
 
 func storeSettings(c *StoreConfig) []setting {
@@ -59,6 +63,7 @@ func storeSettings(c *StoreConfig) []setting {
 		{"pg-statement-timeout", "PostgreSQL statement timeout (0 = 30s)", &c.PGStatementTimeout},
 		{"pg-transaction-pooling", "the PostgreSQL URL points at a transaction-mode pooler such as PgBouncer", &c.PGTransactionPooling},
 		{"pg-query-exec-mode", "pgx query mode: cache_statement (default), cache_describe (default with transaction pooling), describe_exec, exec, simple_protocol", &c.PGQueryExecMode},
+		{"name-property", "node property that entity resolution matches by normalised name, besides aliases (default name)", &c.NameProperty},
 	}
 }
 
@@ -88,6 +93,9 @@ func (c *Config) validateStore() error {
 	}
 	if err := postgres.CheckQueryExecMode(s.PGQueryExecMode); err != nil {
 		return fmt.Errorf("config: pg_query_exec_mode: %w", err)
+	}
+	if len(s.NameProperty) > 256 || !utf8.ValidString(s.NameProperty) {
+		return errors.New("config: name_property: at most 256 bytes of UTF-8 (a props key)")
 	}
 	return nil
 }
@@ -205,7 +213,7 @@ func openStore(ctx context.Context, cfg Config, bcfg badger.Config, getenv func(
 		DSN: dsn, OwnerDSN: owner, CursorKey: cursor, Schema: cfg.Store.PGSchema,
 		MaxConns: int32(cfg.Store.PGMaxConns), StatementTimeout: cfg.Store.PGStatementTimeout,
 		TransactionPooling: cfg.Store.PGTransactionPooling, QueryExecMode: cfg.Store.PGQueryExecMode,
-		Logger: logger,
+		NameProperty: cfg.Store.NameProperty, Logger: logger,
 	})
 	return s, "postgres", err
 }
